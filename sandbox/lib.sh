@@ -1,0 +1,19 @@
+# Shared settings and helpers for the sandbox scripts (sourced, not executed).
+# shellcheck shell=bash
+
+SANDBOX_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SANDBOX_SRC/.." && pwd)
+SANDBOX_DIR=${SANDBOX_DIR:-$REPO_ROOT/.sandbox}
+CACHE_ROOT=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/sandbox
+
+REGISTRY_VERSION=3.1.2
+KUBE_VERSION=1.36.3
+
+REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:$REGISTRY_VERSION-local}
+TEST_IMAGE=${SANDBOX_TEST_IMAGE:-private-registry/busybox:local}
+
+log() { echo "sandbox: $*" >&2; }
+die() { echo "sandbox: ERROR: $*" >&2; exit 1; }
+
+registry_bin_dir() { echo "$CACHE_ROOT/registry-$REGISTRY_VERSION"; }
+kube_bin_dir() { echo "$CACHE_ROOT/kube-$KUBE_VERSION"; }

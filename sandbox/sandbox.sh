@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# Local sandbox for the end-to-end tests: a Docker daemon and a Kubernetes API server
+# (etcd + kube-apiserver + kube-controller-manager), all on loopback, state in <repo>/.sandbox.
+#   sandbox.sh up [--no-kube]   start (idempotent); builds the images/binaries on first use
+#   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
+#   sandbox.sh status           what runs, exit 0 only when everything is up
+#   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=sandbox/lib.sh
+. "$HERE/lib.sh"
+
+# ---------------------------------------------------------------- layout
+DOCKER_DIR=$SANDBOX_DIR/docker
+KUBE_DIR=$SANDBOX_DIR/kube
+DOCKER_PIDFILE=$DOCKER_DIR/dockerd.pid
+DOCKER_LOG=$DOCKER_DIR/dockerd.log
+# unix socket paths are limited to 107 bytes; fall back to a short path under /tmp
+DOCKER_SOCK=$DOCKER_DIR/docker.sock
+if [ ${#DOCKER_SOCK} -gt 100 ]; then
+  DOCKER_SOCK=/tmp/prsbx-$(echo -n "$SANDBOX_DIR" | sha1sum | cut -c1-10)/docker.sock
+fi
+# dockerd puts containerd's socket under its exec root: keep it short as well
+DOCKER_EXEC=$DOCKER_DIR/run
+if [ ${#DOCKER_EXEC} -gt 60 ]; then
+  DOCKER_EXEC=/tmp/prsbx-$(echo -n "$SANDBOX_DIR" | sha1sum | cut -c1-10)/run
+fi
+export DOCKER_HOST=unix://$DOCKER_SOCK
+
+BRIDGE=${SANDBOX_BRIDGE:-prsbx0}
+BRIDGE_CIDR=${SANDBOX_BRIDGE_CIDR:-172.31.250.1/24}
+BRIDGE_IP=${BRIDGE_CIDR%/*}
+
+ETCD_PORT=${SANDBOX_ETCD_PORT:-12379}
+ETCD_PEER_PORT=${SANDBOX_ETCD_PEER_PORT:-12380}
+APISERVER_PORT=${SANDBOX_APISERVER_PORT:-16443}
+KUBECONFIG_PATH=$KUBE_DIR/kubeconfig
+
+# ---------------------------------------------------------------- helpers
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+fail_with_log() {
+  echo "sandbox: ERROR: $1" >&2
+  if [ -f "$2" ]; then
+    echo "----- last lines of $2 -----" >&2
+    tail -n 30 "$2" >&2
+    echo "-----" >&2
+  fi
+  exit 1
+}
+
+# Starts a command detached (own session), logging to $2, pid to $1.
+spawn() {
+  local pidfile=$1 logfile=$2; shift 2
+  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+}
+
+# Waits until "$@" succeeds; gives up after $1 seconds or when the process of pid file $2 dies.
+wait_for() {
+  local timeout=$1 pidfile=$2; shift 2
+  local end=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    pid_alive "$pidfile" || return 2
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.3
+  done
+}
+
+# Sends SIGTERM to the pid in $1, waits $2 seconds, then SIGKILL.
+stop_pid() {
+  local pidfile=$1 grace=$2 name=$3
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return 0; fi
+  local pid; pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  local end=$(( $(date +%s) + grace ))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+      log "$name (pid $pid) did not stop in ${grace}s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+  log "stopped $name (pid $pid)"
+}
+
+# seconds since $1 (date +%s%N), one decimal
+elapsed() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+# ---------------------------------------------------------------- docker
+other_dockerd_running() {
+  local p
+  for p in $(pgrep -x dockerd || true); do
+    if ! pid_alive "$DOCKER_PIDFILE" || [ "$p" != "$(cat "$DOCKER_PIDFILE")" ]; then return 0; fi
+  done
+  return 1
+}
+
+ensure_bridge() {
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then return 0; fi
+  if ip route | grep -q "^${BRIDGE_CIDR%.*}\."; then
+    die "subnet of $BRIDGE_CIDR is already routed on this host: set SANDBOX_BRIDGE_CIDR"
+  fi
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  touch "$DOCKER_DIR/bridge.created"
+}
+
+docker_up() {
+  mkdir -p "$DOCKER_DIR" "$(dirname "$DOCKER_SOCK")" "$DOCKER_EXEC"
+  if pid_alive "$DOCKER_PIDFILE" && docker version >/dev/null 2>&1; then
+    log "dockerd already running (pid $(cat "$DOCKER_PIDFILE"))"
+    return 0
+  fi
+  command -v dockerd >/dev/null || die "dockerd not found: run sandbox/install-deps.sh"
+  [ "$(id -u)" -eq 0 ] || die "dockerd needs root"
+  ensure_bridge
+  # Another dockerd owns the shared iptables chains: leave them alone then (published
+  # ports still work through docker-proxy).
+  local iptables=true
+  if other_dockerd_running; then iptables=false; log "another dockerd runs: --iptables=false"; fi
+  [ -f "$DOCKER_DIR/daemon.json" ] || echo '{}' > "$DOCKER_DIR/daemon.json"
+  local args=(
+    --host "$DOCKER_HOST"
+    --data-root "$DOCKER_DIR/data"
+    --exec-root "$DOCKER_EXEC"
+    --pidfile "$DOCKER_DIR/dockerd.self.pid"
+    --config-file "$DOCKER_DIR/daemon.json"
+    --bridge "$BRIDGE"
+    --iptables="$iptables"
+    --containerd-namespace prsbx
+    --containerd-plugins-namespace prsbx-plugins
+    --shutdown-timeout 10
+  )
+  [ -n "${SANDBOX_STORAGE_DRIVER:-}" ] && args+=(--storage-driver "$SANDBOX_STORAGE_DRIVER")
+  rm -f "$DOCKER_SOCK"
+  : > "$DOCKER_LOG"
+  spawn "$DOCKER_PIDFILE" "$DOCKER_LOG" dockerd "${args[@]}"
+  local rc=0
+  wait_for 60 "$DOCKER_PIDFILE" docker version || rc=$?
+  [ $rc -eq 0 ] || fail_with_log "dockerd did not come up (rc=$rc)" "$DOCKER_LOG"
+  log "dockerd up (pid $(cat "$DOCKER_PIDFILE")), $DOCKER_HOST"
+}
+
+docker_images() {
+  "$HERE/registry-image.sh" || die "building/importing the sandbox images failed"
+}
+
+docker_down() {
+  stop_pid "$DOCKER_PIDFILE" 40 dockerd
+  # leftovers of a daemon that was killed: mounts under our roots
+  local m
+  for m in $(awk '{print $2}' /proc/mounts | grep -E "^($DOCKER_DIR|$DOCKER_EXEC)/" | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  if [ -f "$DOCKER_DIR/bridge.created" ]; then
+    ip link del "$BRIDGE" 2>/dev/null || true
+    rm -f "$DOCKER_DIR/bridge.created"
+  fi
+  rm -f "$DOCKER_SOCK"
+}
+
+docker_status() {
+  if pid_alive "$DOCKER_PIDFILE" && docker version >/dev/null 2>&1; then
+    echo "dockerd:        up (pid $(cat "$DOCKER_PIDFILE")) $DOCKER_HOST"
+    return 0
+  fi
+  echo "dockerd:        down"
+  return 1
+}
+
+# ---------------------------------------------------------------- kubernetes
+kube_status() {
+  local ok=0
+  if pid_alive "$KUBE_DIR/etcd.pid"; then echo "etcd:           up (pid $(cat "$KUBE_DIR/etcd.pid")) http://127.0.0.1:$ETCD_PORT"
+  else echo "etcd:           down"; ok=1; fi
+  if pid_alive "$KUBE_DIR/kube-apiserver.pid" && apiserver_ready; then
+    echo "kube-apiserver: up (pid $(cat "$KUBE_DIR/kube-apiserver.pid")) https://127.0.0.1:$APISERVER_PORT"
+  else echo "kube-apiserver: down"; ok=1; fi
+  if pid_alive "$KUBE_DIR/kube-controller-manager.pid"; then
+    echo "kube-controller-manager: up (pid $(cat "$KUBE_DIR/kube-controller-manager.pid"))"
+  else echo "kube-controller-manager: down"; ok=1; fi
+  return $ok
+}
+
+apiserver_ready() {
+  [ -f "$KUBE_DIR/pki/ca.crt" ] || return 1
+  curl -fsS --max-time 3 --cacert "$KUBE_DIR/pki/ca.crt" \
+    -H "Authorization: Bearer $(cat "$KUBE_DIR/admin.token")" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null 2>&1
+}
+
+kube_pki() {
+  local pki=$KUBE_DIR/pki
+  [ -f "$pki/.complete" ] && return 0
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
+      -subj "/CN=private-registry-sandbox-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n' > san.ext
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile san.ext -out apiserver.crt 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+  python3 -c 'import secrets; print(secrets.token_hex(24))' > "$KUBE_DIR/admin.token"
+  chmod 600 "$KUBE_DIR/admin.token" "$pki"/*.key
+  echo "$(cat "$KUBE_DIR/admin.token"),sandbox-admin,sandbox-admin,system:masters" > "$KUBE_DIR/tokens.csv"
+  chmod 600 "$KUBE_DIR/tokens.csv"
+  touch "$pki/.complete"
+}
+
+write_kubeconfig() {
+  local ca; ca=$(base64 -w0 < "$KUBE_DIR/pki/ca.crt")
+  umask 077
+  cat > "$KUBECONFIG_PATH" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: sandbox
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $ca
+users:
+- name: sandbox-admin
+  user:
+    token: $(cat "$KUBE_DIR/admin.token")
+contexts:
+- name: sandbox
+  context:
+    cluster: sandbox
+    user: sandbox-admin
+    namespace: default
+current-context: sandbox
+KCFG
+}
+
+kube_up() {
+  mkdir -p "$KUBE_DIR"
+  local bin
+  bin=$("$HERE/build-kube.sh") || die "building the Kubernetes binaries failed"
+  kube_pki
+  write_kubeconfig
+
+  if pid_alive "$KUBE_DIR/etcd.pid"; then
+    log "etcd already running (pid $(cat "$KUBE_DIR/etcd.pid"))"
+  else
+    port_free "$ETCD_PORT" || die "port $ETCD_PORT is taken: set SANDBOX_ETCD_PORT"
+    port_free "$ETCD_PEER_PORT" || die "port $ETCD_PEER_PORT is taken: set SANDBOX_ETCD_PEER_PORT"
+    : > "$KUBE_DIR/etcd.log"
+    spawn "$KUBE_DIR/etcd.pid" "$KUBE_DIR/etcd.log" "$bin/etcd" \
+      --name sandbox --data-dir "$KUBE_DIR/etcd-data" \
+      --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+      --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+      --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-cluster "sandbox=http://127.0.0.1:$ETCD_PEER_PORT" \
+      --listen-metrics-urls "" \
+      --unsafe-no-fsync --quota-backend-bytes 1073741824
+    local rc=0
+    wait_for 30 "$KUBE_DIR/etcd.pid" curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" || rc=$?
+    [ $rc -eq 0 ] || fail_with_log "etcd did not come up (rc=$rc)" "$KUBE_DIR/etcd.log"
+    log "etcd up (pid $(cat "$KUBE_DIR/etcd.pid"))"
+  fi
+
+  if pid_alive "$KUBE_DIR/kube-apiserver.pid"; then
+    log "kube-apiserver already running (pid $(cat "$KUBE_DIR/kube-apiserver.pid"))"
+  else
+    port_free "$APISERVER_PORT" || die "port $APISERVER_PORT is taken: set SANDBOX_APISERVER_PORT"
+    : > "$KUBE_DIR/kube-apiserver.log"
+    spawn "$KUBE_DIR/kube-apiserver.pid" "$KUBE_DIR/kube-apiserver.log" "$bin/kube-apiserver" \
+      --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+      --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+      --tls-cert-file "$KUBE_DIR/pki/apiserver.crt" --tls-private-key-file "$KUBE_DIR/pki/apiserver.key" \
+      --client-ca-file "$KUBE_DIR/pki/ca.crt" \
+      --token-auth-file "$KUBE_DIR/tokens.csv" \
+      --authorization-mode RBAC \
+      --service-account-issuer https://kubernetes.default.svc \
+      --service-account-key-file "$KUBE_DIR/pki/sa.pub" \
+      --service-account-signing-key-file "$KUBE_DIR/pki/sa.key" \
+      --service-cluster-ip-range 10.96.0.0/24 \
+      --allow-privileged=true --profiling=false \
+      --cert-dir "$KUBE_DIR/apiserver-certs"
+    local rc=0
+    wait_for 90 "$KUBE_DIR/kube-apiserver.pid" apiserver_ready || rc=$?
+    [ $rc -eq 0 ] || fail_with_log "kube-apiserver did not become ready (rc=$rc)" "$KUBE_DIR/kube-apiserver.log"
+    log "kube-apiserver up (pid $(cat "$KUBE_DIR/kube-apiserver.pid"))"
+  fi
+
+  if pid_alive "$KUBE_DIR/kube-controller-manager.pid"; then
+    log "kube-controller-manager already running (pid $(cat "$KUBE_DIR/kube-controller-manager.pid"))"
+  else
+    : > "$KUBE_DIR/kube-controller-manager.log"
+    spawn "$KUBE_DIR/kube-controller-manager.pid" "$KUBE_DIR/kube-controller-manager.log" \
+      "$bin/kube-controller-manager" \
+      --kubeconfig "$KUBECONFIG_PATH" \
+      --authentication-kubeconfig "$KUBECONFIG_PATH" --authorization-kubeconfig "$KUBECONFIG_PATH" \
+      --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
+      --service-account-private-key-file "$KUBE_DIR/pki/sa.key" \
+      --root-ca-file "$KUBE_DIR/pki/ca.crt" \
+      --use-service-account-credentials=false \
+      --controllers '*,-bootstrapsigner,-tokencleaner'
+    # ready when the serviceaccount controller has made the default ServiceAccount
+    local rc=0
+    wait_for 60 "$KUBE_DIR/kube-controller-manager.pid" \
+      kubectl --kubeconfig "$KUBECONFIG_PATH" -n default get serviceaccount default || rc=$?
+    [ $rc -eq 0 ] || fail_with_log "kube-controller-manager: no default ServiceAccount (rc=$rc)" \
+      "$KUBE_DIR/kube-controller-manager.log"
+    log "kube-controller-manager up (pid $(cat "$KUBE_DIR/kube-controller-manager.pid"))"
+  fi
+}
+
+kube_down() {
+  stop_pid "$KUBE_DIR/kube-controller-manager.pid" 15 kube-controller-manager
+  stop_pid "$KUBE_DIR/kube-apiserver.pid" 30 kube-apiserver
+  stop_pid "$KUBE_DIR/etcd.pid" 15 etcd
+}
+
+# ---------------------------------------------------------------- commands
+print_env() {
+  echo "export DOCKER_HOST=$DOCKER_HOST"
+  [ -f "$KUBECONFIG_PATH" ] && echo "export KUBECONFIG=$KUBECONFIG_PATH"
+  echo "export SANDBOX_REGISTRY_IMAGE=$REGISTRY_IMAGE"
+  echo "export SANDBOX_TEST_IMAGE=$TEST_IMAGE"
+  # Registry host the tests should use: NOT loopback (dockerd treats 127.0.0.0/8 registries
+  # as insecure and would skip certificate verification); the sandbox bridge address is local.
+  echo "export SANDBOX_REGISTRY_HOST=$BRIDGE_IP"
+  # dockerd reads registry CAs from here whatever its data/exec root or config file
+  echo "export SANDBOX_DOCKER_CERTS_D=/etc/docker/certs.d"
+}
+
+cmd_up() {
+  local kube=1
+  [ "${1:-}" = --no-kube ] && kube=0
+  local start; start=$(date +%s%N)
+  if docker_status >/dev/null 2>&1 && { [ $kube -eq 0 ] || kube_status >/dev/null 2>&1; } \
+     && docker image inspect "$REGISTRY_IMAGE" "$TEST_IMAGE" >/dev/null 2>&1; then
+    log "already up; nothing to do"
+  else
+    docker_up
+    docker_images
+    [ $kube -eq 1 ] && kube_up
+    log "up in $(elapsed "$start")s"
+  fi
+  echo "# sandbox state: $SANDBOX_DIR" >&2
+  echo "# to use it: eval \"\$(bash $HERE/sandbox.sh env)\"" >&2
+  print_env >&2
+}
+
+cmd_down() {
+  local start; start=$(date +%s%N)
+  kube_down
+  docker_down
+  log "down in $(elapsed "$start")s"
+  if [ "${1:-}" = --purge ]; then
+    rm -rf "$SANDBOX_DIR"
+    log "removed $SANDBOX_DIR"
+  fi
+}
+
+cmd_status() {
+  local rc=0
+  docker_status || rc=1
+  kube_status || rc=1
+  return $rc
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  down) shift; cmd_down "$@" ;;
+  status) cmd_status ;;
+  env) print_env ;;
+  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env" >&2; exit 2 ;;
+esac
