@@ -1,0 +1,164 @@
+"""The registry's htpasswd file: bcrypt lines computed in Python, stable across runs.
+
+A bcrypt hash has a random salt, so hashing on every run would change the file (and replace the
+registry container) on every `pulumi up`. The file is therefore a resource of a small dynamic
+provider that keeps each user's password and hash in state and hashes again only for a user whose
+password changed (or when the cost changes). Its logic lives in plain functions, tested without
+Pulumi; the provider class only adapts them to the dynamic provider protocol.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from components.settings import User
+
+GENERATED_PASSWORD_BYTES = 24
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One htpasswd user as kept in state: the password (secret) and its bcrypt hash."""
+
+    name: str
+    password: str
+    hash: str
+
+
+def hash_password(password: str, cost: int) -> str:
+    """A `$2b$` bcrypt hash of `password` at `cost`, as the registry's htpasswd auth accepts."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost, prefix=b"2b")).decode()
+
+
+def generate_password() -> str:
+    """A random password for a user configured without one (32 URL-safe characters)."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def htpasswd_line(entry: Entry) -> str:
+    """`name:hash`, one line of an htpasswd file."""
+    return f"{entry.name}:{entry.hash}"
+
+
+def htpasswd_content(entries: Sequence[Entry]) -> str:
+    """The whole htpasswd file, one line per user in the configured order."""
+    return "".join(htpasswd_line(e) + "\n" for e in entries)
+
+
+def reconcile(
+    users: Sequence[Mapping[str, Any]],
+    cost: int,
+    previous: Sequence[Entry] = (),
+    previous_cost: int | None = None,
+) -> list[Entry]:
+    """The entries for `users`, reusing each previous hash whose password and cost are unchanged.
+
+    A user without a configured password keeps the password generated for it earlier, or gets a
+    new one. Only users whose password (or the cost) changed are hashed again.
+    """
+    before = {e.name: e for e in previous}
+    entries = []
+    for user in users:
+        name = user["name"]
+        old = before.get(name)
+        password = user.get("password") or (old.password if old else generate_password())
+        if old and old.password == password and previous_cost == cost:
+            entries.append(old)
+        else:
+            entries.append(Entry(name=name, password=password, hash=hash_password(password, cost)))
+    return entries
+
+
+def needs_update(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequence[Entry], previous_cost: int | None) -> bool:
+    """Whether `reconcile` would change anything, computed without hashing."""
+    if cost != previous_cost or [u["name"] for u in users] != [e.name for e in previous]:
+        return True
+    return any(u.get("password") and u["password"] != e.password for u, e in zip(users, previous))
+
+
+def entries_from_state(outs: Mapping[str, Any]) -> list[Entry]:
+    """The entries a previous create or update stored in its outputs."""
+    return [Entry(name=e["name"], password=e["password"], hash=e["hash"]) for e in outs.get("entries") or []]
+
+
+def state_outputs(users: Sequence[Mapping[str, Any]], cost: int, entries: Sequence[Entry]) -> dict[str, Any]:
+    """The provider's outputs: inputs echoed (for the next diff), entries, file content, passwords."""
+    return {
+        "users": [dict(u) for u in users],
+        "cost": cost,
+        "entries": [{"name": e.name, "password": e.password, "hash": e.hash} for e in entries],
+        "content": htpasswd_content(entries),
+        "passwords": {e.name: e.password for e in entries},
+    }
+
+
+class HtpasswdProvider(ResourceProvider):
+    """Dynamic provider for `HtpasswdFile`; see the module docstring for why it exists."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        entries = reconcile(props["users"], int(props["cost"]))
+        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(props["users"], int(props["cost"]), entries))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # Only the users and the cost matter: the serialized provider (`__provider`) changes with
+        # every code change and must not turn into an update.
+        changed = needs_update(news["users"], int(news["cost"]), entries_from_state(olds), olds.get("cost"))
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        entries = reconcile(news["users"], int(news["cost"]), entries_from_state(olds), olds.get("cost"))
+        return UpdateResult(outs=state_outputs(news["users"], int(news["cost"]), entries))
+
+
+SECRET_OUTPUTS = ["users", "entries", "content", "passwords"]
+
+
+class HtpasswdFile(Resource):
+    """The htpasswd file as a resource; `content` and `passwords` are secret outputs."""
+
+    content: pulumi.Output[str]
+    passwords: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, users: pulumi.Input[list[dict[str, Any]]], cost: int, opts: pulumi.ResourceOptions) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
+        super().__init__(
+            HtpasswdProvider(),
+            name,
+            {"users": users, "cost": cost, "entries": None, "content": None, "passwords": None},
+            opts,
+        )
+
+
+@dataclass(frozen=True)
+class HtpasswdArgs:
+    """Users (passwords from config, or None to generate) and the bcrypt cost."""
+
+    users: Sequence[User]
+    cost: int
+
+
+class Htpasswd(pulumi.ComponentResource):
+    """The registry's users: a stable htpasswd file and each user's password (both secret)."""
+
+    content: pulumi.Output[str]
+    passwords: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: HtpasswdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("private-registry:index:Htpasswd", name, None, opts)
+        users = [{"name": u.name, "password": u.password} for u in args.users]
+        self._file = HtpasswdFile(
+            f"{name}-file",
+            pulumi.Output.secret(users),
+            args.cost,
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.content = pulumi.Output.secret(self._file.content)
+        self.passwords = pulumi.Output.secret(self._file.passwords)
+        self.register_outputs({"content": self.content, "passwords": self.passwords})

@@ -1,0 +1,119 @@
+"""The registry container (pulumi-docker): image, named data volume, TLS, htpasswd, health check.
+
+Cert, key and htpasswd are delivered with the provider's `uploads`, not host paths, so a remote
+Docker host works too. Uploads are replace-only in the provider: a password change or a cert
+renewal replaces the container. The container is deleted before its replacement is created (same
+name, same port), and the registry drains in-flight requests on stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+REGISTRY_PORT = 5000  # inside the container; the host port is configurable
+STORAGE_ROOT = "/var/lib/registry"
+CERT_PATH = "/etc/distribution/certs/tls.crt"
+KEY_PATH = "/etc/distribution/certs/tls.key"
+HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
+DRAIN_SECONDS = 5
+HEALTH_WAIT_SECONDS = 60
+
+
+def registry_env(http_secret: str, realm: str) -> list[str]:
+    """The `REGISTRY_*` variables that turn on TLS, htpasswd auth and a stable HTTP secret."""
+    return [
+        f"REGISTRY_HTTP_ADDR=0.0.0.0:{REGISTRY_PORT}",
+        f"REGISTRY_HTTP_TLS_CERTIFICATE={CERT_PATH}",
+        f"REGISTRY_HTTP_TLS_KEY={KEY_PATH}",
+        "REGISTRY_AUTH=htpasswd",
+        f"REGISTRY_AUTH_HTPASSWD_REALM={realm}",
+        f"REGISTRY_AUTH_HTPASSWD_PATH={HTPASSWD_PATH}",
+        f"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY={STORAGE_ROOT}",
+        # Without a fixed secret an upload in progress fails after a restart.
+        f"REGISTRY_HTTP_SECRET={http_secret}",
+        f"REGISTRY_HTTP_DRAINTIMEOUT={DRAIN_SECONDS}s",
+    ]
+
+
+def health_check_command() -> list[str]:
+    """`GET /` over TLS from inside the container: 200 without credentials once the registry serves."""
+    return ["CMD", "wget", "-q", "--spider", "--no-check-certificate", f"https://127.0.0.1:{REGISTRY_PORT}/"]
+
+
+@dataclass(frozen=True)
+class RegistryContainerArgs:
+    """What the container runs and with which TLS material, users and storage."""
+
+    image: str
+    pull_image: bool
+    container_name: str
+    data_volume: str
+    retain_data: bool
+    port: int
+    cert_pem: pulumi.Input[str]
+    key_pem: pulumi.Input[str]
+    htpasswd: pulumi.Input[str]
+    http_secret: pulumi.Input[str]
+    realm: str
+
+
+class RegistryContainer(pulumi.ComponentResource):
+    """The named data volume, the image (pulled once, kept locally) and the registry container."""
+
+    container_name: pulumi.Output[str]
+    volume_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegistryContainerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("private-registry:index:RegistryContainer", name, None, opts)
+
+        # A named volume survives the container's replacement; `retain_on_delete` keeps the image
+        # data on destroy (it takes effect once an `up` has recorded it).
+        volume = docker.Volume(
+            f"{name}-data",
+            name=args.data_volume,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data),
+        )
+        if args.pull_image:
+            image: pulumi.Input[str] = docker.RemoteImage(
+                f"{name}-image",
+                name=args.image,
+                keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            ).image_id
+        else:
+            image = args.image
+
+        envs = pulumi.Output.secret(pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm)))
+        container = docker.Container(
+            f"{name}-container",
+            name=args.container_name,
+            image=image,
+            restart="always",
+            ports=[docker.ContainerPortArgs(internal=REGISTRY_PORT, external=args.port)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORAGE_ROOT)],
+            envs=envs,
+            uploads=[
+                docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
+                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
+                docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=pulumi.Output.secret(args.htpasswd)),
+            ],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=health_check_command(),
+                interval="2s",
+                timeout="5s",
+                retries=15,
+                start_period="1s",
+            ),
+            wait=True,
+            wait_timeout=HEALTH_WAIT_SECONDS,
+            stop_timeout=DRAIN_SECONDS + 5,
+            labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+        self.container_name = container.name
+        self.volume_name = volume.name
+        self.register_outputs({"containerName": self.container_name, "volumeName": self.volume_name})

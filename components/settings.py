@@ -1,0 +1,485 @@
+"""Stack settings: read raw config values and validate them into one typed, immutable object.
+
+Everything here is pure: `load_settings` takes plain values (as `pulumi.Config.get_object` returns
+them) and returns `Settings` or raises `SettingsError` listing every problem at once, so the program
+stops before it declares a single resource.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from components.names import dns_label_ok, dns_name_ok, dns_subdomain_ok, docker_name_ok
+
+PROJECT = "private-registry"
+
+MAX_BCRYPT_PASSWORD_BYTES = 72
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 16384
+ECDSA_CURVES = ("P256", "P384")
+KEY_ALGORITHMS = ("RSA", "ECDSA")
+KUBERNETES_MODES = ("cluster", "render")
+SUBJECT_FIELDS = {
+    "commonName": "common_name",
+    "organization": "organization",
+    "organizationalUnit": "organizational_unit",
+    "locality": "locality",
+    "province": "province",
+    "country": "country",
+}
+DEFAULT_IMAGE = "registry:3.0.0"
+
+
+@dataclass(frozen=True)
+class User:
+    """An htpasswd user; `password` is None when it is to be generated once and kept in state."""
+
+    name: str
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """X.509 subject fields; empty strings are left out of the certificate."""
+
+    common_name: str
+    organization: str = ""
+    organizational_unit: str = ""
+    locality: str = ""
+    province: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class PullSecretSettings:
+    """Where the Kubernetes image pull secrets go and whose credentials they carry."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    user: str
+    patch_default_service_account: bool
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """How the Kubernetes side is applied: to a kubeconfig context, or rendered to a folder."""
+
+    mode: Literal["cluster", "render"]
+    context: str | None
+    render_directory: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings of one stack."""
+
+    stack: str
+    users: tuple[User, ...]
+    bcrypt_cost: int
+    hostnames: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    subject: Subject
+    key_algorithm: Literal["RSA", "ECDSA"]
+    rsa_bits: int
+    ecdsa_curve: str
+    validity_days: int
+    ca_validity_days: int
+    early_renewal_days: int
+    image: str
+    pull_image: bool
+    port: int
+    container_name: str
+    data_volume: str
+    retain_data: bool
+    endpoint: str
+    pull_secret: PullSecretSettings
+    kubernetes: KubernetesSettings
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def endpoint_host(self) -> str:
+        """The host part of `endpoint`, without IPv6 brackets."""
+        return split_endpoint(self.endpoint)[0]
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; `problems` holds one message per bad value."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        listing = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid stack configuration ({len(self.problems)} problem(s)):\n{listing}")
+
+
+def key(name: str) -> str:
+    """The fully qualified config key, as users type it in `pulumi config set`."""
+    return f"{PROJECT}:{name}"
+
+
+class _Problems:
+    """Collects problems so every bad value is reported in one run."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, name: str, value: Any, allowed: str) -> None:
+        shown = "<secret>" if "password" in name else repr(value)
+        self.items.append(f"{key(name)} = {shown}: {allowed}")
+
+
+def _integer(raw: Mapping[str, Any], name: str, default: int, low: int, high: int, p: _Problems) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        p.add(name, value, f"must be an integer in {low}..{high}")
+        return default
+    return value
+
+
+def _boolean(raw: Mapping[str, Any], name: str, default: bool, p: _Problems) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        p.add(name, value, "must be true or false")
+        return default
+    return value
+
+
+def _string_list(
+    raw: Mapping[str, Any], name: str, default: Sequence[str], p: _Problems
+) -> tuple[str, ...]:
+    value = raw.get(name, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        p.add(name, value, "must be a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _object(raw: Mapping[str, Any], name: str, allowed_keys: Sequence[str], p: _Problems) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        p.add(name, value, f"must be an object with keys {', '.join(allowed_keys)}")
+        return {}
+    unknown = sorted(set(value) - set(allowed_keys))
+    if unknown:
+        p.add(name, value, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed_keys)}")
+    return value
+
+
+def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
+    value = raw.get("users", [{"name": "admin"}])
+    if not isinstance(value, list) or not value:
+        p.add("users", value, "must be a non-empty list of {name, password?} objects")
+        return ()
+    users: list[User] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        where = f"users[{i}]"
+        if not isinstance(item, dict) or set(item) - {"name", "password"}:
+            p.add(where, "<object>", "must be an object with keys name and optional password")
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name or re.search(r"[:\s]", name) or not name.isprintable():
+            p.add(f"{where}.name", name, "must be a non-empty name without ':', white space or control characters")
+            continue
+        if name in seen:
+            p.add(f"{where}.name", name, "duplicate user name; each user may appear once")
+            continue
+        seen.add(name)
+        password = item.get("password")
+        if password is not None:
+            if not isinstance(password, str) or not password:
+                p.add(f"{where}.password", password, "must be a non-empty string, or left out to generate one")
+                continue
+            if len(password.encode()) > MAX_BCRYPT_PASSWORD_BYTES:
+                p.add(
+                    f"{where}.password",
+                    password,
+                    f"is {len(password.encode())} bytes; bcrypt uses only the first "
+                    f"{MAX_BCRYPT_PASSWORD_BYTES}, so at most {MAX_BCRYPT_PASSWORD_BYTES} bytes are allowed",
+                )
+                continue
+        users.append(User(name=name, password=password))
+    return tuple(users)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _hostnames(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
+    names = _string_list(raw, "hostnames", ["localhost"], p)
+    good = []
+    for i, name in enumerate(names):
+        if _is_ip(name):
+            p.add(f"hostnames[{i}]", name, "is an IP address; list it under ipAddresses")
+        elif dns_name_ok(name, allow_wildcard=True):
+            good.append(name.lower())
+        else:
+            p.add(f"hostnames[{i}]", name, "must be a DNS name (labels of a-z, 0-9 and '-', optionally '*.' first)")
+    return tuple(good)
+
+
+def _ip_addresses(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
+    ips = _string_list(raw, "ipAddresses", ["127.0.0.1"], p)
+    good = []
+    for i, text in enumerate(ips):
+        try:
+            good.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            p.add(f"ipAddresses[{i}]", text, "must be an IPv4 or IPv6 address")
+    return tuple(good)
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """Split `host:port` (IPv6 as `[addr]:port`) into host and port; raise ValueError when malformed."""
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", endpoint)
+    if not match:
+        raise ValueError(endpoint)
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 1 <= port <= 65535:
+        raise ValueError(endpoint)
+    return host, port
+
+
+def join_endpoint(host: str, port: int) -> str:
+    """`host:port`, with brackets around an IPv6 host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def san_covers(host: str, hostnames: Sequence[str], ip_addresses: Sequence[str]) -> bool:
+    """Whether a certificate with these SANs is valid for `host` (IP SANs for IPs, DNS SANs else).
+
+    A wildcard SAN matches exactly one leftmost label, as TLS clients do.
+    """
+    if _is_ip(host):
+        ip = ipaddress.ip_address(host)
+        return any(ipaddress.ip_address(a) == ip for a in ip_addresses)
+    host = host.lower().rstrip(".")
+    for name in hostnames:
+        name = name.lower().rstrip(".")
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
+    value = _object(raw, "subject", list(SUBJECT_FIELDS), p)
+    fields: dict[str, str] = {}
+    for config_name, attr in SUBJECT_FIELDS.items():
+        text = value.get(config_name, "")
+        if not isinstance(text, str):
+            p.add(f"subject.{config_name}", text, "must be a string")
+            continue
+        fields[attr] = text
+    country = fields.get("country", "")
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        p.add("subject.country", country, "must be a two-letter ISO 3166 code such as DE or US")
+    fields["common_name"] = fields.get("common_name") or default_cn
+    if len(fields["common_name"]) > 64:
+        p.add("subject.commonName", fields["common_name"], "must be at most 64 characters")
+    return Subject(**fields)
+
+
+def _key(raw: Mapping[str, Any], p: _Problems) -> tuple[Literal["RSA", "ECDSA"], int, str]:
+    algorithm = raw.get("keyAlgorithm", "RSA")
+    rsa_bits = _integer(raw, "rsaBits", 4096, MIN_RSA_BITS, MAX_RSA_BITS, p)
+    curve = raw.get("ecdsaCurve", "P256")
+    if curve not in ECDSA_CURVES:
+        p.add("ecdsaCurve", curve, "must be P256 or P384 (Go TLS clients refuse P224 certificates)")
+        curve = "P256"
+    if algorithm == "RSA":
+        return "RSA", rsa_bits, curve
+    if algorithm == "ECDSA":
+        return "ECDSA", rsa_bits, curve
+    p.add("keyAlgorithm", algorithm, f"must be one of {', '.join(KEY_ALGORITHMS)}")
+    return "RSA", rsa_bits, curve
+
+
+def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str], bool], allowed: str, p: _Problems) -> str:
+    value = raw.get(name, default)
+    if not isinstance(value, str) or not check(value):
+        p.add(name, value, allowed)
+        return default
+    return value
+
+
+def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
+    image = raw.get("image", DEFAULT_IMAGE)
+    if not isinstance(image, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower()) or (
+        image != image.strip()
+    ):
+        p.add("image", image, "must be an image reference such as registry:3.0.0 or host/repo@sha256:...")
+        return DEFAULT_IMAGE
+    last = image.rsplit("/", 1)[-1]
+    if "@" not in image and (":" not in last or last.endswith(":latest")):
+        warnings.append(
+            f"{key('image')} = {image!r} is a floating tag: once present on the Docker host it is never "
+            "pulled again; pin an exact release or a digest"
+        )
+    return image
+
+
+def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], p: _Problems) -> PullSecretSettings:
+    value = _object(raw, "pullSecret", ["name", "namespaces", "user", "patchDefaultServiceAccount"], p)
+    name = value.get("name", "registry-pull-secret")
+    if not isinstance(name, str) or not dns_subdomain_ok(name):
+        p.add("pullSecret.name", name, "must be a DNS-1123 subdomain (lower case a-z, 0-9, '-', '.')")
+        name = "registry-pull-secret"
+    namespaces = value.get("namespaces", ["default"])
+    good: list[str] = []
+    if not isinstance(namespaces, list):
+        p.add("pullSecret.namespaces", namespaces, "must be a list of namespace names")
+        namespaces = []
+    for i, ns in enumerate(namespaces):
+        if not isinstance(ns, str) or not dns_label_ok(ns):
+            p.add(f"pullSecret.namespaces[{i}]", ns, "must be a DNS-1123 label (a-z, 0-9, '-', at most 63)")
+        elif ns in good:
+            p.add(f"pullSecret.namespaces[{i}]", ns, "duplicate namespace")
+        else:
+            good.append(ns)
+    user = value.get("user", users[0].name if users else "admin")
+    if users and user not in {u.name for u in users}:
+        p.add("pullSecret.user", user, f"must be one of the users: {', '.join(u.name for u in users)}")
+    patch = value.get("patchDefaultServiceAccount", False)
+    if not isinstance(patch, bool):
+        p.add("pullSecret.patchDefaultServiceAccount", patch, "must be true or false")
+        patch = False
+    return PullSecretSettings(name=name, namespaces=tuple(good), user=str(user), patch_default_service_account=patch)
+
+
+def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesSettings:
+    value = _object(raw, "kubernetes", ["mode", "context", "renderDirectory"], p)
+    mode = value.get("mode", "cluster")
+    if mode not in KUBERNETES_MODES:
+        p.add("kubernetes.mode", mode, "must be cluster (apply to a kubeconfig context) or render (write manifests)")
+        mode = "cluster"
+    context = value.get("context")
+    if context is not None and (not isinstance(context, str) or not context):
+        p.add("kubernetes.context", context, "must be a kubeconfig context name")
+        context = None
+    directory = value.get("renderDirectory")
+    if directory is not None and (not isinstance(directory, str) or not directory.strip()):
+        p.add("kubernetes.renderDirectory", directory, "must be a folder path")
+        directory = None
+    if mode == "render" and directory is None:
+        directory = f"rendered/{stack}"
+    if mode == "cluster" and directory is not None:
+        p.add("kubernetes.renderDirectory", directory, "is only used with kubernetes.mode = render")
+    if mode == "render" and context is not None:
+        p.add("kubernetes.context", context, "is only used with kubernetes.mode = cluster")
+    return KubernetesSettings(mode=mode, context=context, render_directory=directory)
+
+
+KNOWN_KEYS = (
+    "users bcryptCost hostnames ipAddresses subject keyAlgorithm rsaBits ecdsaCurve validityDays "
+    "caValidityDays earlyRenewalDays image pullImage port containerName dataVolume retainData endpoint "
+    "pullSecret kubernetes"
+).split()
+
+
+def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
+    """Validate raw config values (key without project prefix -> value) into `Settings`.
+
+    Raises `SettingsError` naming every bad key, its value and what is allowed.
+    """
+    p = _Problems()
+    warnings: list[str] = []
+    for name in sorted(set(raw) - set(KNOWN_KEYS)):
+        p.add(name, raw[name], f"is not a setting of this project; known settings: {', '.join(KNOWN_KEYS)}")
+
+    users = _users(raw, p)
+    cost = _integer(raw, "bcryptCost", 10, 4, 31, p)
+    if cost < 10 and "bcryptCost" in raw:
+        warnings.append(f"{key('bcryptCost')} = {cost} is below 10: the hashes are cheap to brute-force")
+    if cost > 13:
+        warnings.append(f"{key('bcryptCost')} = {cost}: the registry verifies the hash on every request; expect slow pulls")
+
+    hostnames = _hostnames(raw, p)
+    ips = _ip_addresses(raw, p)
+    if not hostnames and not ips:
+        p.add("hostnames", raw.get("hostnames"), "the certificate needs at least one valid DNS name or IP address")
+    default_cn = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
+    subject = _subject(raw, default_cn, p)
+    algorithm, rsa_bits, curve = _key(raw, p)
+
+    validity = _integer(raw, "validityDays", 365, 1, 3650, p)
+    ca_validity = _integer(raw, "caValidityDays", 3650, 1, 36500, p)
+    early = _integer(raw, "earlyRenewalDays", 30, 0, 3650, p)
+    if early >= validity:
+        p.add(
+            "earlyRenewalDays",
+            early,
+            f"must be shorter than validityDays ({validity}); otherwise every run replaces the certificate",
+        )
+    if ca_validity < validity:
+        p.add("caValidityDays", ca_validity, f"must be at least validityDays ({validity}): the CA must outlive its certificates")
+
+    image = _image(raw, p, warnings)
+    pull_image = _boolean(raw, "pullImage", True, p)
+    port = _integer(raw, "port", 5000, 1, 65535, p)
+    docker_allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
+    container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
+    data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
+    retain_data = _boolean(raw, "retainData", True, p)
+
+    default_host = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
+    endpoint = raw.get("endpoint", join_endpoint(default_host, port))
+    try:
+        if not isinstance(endpoint, str):
+            raise ValueError(endpoint)
+        host, _ = split_endpoint(endpoint)
+        if not san_covers(host, hostnames, ips):
+            p.add(
+                "endpoint",
+                endpoint,
+                f"host {host!r} is not covered by the certificate's SANs "
+                f"(hostnames {list(hostnames)}, ipAddresses {list(ips)}); add it to one of them",
+            )
+    except ValueError:
+        p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
+
+    pull_secret = _pull_secret(raw, users, p)
+    kubernetes = _kubernetes(raw, stack, p)
+    if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
+        p.add(
+            "pullSecret.patchDefaultServiceAccount",
+            True,
+            "needs kubernetes.mode = cluster (a rendered ServiceAccount would overwrite the live one)",
+        )
+
+    if p.items:
+        raise SettingsError(p.items)
+    return Settings(
+        stack=stack,
+        users=users,
+        bcrypt_cost=cost,
+        hostnames=hostnames,
+        ip_addresses=ips,
+        subject=subject,
+        key_algorithm=algorithm,
+        rsa_bits=rsa_bits,
+        ecdsa_curve=curve,
+        validity_days=validity,
+        ca_validity_days=ca_validity,
+        early_renewal_days=early,
+        image=image,
+        pull_image=pull_image,
+        port=port,
+        container_name=container_name,
+        data_volume=data_volume,
+        retain_data=retain_data,
+        endpoint=str(endpoint),
+        pull_secret=pull_secret,
+        kubernetes=kubernetes,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,168 @@
+"""Runs `__main__.py` under `pulumi.runtime.set_mocks` and records what the program registers.
+
+The mocks play the providers' part with plain values; for the dynamic providers they call the same
+pure functions the real providers call, so the outputs agree with what `pulumi up` produces.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.generated_secret import new_secret
+from components.htpasswd import reconcile, state_outputs
+
+MAIN = Path(__file__).resolve().parent.parent / "__main__.py"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+FAKE_PEM = "-----BEGIN CERTIFICATE-----\nMOCK {name}\n-----END CERTIFICATE-----\n"
+FAKE_KEY = "-----BEGIN PRIVATE KEY-----\nMOCK {name}\n-----END PRIVATE KEY-----\n"
+
+
+class RegistryMocks(Mocks):
+    """Provider stand-ins: realistic outputs per resource type, inputs echoed otherwise."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = {k: unwrap_secrets(v) for k, v in args.inputs.items()}
+        name = args.name
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state.update(privateKeyPem=FAKE_KEY.format(name=name), publicKeyPem="PUBLIC " + name)
+        elif args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            state.update(certPem=FAKE_PEM.format(name=name), validityEndTime="2027-11-28T00:00:00Z", readyForRenewal=False)
+        elif args.typ == "tls:index/certRequest:CertRequest":
+            state.update(certRequestPem="CSR " + name)
+        elif args.typ == "docker:index/remoteImage:RemoteImage":
+            state.update(imageId="sha256:" + "ab" * 32, repoDigest="")
+        elif args.typ == DYNAMIC and "users" in state:
+            state.update(state_outputs(state["users"], int(state["cost"]), reconcile(state["users"], int(state["cost"]))))
+        elif args.typ == DYNAMIC and "length" in state:
+            state.update(value=new_secret(int(state["length"])))
+        return (f"{name}-id" if args.custom else None), state
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The plain value inside the wire form of secrets (the mock monitor hands them over wrapped)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return unwrap_secrets(value["value"])
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+@dataclass
+class Registration:
+    """One RegisterResource request as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    secret_inputs: set[str]
+    delete_before_replace: bool
+    retain_on_delete: bool | None
+    additional_secret_outputs: list[str]
+    provider: str
+    dependencies: list[str]
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that keeps every registration, with its parent and options."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = json_format.MessageToDict(request.object)
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=unwrap_secrets(rpc.deserialize_properties(request.object)),
+                    secret_inputs={k for k, v in raw.items() if _contains_secret(v)},
+                    delete_before_replace=request.deleteBeforeReplace,
+                    retain_on_delete=request.retainOnDelete if request.HasField("retainOnDelete") else None,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    provider=request.provider,
+                    dependencies=list(request.dependencies),
+                )
+            )
+        return response
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:  # the wire form of a secret
+            return True
+        return any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return False
+
+
+@dataclass
+class ProgramRun:
+    """What one evaluation of the program registered and exported."""
+
+    registrations: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def one(self, type_: str) -> Registration:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.registrations if r.urn == urn)
+
+
+def config_values(settings: dict[str, Any]) -> dict[str, str]:
+    """Stack config as the CLI hands it to the program: strings stay, the rest is JSON."""
+    return {
+        f"private-registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()
+    }
+
+
+def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None) -> ProgramRun:
+    """Evaluate `__main__.py` with these settings under mocks; return registrations and outputs."""
+    mocks = RegistryMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="private-registry", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config_values(settings), secret_keys or [])
+    namespace: dict[str, Any] = {}
+
+    def program() -> None:
+        namespace.update(runpy.run_path(str(MAIN), run_name="__main__"))
+
+    _sync_await(run_pulumi_func(program))
+    run = ProgramRun(registrations=monitor.registrations)
+    for name, output in namespace["registry"].outputs().items():
+        run.outputs[name] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            run.secret_outputs.add(name)
+    return run
