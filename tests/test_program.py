@@ -1,0 +1,201 @@
+"""Program tests: the whole `__main__.py` under `pulumi.runtime.set_mocks`, asserting the graph."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+
+from components.settings import SettingsError
+from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
+
+DEV = {
+    "hostnames": ["localhost"],
+    "ipAddresses": ["127.0.0.1"],
+    "users": [{"name": "admin"}],
+    "image": "private-registry/registry:3.1.2-local",
+    "pullImage": False,
+    "port": 5000,
+}
+CONTAINER = "docker:index/container:Container"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return evaluate(DEV)
+
+
+def env_of(container: Registration) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in container.inputs["envs"])
+
+
+def upload(container: Registration, path: str) -> str:
+    return next(u["content"] for u in container.inputs["uploads"] if u["file"] == path)
+
+
+def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
+    counts: dict[str, int] = {}
+    for r in dev.registrations:
+        counts[r.type] = counts.get(r.type, 0) + 1
+    assert counts == {
+        "private-registry:index:PrivateRegistry": 1,
+        "private-registry:index:RegistryTls": 1,
+        "private-registry:index:Htpasswd": 1,
+        "private-registry:index:RegistryContainer": 1,
+        "private-registry:index:PullSecrets": 1,
+        "tls:index/privateKey:PrivateKey": 2,
+        "tls:index/selfSignedCert:SelfSignedCert": 1,
+        "tls:index/certRequest:CertRequest": 1,
+        "tls:index/locallySignedCert:LocallySignedCert": 1,
+        DYNAMIC: 2,
+        "docker:index/volume:Volume": 1,
+        CONTAINER: 1,
+        "pulumi:providers:kubernetes": 1,
+        SECRET: 1,
+    }
+
+
+def test_every_child_has_its_component_as_parent_and_a_derived_name(dev: ProgramRun) -> None:
+    top = dev.one("private-registry:index:PrivateRegistry")
+    assert top.parent.endswith("pulumi:pulumi:Stack::private-registry-dev")
+    for r in dev.registrations:
+        if r is top:
+            continue
+        parent = dev.by_urn(r.parent)
+        assert r.name.startswith(parent.name + "-"), (r.name, parent.name)
+        if r.custom or r.type.startswith("pulumi:providers:"):
+            assert parent.type.startswith("private-registry:index:"), r.name
+
+
+def test_container_gets_tls_htpasswd_and_the_data_volume(dev: ProgramRun) -> None:
+    container = dev.one(CONTAINER)
+    volume = dev.one("docker:index/volume:Volume")
+    env = env_of(container)
+    assert env["REGISTRY_AUTH"] == "htpasswd"
+    assert env["REGISTRY_HTTP_TLS_CERTIFICATE"] == "/etc/distribution/certs/tls.crt"
+    assert env["REGISTRY_HTTP_TLS_KEY"] == "/etc/distribution/certs/tls.key"
+    assert env["REGISTRY_AUTH_HTPASSWD_PATH"] == "/etc/distribution/auth/htpasswd"
+    assert len(env["REGISTRY_HTTP_SECRET"]) >= 40 and env["REGISTRY_HTTP_DRAINTIMEOUT"] == "5s"
+    server_cert = next(r for r in dev.of_type("tls:index/locallySignedCert:LocallySignedCert"))
+    assert upload(container, "/etc/distribution/certs/tls.crt") == "-----BEGIN CERTIFICATE-----\nMOCK registry-tls-server-cert\n-----END CERTIFICATE-----\n"
+    assert "MOCK registry-tls-server-key" in upload(container, "/etc/distribution/certs/tls.key")
+    assert server_cert.inputs["allowedUses"] == ["server_auth", "digital_signature", "key_encipherment"]
+    assert container.inputs["volumes"] == [{"containerPath": "/var/lib/registry", "volumeName": "registry-data-dev"}]
+    assert volume.inputs["name"] == "registry-data-dev"
+    assert container.inputs["ports"] == [{"internal": 5000, "external": 5000, "protocol": "tcp", "ip": "0.0.0.0"}] or (
+        container.inputs["ports"][0]["internal"] == 5000 and container.inputs["ports"][0]["external"] == 5000
+    )
+    assert container.inputs["restart"] == "always" and container.inputs["wait"] is True
+    assert container.inputs["healthcheck"]["tests"][:2] == ["CMD", "wget"]
+    assert container.inputs["image"] == "private-registry/registry:3.1.2-local"
+    assert container.delete_before_replace is True
+    assert {"envs", "uploads"} <= container.secret_inputs
+
+
+def test_htpasswd_upload_matches_the_users_and_the_pull_secret(dev: ProgramRun) -> None:
+    htpasswd = upload(dev.one(CONTAINER), "/etc/distribution/auth/htpasswd")
+    hashes = dict(line.split(":", 1) for line in htpasswd.splitlines())
+    assert list(hashes) == ["admin"]
+    secret = dev.one(SECRET)
+    assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret.inputs["metadata"]["name"] == "registry-pull-secret" and secret.inputs["metadata"]["namespace"] == "default"
+    assert "data" in secret.secret_inputs
+    config = json.loads(base64.b64decode(secret.inputs["data"][".dockerconfigjson"]))
+    entry = config["auths"]["localhost:5000"]
+    assert base64.b64decode(entry["auth"]).decode() == f"admin:{entry['password']}"
+    assert bcrypt.checkpw(entry["password"].encode(), hashes["admin"].encode())
+    assert dev.outputs["passwords"] == {"admin": entry["password"]}
+    assert json.loads(dev.outputs["dockerConfigJson"]) == config
+
+
+def test_secret_outputs_are_secret_and_the_rest_are_not(dev: ProgramRun) -> None:
+    assert dev.secret_outputs == {"passwords", "dockerConfigJson"}
+    assert set(dev.outputs) == {
+        "endpoint", "caCertificate", "certificateExpiresAt", "usernames", "passwords", "dockerConfigJson",
+        "containerdHostsToml", "pullSecretName", "pullSecretNamespaces", "containerName", "dataVolume",
+    }
+    assert dev.outputs["endpoint"] == "localhost:5000" and dev.outputs["usernames"] == ["admin"]
+    assert dev.outputs["containerName"] == "registry-dev" and dev.outputs["dataVolume"] == "registry-data-dev"
+    assert dev.outputs["pullSecretNamespaces"] == ["default"]
+
+
+def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) -> None:
+    users_file = next(r for r in dev.of_type(DYNAMIC) if "users" in r.inputs)
+    assert {"content", "passwords", "entries"} <= set(users_file.additional_secret_outputs)
+    assert "users" in users_file.secret_inputs
+    http_secret = next(r for r in dev.of_type(DYNAMIC) if "length" in r.inputs)
+    assert http_secret.additional_secret_outputs == ["value"]
+    for key in dev.of_type("tls:index/locallySignedCert:LocallySignedCert") + dev.of_type("tls:index/selfSignedCert:SelfSignedCert"):
+        assert key.secret_inputs & {"privateKeyPem", "caPrivateKeyPem"}
+
+
+def test_data_volume_is_kept_on_destroy_unless_asked() -> None:
+    assert evaluate(DEV).one("docker:index/volume:Volume").retain_on_delete is True
+    assert evaluate({**DEV, "retainData": False}).one("docker:index/volume:Volume").retain_on_delete is False
+
+
+def test_pull_secret_namespaces_do_not_feed_the_container() -> None:
+    run = evaluate({**DEV, "pullSecret": {"namespaces": ["default", "apps", "ci"], "patchDefaultServiceAccount": True}})
+    assert sorted(s.inputs["metadata"]["namespace"] for s in run.of_type(SECRET)) == ["apps", "ci", "default"]
+    patches = run.of_type("kubernetes:core/v1:ServiceAccountPatch")
+    assert sorted(p.inputs["metadata"]["namespace"] for p in patches) == ["apps", "ci", "default"]
+    assert all(p.inputs["imagePullSecrets"] == [{"name": "registry-pull-secret"}] for p in patches)
+    container = run.one(CONTAINER)
+    kube_urns = {r.urn for r in run.registrations if r.type.startswith(("kubernetes:", "pulumi:providers:kubernetes"))}
+    assert not kube_urns & set(container.dependencies)
+
+
+def test_pulling_the_image_uses_its_id_and_keeps_it_locally() -> None:
+    run = evaluate({**DEV, "image": "registry:3.0.0", "pullImage": True})
+    image = run.one("docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == "registry:3.0.0" and image.inputs["keepLocally"] is True
+    assert run.one(CONTAINER).inputs["image"] == "sha256:" + "ab" * 32
+
+
+def test_render_mode_writes_manifests_to_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "rendered"
+    run = evaluate({**DEV, "kubernetes": {"mode": "render", "renderDirectory": str(folder)}})
+    provider = run.one("pulumi:providers:kubernetes")
+    assert provider.inputs["renderYamlToDirectory"] == str(folder)
+    assert folder.is_dir() and (folder.stat().st_mode & 0o077) == 0
+
+
+def test_cluster_mode_uses_the_context() -> None:
+    provider = evaluate({**DEV, "kubernetes": {"mode": "cluster", "context": "kind-ci"}}).one("pulumi:providers:kubernetes")
+    assert provider.inputs["context"] == "kind-ci" and "renderYamlToDirectory" not in provider.inputs
+
+
+def test_configured_secret_password_is_used() -> None:
+    settings: dict[str, Any] = {**DEV, "users": [{"name": "admin", "password": "from-config"}, {"name": "ci"}]}
+    run = evaluate(settings, secret_keys=["private-registry:users"])
+    assert run.outputs["passwords"]["admin"] == "from-config" and len(run.outputs["passwords"]["ci"]) >= 32
+    hashes = dict(line.split(":", 1) for line in upload(run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
+    assert bcrypt.checkpw(b"from-config", hashes["admin"].encode())
+
+
+def test_ecdsa_keys_set_the_curve() -> None:
+    run = evaluate({**DEV, "keyAlgorithm": "ECDSA", "ecdsaCurve": "P384"})
+    assert [k.inputs for k in run.of_type("tls:index/privateKey:PrivateKey")] == [{"algorithm": "ECDSA", "ecdsaCurve": "P384"}] * 2
+
+
+def test_server_certificate_has_dns_and_ip_sans_and_renewal_window() -> None:
+    run = evaluate({**DEV, "hostnames": ["registry.example", "localhost"], "ipAddresses": ["10.0.0.5"], "validityDays": 90, "earlyRenewalDays": 10})
+    csr = run.one("tls:index/certRequest:CertRequest")
+    assert csr.inputs["dnsNames"] == ["registry.example", "localhost"] and csr.inputs["ipAddresses"] == ["10.0.0.5"]
+    assert csr.inputs["subject"]["commonName"] == "registry.example"
+    cert = run.one("tls:index/locallySignedCert:LocallySignedCert")
+    assert (cert.inputs["validityPeriodHours"], cert.inputs["earlyRenewalHours"]) == (90 * 24, 10 * 24)
+    ca = run.one("tls:index/selfSignedCert:SelfSignedCert")
+    assert ca.inputs["isCaCertificate"] is True and "cert_signing" in ca.inputs["allowedUses"]
+    assert ca.inputs["subject"]["commonName"] != csr.inputs["subject"]["commonName"]
+
+
+def test_bad_settings_stop_before_any_resource() -> None:
+    with pytest.raises(SettingsError) as caught:
+        evaluate({**DEV, "port": 70000, "pullSecret": {"namespaces": ["Bad_NS"]}})
+    assert len(caught.value.problems) == 2

@@ -1,0 +1,257 @@
+"""Unit tests: settings validation, one test per kind of bad input, plus defaults and SAN coverage."""
+
+from __future__ import annotations
+
+import ipaddress
+import string
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.names import dns_label_ok
+from components.settings import SettingsError, load_settings, san_covers, split_endpoint
+
+
+def problems(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(raw, "dev")
+    return list(caught.value.problems)
+
+
+def only_problem(raw: dict[str, Any]) -> str:
+    found = problems(raw)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_defaults_match_the_design() -> None:
+    s = load_settings({}, "dev")
+    assert [u.name for u in s.users] == ["admin"] and s.users[0].password is None
+    assert s.bcrypt_cost == 10
+    assert s.hostnames == ("localhost",) and s.ip_addresses == ("127.0.0.1",)
+    assert (s.key_algorithm, s.rsa_bits) == ("RSA", 4096)
+    assert (s.validity_days, s.ca_validity_days, s.early_renewal_days) == (365, 3650, 30)
+    assert s.image == "registry:3.0.0" and s.pull_image is True
+    assert s.port == 5000 and s.endpoint == "localhost:5000"
+    assert s.container_name == "registry-dev" and s.data_volume == "registry-data-dev"
+    assert s.retain_data is True
+    assert s.subject.common_name == "localhost"
+    assert s.pull_secret.name == "registry-pull-secret"
+    assert s.pull_secret.namespaces == ("default",) and s.pull_secret.user == "admin"
+    assert s.pull_secret.patch_default_service_account is False
+    assert s.kubernetes.mode == "cluster" and s.kubernetes.render_directory is None
+    assert s.warnings == ()
+
+
+def test_all_problems_are_reported_together() -> None:
+    found = problems({"port": 0, "bcryptCost": 3, "users": []})
+    assert len(found) == 3
+    assert any("private-registry:port = 0" in p for p in found)
+
+
+def test_empty_user_list() -> None:
+    assert "private-registry:users = []: must be a non-empty list" in only_problem({"users": []})
+
+
+@pytest.mark.parametrize("name", ["ad:min", "ad min", "admin\t", "", "tab\there"])
+def test_user_name_with_colon_or_white_space(name: str) -> None:
+    message = only_problem({"users": [{"name": name}]})
+    assert message.startswith("private-registry:users[0].name = ") and "':'" in message
+
+
+def test_duplicate_users() -> None:
+    message = only_problem({"users": [{"name": "a"}, {"name": "b"}, {"name": "a"}]})
+    assert message.startswith("private-registry:users[2].name = 'a': duplicate user name")
+
+
+def test_empty_password() -> None:
+    message = only_problem({"users": [{"name": "a", "password": ""}]})
+    assert message == "private-registry:users[0].password = <secret>: must be a non-empty string, or left out to generate one"
+
+
+def test_password_over_72_bytes_is_refused_without_showing_it() -> None:
+    password = "é" * 37  # 74 bytes in UTF-8, 37 characters
+    message = only_problem({"users": [{"name": "a", "password": password}]})
+    assert "74 bytes" in message and "at most 72 bytes" in message
+    assert password not in message
+
+
+def test_password_of_exactly_72_bytes_is_accepted() -> None:
+    assert load_settings({"users": [{"name": "a", "password": "x" * 72}]}, "dev").users[0].password == "x" * 72
+
+
+def test_password_is_not_in_the_repr() -> None:
+    s = load_settings({"users": [{"name": "a", "password": "hunter2-secret"}]}, "dev")
+    assert "hunter2-secret" not in repr(s)
+
+
+@pytest.mark.parametrize("cost", [3, 32, -1, "10", True, 10.5])
+def test_bcrypt_cost_outside_4_to_31(cost: Any) -> None:
+    assert "bcryptCost" in only_problem({"bcryptCost": cost})
+
+
+def test_bcrypt_cost_below_10_warns() -> None:
+    s = load_settings({"bcryptCost": 5}, "dev")
+    assert len(s.warnings) == 1 and "below 10" in s.warnings[0]
+
+
+@pytest.mark.parametrize("port", [0, 65536, -5, "5000x"])
+def test_port_outside_range(port: Any) -> None:
+    assert only_problem({"port": port}).startswith(f"private-registry:port = {port!r}: must be an integer in 1..65535")
+
+
+@pytest.mark.parametrize(("validity", "early"), [(30, 30), (30, 31), (1, 5)])
+def test_validity_not_longer_than_renewal_window(validity: int, early: int) -> None:
+    assert "must be shorter than validityDays" in only_problem({"validityDays": validity, "earlyRenewalDays": early})
+
+
+def test_ca_must_outlive_the_server_certificate() -> None:
+    assert "caValidityDays" in only_problem({"validityDays": 400, "caValidityDays": 365})
+
+
+def test_unknown_key_algorithm() -> None:
+    assert only_problem({"keyAlgorithm": "DSA"}) == "private-registry:keyAlgorithm = 'DSA': must be one of RSA, ECDSA"
+
+
+def test_rsa_bits_below_2048() -> None:
+    assert "rsaBits = 1024: must be an integer in 2048..16384" in only_problem({"rsaBits": 1024})
+
+
+@pytest.mark.parametrize("curve", ["P224", "P521", "p256", ""])
+def test_ecdsa_curve_other_than_p256_p384(curve: str) -> None:
+    assert "must be P256 or P384" in only_problem({"keyAlgorithm": "ECDSA", "ecdsaCurve": curve})
+
+
+def test_ecdsa_p384_is_accepted() -> None:
+    s = load_settings({"keyAlgorithm": "ECDSA", "ecdsaCurve": "P384"}, "dev")
+    assert (s.key_algorithm, s.ecdsa_curve) == ("ECDSA", "P384")
+
+
+@pytest.mark.parametrize("name", ["-bad.example", "bad_name.example", "a..b", "x" * 64 + ".example", "exa mple"])
+def test_hostname_not_a_dns_name(name: str) -> None:
+    assert "hostnames[0]" in only_problem({"hostnames": [name], "ipAddresses": ["127.0.0.1"], "endpoint": "127.0.0.1:5000"})
+
+
+def test_hostname_that_is_an_ip_belongs_in_ip_addresses() -> None:
+    message = only_problem({"hostnames": ["10.0.0.1", "localhost"]})
+    assert "is an IP address; list it under ipAddresses" in message
+
+
+@pytest.mark.parametrize("ip", ["256.1.1.1", "10.0.0", "fe80::zz", "localhost"])
+def test_ip_san_that_does_not_parse(ip: str) -> None:
+    assert only_problem({"ipAddresses": [ip]}).startswith(f"private-registry:ipAddresses[0] = {ip!r}")
+
+
+def test_no_san_at_all() -> None:
+    assert "at least one valid DNS name or IP address" in " ".join(problems({"hostnames": [], "ipAddresses": []}))
+
+
+@pytest.mark.parametrize("namespace", ["Default", "kube_system", "-x", "x" * 64, "a.b"])
+def test_namespace_not_a_dns1123_label(namespace: str) -> None:
+    assert "pullSecret.namespaces[0]" in only_problem({"pullSecret": {"namespaces": [namespace]}})
+
+
+def test_duplicate_namespace() -> None:
+    assert "duplicate namespace" in only_problem({"pullSecret": {"namespaces": ["a", "a"]}})
+
+
+def test_pull_secret_user_must_exist() -> None:
+    assert "pullSecret.user = 'ci'" in only_problem({"pullSecret": {"user": "ci"}})
+
+
+@pytest.mark.parametrize("endpoint", ["registry.example:5000", "10.1.1.1:5000", "[::1]:5000"])
+def test_endpoint_not_covered_by_the_sans(endpoint: str) -> None:
+    assert "is not covered by the certificate's SANs" in only_problem({"endpoint": endpoint})
+
+
+@pytest.mark.parametrize("endpoint", ["localhost", "localhost:", "localhost:99999", "http://localhost:5000"])
+def test_malformed_endpoint(endpoint: str) -> None:
+    assert "must be host:port" in only_problem({"endpoint": endpoint})
+
+
+def test_endpoint_on_a_wildcard_san() -> None:
+    s = load_settings({"hostnames": ["*.corp.example"], "endpoint": "registry.corp.example:443"}, "dev")
+    assert s.endpoint_host == "registry.corp.example"
+
+
+def test_unknown_kubernetes_mode() -> None:
+    assert "kubernetes.mode = 'apply'" in only_problem({"kubernetes": {"mode": "apply"}})
+
+
+def test_render_mode_defaults_to_a_folder_per_stack() -> None:
+    s = load_settings({"kubernetes": {"mode": "render"}}, "staging")
+    assert s.kubernetes.render_directory == "rendered/staging"
+
+
+def test_render_mode_cannot_patch_service_accounts() -> None:
+    message = only_problem({"kubernetes": {"mode": "render"}, "pullSecret": {"patchDefaultServiceAccount": True}})
+    assert "needs kubernetes.mode = cluster" in message
+
+
+def test_unknown_setting_is_named() -> None:
+    assert "private-registry:prot = 5000: is not a setting of this project" in only_problem({"prot": 5000})
+
+
+def test_unknown_object_key_is_named() -> None:
+    assert "unknown key(s) namespace" in only_problem({"pullSecret": {"namespace": ["x"]}})
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true"])
+def test_booleans_must_be_booleans(value: Any) -> None:
+    assert "must be true or false" in only_problem({"retainData": value})
+
+
+@pytest.mark.parametrize("name", ["-registry", "reg istry", "", "reg/istry"])
+def test_docker_names(name: str) -> None:
+    assert "containerName" in only_problem({"containerName": name})
+
+
+def test_floating_image_tag_warns() -> None:
+    assert any("floating tag" in w for w in load_settings({"image": "registry:latest"}, "dev").warnings)
+    assert any("floating tag" in w for w in load_settings({"image": "registry"}, "dev").warnings)
+    assert load_settings({"image": "localhost:5000/registry:3.0.0"}, "dev").warnings == ()
+
+
+def test_country_code() -> None:
+    assert "two-letter" in only_problem({"subject": {"country": "Germany"}})
+
+
+# --- property tests over strings ---------------------------------------------------------------
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_any_user_name_is_accepted_or_refused_with_its_key(name: str) -> None:
+    try:
+        s = load_settings({"users": [{"name": name}]}, "dev")
+    except SettingsError as error:
+        assert all(p.startswith("private-registry:users[0].name") for p in error.problems)
+    else:
+        assert s.users[0].name == name and ":" not in name and not any(c.isspace() for c in name)
+
+
+@given(st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=70))
+def test_namespace_rule_matches_dns1123(namespace: str) -> None:
+    valid = (
+        len(namespace) <= 63 and namespace[0].isalnum() and namespace[-1].isalnum()
+    )
+    assert dns_label_ok(namespace) is valid
+
+
+@given(st.ip_addresses())
+def test_an_ip_san_covers_itself_and_its_endpoint(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    host = str(ip)
+    endpoint = f"[{host}]:5000" if ip.version == 6 else f"{host}:5000"
+    assert split_endpoint(endpoint) == (host, 5000)
+    s = load_settings({"hostnames": [], "ipAddresses": [host], "endpoint": endpoint}, "dev")
+    assert san_covers(s.endpoint_host, s.hostnames, s.ip_addresses)
+
+
+@given(st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){0,3}", fullmatch=True), st.text(max_size=12))
+def test_san_coverage_is_exact_for_dns_names(name: str, other: str) -> None:
+    assert san_covers(name, [name], [])
+    assert san_covers(name.upper(), [name], [])
+    assert not san_covers(name + "x", [name], []) or (name + "x") == name
+    if other.lower() != name:
+        assert not san_covers(other or "z", [name], []) or (other or "z").lower().rstrip(".") == name
