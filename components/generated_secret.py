@@ -22,7 +22,8 @@ class GeneratedSecretProvider(ResourceProvider):
     """Creates the value once; only a change of `length` makes a new one."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"secret-{secrets.token_hex(8)}", outs={"length": props["length"], "value": new_secret(int(props["length"]))})
+        value = new_secret(int(props["length"]))
+        return CreateResult(id_=f"secret-{secrets.token_hex(8)}", outs={"length": props["length"], "value": value})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Compare only `length`: the serialized provider (`__provider`) changes with the code.

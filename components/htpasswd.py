@@ -80,7 +80,7 @@ def needs_update(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequen
     """Whether `reconcile` would change anything, computed without hashing."""
     if cost != previous_cost or [u["name"] for u in users] != [e.name for e in previous]:
         return True
-    return any(u.get("password") and u["password"] != e.password for u, e in zip(users, previous))
+    return any(u.get("password") and u["password"] != e.password for u, e in zip(users, previous, strict=True))
 
 
 def entries_from_state(outs: Mapping[str, Any]) -> list[Entry]:
@@ -103,8 +103,8 @@ class HtpasswdProvider(ResourceProvider):
     """Dynamic provider for `HtpasswdFile`; see the module docstring for why it exists."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        entries = reconcile(props["users"], int(props["cost"]))
-        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(props["users"], int(props["cost"]), entries))
+        users, cost = props["users"], int(props["cost"])
+        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(users, cost, reconcile(users, cost)))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Only the users and the cost matter: the serialized provider (`__provider`) changes with

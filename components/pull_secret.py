@@ -14,17 +14,13 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes import Provider
-from pulumi_kubernetes.core.v1 import (
-    LocalObjectReferencePatchArgs,
-    Secret,
-    ServiceAccountPatch,
-)
-from pulumi_kubernetes.meta.v1 import ObjectMetaArgs, ObjectMetaPatchArgs
 
+from components.kube_resources import Secret, ServiceAccountPatch
 from components.settings import KubernetesSettings
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"
+LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
 
 
 def docker_config_json(endpoint: str, username: str, password: str) -> str:
@@ -90,20 +86,16 @@ class PullSecrets(pulumi.ComponentResource):
             child = pulumi.ResourceOptions(parent=self, provider=provider)
             secret = Secret(
                 f"{name}-{namespace}",
-                metadata=ObjectMetaArgs(
-                    name=args.name,
-                    namespace=namespace,
-                    labels={"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"},
-                ),
-                type=SECRET_TYPE,
+                metadata={"name": args.name, "namespace": namespace, "labels": LABELS},
+                secret_type=SECRET_TYPE,
                 data={".dockerconfigjson": data},
                 opts=child,
             )
             if args.patch_default_service_account:
                 ServiceAccountPatch(
                     f"{name}-{namespace}-default-sa",
-                    metadata=ObjectMetaPatchArgs(name="default", namespace=namespace),
-                    image_pull_secrets=[LocalObjectReferencePatchArgs(name=args.name)],
+                    metadata={"name": "default", "namespace": namespace},
+                    image_pull_secrets=[args.name],
                     opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret]),
                 )
         self.register_outputs({})

@@ -147,9 +147,7 @@ def _boolean(raw: Mapping[str, Any], name: str, default: bool, p: _Problems) -> 
     return value
 
 
-def _string_list(
-    raw: Mapping[str, Any], name: str, default: Sequence[str], p: _Problems
-) -> tuple[str, ...]:
+def _string_list(raw: Mapping[str, Any], name: str, default: Sequence[str], p: _Problems) -> tuple[str, ...]:
     value = raw.get(name, list(default))
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         p.add(name, value, "must be a list of strings")
@@ -315,8 +313,10 @@ def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str]
 
 def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
     image = raw.get("image", DEFAULT_IMAGE)
-    if not isinstance(image, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower()) or (
-        image != image.strip()
+    if (
+        not isinstance(image, str)
+        or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower())
+        or (image != image.strip())
     ):
         p.add("image", image, "must be an image reference such as registry:3.0.0 or host/repo@sha256:...")
         return DEFAULT_IMAGE
@@ -380,11 +380,28 @@ def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesS
     return KubernetesSettings(mode=mode, context=context, render_directory=directory)
 
 
-KNOWN_KEYS = (
-    "users bcryptCost hostnames ipAddresses subject keyAlgorithm rsaBits ecdsaCurve validityDays "
-    "caValidityDays earlyRenewalDays image pullImage port containerName dataVolume retainData endpoint "
-    "pullSecret kubernetes"
-).split()
+KNOWN_KEYS = [
+    "users",
+    "bcryptCost",
+    "hostnames",
+    "ipAddresses",
+    "subject",
+    "keyAlgorithm",
+    "rsaBits",
+    "ecdsaCurve",
+    "validityDays",
+    "caValidityDays",
+    "earlyRenewalDays",
+    "image",
+    "pullImage",
+    "port",
+    "containerName",
+    "dataVolume",
+    "retainData",
+    "endpoint",
+    "pullSecret",
+    "kubernetes",
+]
 
 
 def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:

@@ -143,9 +143,7 @@ class ProgramRun:
 
 def config_values(settings: dict[str, Any]) -> dict[str, str]:
     """Stack config as the CLI hands it to the program: strings stay, the rest is JSON."""
-    return {
-        f"private-registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()
-    }
+    return {f"private-registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()}
 
 
 def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None) -> ProgramRun:

@@ -19,7 +19,7 @@ def test_lines_verify_with_bcrypt_checkpw() -> None:
     content = htpasswd_content(entries)
     lines = content.splitlines()
     assert content.endswith("\n") and len(lines) == 2
-    for line, (user, password) in zip(lines, [("admin", "s3cret"), ("ci", "other")]):
+    for line, (user, password) in zip(lines, [("admin", "s3cret"), ("ci", "other")], strict=True):
         name, hashed = line.split(":", 1)
         assert name == user and hashed.startswith("$2b$04$")
         assert bcrypt.checkpw(password.encode(), hashed.encode())

@@ -233,9 +233,7 @@ def test_any_user_name_is_accepted_or_refused_with_its_key(name: str) -> None:
 
 @given(st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=70))
 def test_namespace_rule_matches_dns1123(namespace: str) -> None:
-    valid = (
-        len(namespace) <= 63 and namespace[0].isalnum() and namespace[-1].isalnum()
-    )
+    valid = len(namespace) <= 63 and namespace[0].isalnum() and namespace[-1].isalnum()
     assert dns_label_ok(namespace) is valid
 
 
