@@ -1,0 +1,154 @@
+"""End-to-end fixtures: the real `pulumi` CLI against a file backend, the sandbox's dockerd and API server.
+
+`scripts/test.sh` builds the toolchain, starts the sandbox and exports its environment before these
+tests run; without that environment they fail (they are never skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+FIGURES: list[str] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("end-to-end figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+def record(figure: str) -> None:
+    """Keep a measured figure for the summary at the end of the run."""
+    FIGURES.append(figure)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def e2e_environment() -> None:
+    missing = [tool for tool in ("pulumi", "docker", "kubectl", "skopeo") if shutil.which(tool) is None]
+    missing += [var for var in ("DOCKER_HOST", "KUBECONFIG") if not os.environ.get(var)]
+    if missing:
+        pytest.fail(
+            f"end-to-end environment incomplete ({', '.join(missing)}): run them through scripts/test.sh, "
+            "which builds the toolchain and starts the sandbox",
+            pytrace=False,
+        )
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing with its output when it fails and `check` is set."""
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
+
+
+def copy_project(target: Path, source: Path = REPO) -> Path:
+    """A copy of the program in `target` (stack files and state stay out of the repository)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / name, target / name)
+    (target / "venv").symlink_to(REPO / "venv")
+    return target
+
+
+class Stack:
+    """One stack of a copy of the project, with its own file backend and passphrase file."""
+
+    def __init__(self, workdir: Path, name: str, project_dir: Path | None = None) -> None:
+        self.workdir = workdir
+        self.name = name
+        self.project_dir = project_dir or copy_project(workdir / "project")
+        self.state_dir = workdir / "state"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        passphrase = workdir / "passphrase"
+        if not passphrase.exists():
+            passphrase.write_text(os.urandom(24).hex())
+            passphrase.chmod(0o600)
+        self.env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": f"file://{self.state_dir}",
+            "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+        }
+        self.env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+        self.transcript: list[str] = []  # everything the CLI printed, except `stack output --show-secrets`
+
+    def pulumi(self, *args: str, check: bool = True, record_output: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = ["pulumi", *args, "--cwd", str(self.project_dir), "--stack", self.name, "--non-interactive"]
+        result = run(cmd, env=self.env, check=False)
+        if record_output:
+            self.transcript += [result.stdout, result.stderr]
+        if check and result.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def init(self, config: dict[str, Any]) -> None:
+        """Create the stack and write its (non-secret) config, project keys without the prefix."""
+        cmd = ["pulumi", "stack", "init", self.name, "--cwd", str(self.project_dir), "--secrets-provider", "passphrase"]
+        run([*cmd, "--non-interactive"], env=self.env)
+        self.configure(config)
+
+    def configure(self, config: dict[str, Any]) -> None:
+        """Merge settings into the stack file, as a user editing Pulumi.<stack>.yaml would."""
+        path = self.project_dir / f"Pulumi.{self.name}.yaml"
+        document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        document = document or {}
+        section = document.setdefault("config", {})
+        project = yaml.safe_load((self.project_dir / "Pulumi.yaml").read_text())["name"]
+        for key, value in config.items():
+            section[key if ":" in key else f"{project}:{key}"] = value
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def set_secret(self, path_key: str, value: str) -> None:
+        """`pulumi config set --secret --path <key> <value>`."""
+        self.pulumi("config", "set", "--secret", "--path", path_key, value)
+
+    def up(self) -> float:
+        started = time.perf_counter()
+        self.pulumi("up", "--yes", "--skip-preview")
+        return time.perf_counter() - started
+
+    def preview_steps(self) -> list[dict[str, Any]]:
+        """The resource operations `pulumi preview --json` plans, without the unchanged ones."""
+        result = self.pulumi("preview", "--json")
+        return [s for s in json.loads(result.stdout).get("steps", []) if s.get("op") != "same"]
+
+    def outputs(self) -> dict[str, Any]:
+        result = self.pulumi("stack", "output", "--json", "--show-secrets", record_output=False)
+        return json.loads(result.stdout)
+
+    def state_text(self) -> str:
+        """The stack's checkpoint as the backend stores it."""
+        files = [f for f in self.state_dir.rglob("*.json") if f.stem == self.name and "stacks" in f.parts]
+        assert files, f"no checkpoint for {self.name} under {self.state_dir}"
+        return "\n".join(f.read_text() for f in files)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("e2e")
