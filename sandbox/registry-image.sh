@@ -67,14 +67,28 @@ add_busybox() {
   for a in "$@"; do ln -sf busybox "$root/bin/$a"; done
 }
 
+# The image's `wget`: our probe (sandbox/go/probe), cached by a hash of its source.
+probe_bin() {
+  local h; h=$(cat "$HERE/go/probe/go.mod" "$HERE/go/probe/main.go" | sha1sum | cut -c1-10)
+  local dir="$CACHE_ROOT/probe-$h"
+  if [ ! -f "$dir/.complete" ]; then
+    mkdir -p "$dir"
+    (cd "$HERE/go/probe" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$dir/wget" .) >&2
+    touch "$dir/.complete"
+  fi
+  echo "$dir/wget"
+}
+
 # Reproducible tar of a directory: fixed owner, mtime and order.
 make_tar() {
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='2024-01-01 00:00:00' \
     -C "$1" -cf "$2" .
 }
 
-registry_tar() { echo "$CACHE_ROOT/images/registry-$REGISTRY_VERSION${FALLBACK_SUFFIX:-}.tar"; }
-busybox_tar() { echo "$CACHE_ROOT/images/busybox.tar"; }
+# Image tars are keyed by the content of what goes into them (this script, the probe).
+build_key() { cat "$0" "$HERE/go/probe/main.go" | sha1sum | cut -c1-10; }
+registry_tar() { echo "$CACHE_ROOT/images/registry-$REGISTRY_VERSION${FALLBACK_SUFFIX:-}-$(build_key).tar"; }
+busybox_tar() { echo "$CACHE_ROOT/images/busybox-$(build_key).tar"; }
 
 build_tars() {
   mkdir -p "$CACHE_ROOT/images"
@@ -101,7 +115,8 @@ build_tars() {
     # Registry 2.x images read /etc/docker/registry/config.yml: keep that path working too.
     mkdir -p "$root/etc/docker/registry"
     ln -s ../../distribution/config.yml "$root/etc/docker/registry/config.yml"
-    add_busybox "$root" sh wget ls cat
+    add_busybox "$root" sh ls cat
+    cp "$(probe_bin)" "$root/bin/wget"
     make_tar "$root" "$(registry_tar).part" && mv "$(registry_tar).part" "$(registry_tar)"
   fi
   if [ ! -f "$(busybox_tar)" ]; then
@@ -118,11 +133,12 @@ build_tars() {
 
 import_if_missing() {
   local tag=$1 tar=$2; shift 2
-  if docker image inspect "$tag" >/dev/null 2>&1; then
+  local key; key=$(build_key)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "org.private-registry.sandbox.build"}}' "$tag" 2>/dev/null)" = "$key" ]; then
     log "image $tag present"
     return 0
   fi
-  local args=() c
+  local args=(--change "LABEL org.private-registry.sandbox.build=$key") c
   for c in "$@"; do args+=(--change "$c"); done
   docker import "${args[@]}" "$tar" "$tag" >/dev/null
   log "imported $tag ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
@@ -136,6 +152,7 @@ if [ "${1:-}" = --tars ]; then
 fi
 import_if_missing "$REGISTRY_IMAGE" "$(registry_tar)" \
   'ENV PATH=/bin' \
+  'ENV OTEL_TRACES_EXPORTER=none' \
   'VOLUME ["/var/lib/registry"]' \
   'EXPOSE 5000' \
   'ENTRYPOINT ["/bin/registry","serve","/etc/distribution/config.yml"]'

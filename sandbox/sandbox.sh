@@ -212,7 +212,7 @@ kube_pki() {
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   )
-  python3 -c 'import secrets; print(secrets.token_hex(24))' > "$KUBE_DIR/admin.token"
+  openssl rand -hex 24 > "$KUBE_DIR/admin.token"
   chmod 600 "$KUBE_DIR/admin.token" "$pki"/*.key
   echo "$(cat "$KUBE_DIR/admin.token"),sandbox-admin,sandbox-admin,system:masters" > "$KUBE_DIR/tokens.csv"
   chmod 600 "$KUBE_DIR/tokens.csv"

@@ -1,0 +1,3 @@
+module local/sandbox-probe
+
+go 1.26
