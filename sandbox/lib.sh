@@ -9,7 +9,11 @@ CACHE_ROOT=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/sandbox
 REGISTRY_VERSION=3.1.2
 KUBE_VERSION=1.36.3
 
-REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:$REGISTRY_VERSION-local}
+if [ "${SANDBOX_REGISTRY_FALLBACK:-}" = debian ]; then
+  REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:2.8-debian-local}
+else
+  REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:$REGISTRY_VERSION-local}
+fi
 TEST_IMAGE=${SANDBOX_TEST_IMAGE:-private-registry/busybox:local}
 
 log() { echo "sandbox: $*" >&2; }

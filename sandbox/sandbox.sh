@@ -246,6 +246,7 @@ KCFG
 
 kube_up() {
   mkdir -p "$KUBE_DIR"
+  touch "$KUBE_DIR/enabled"
   local bin
   bin=$("$HERE/build-kube.sh") || die "building the Kubernetes binaries failed"
   kube_pki
@@ -359,6 +360,7 @@ cmd_up() {
 cmd_down() {
   local start; start=$(date +%s%N)
   kube_down
+  rm -f "$KUBE_DIR/enabled"
   docker_down
   log "down in $(elapsed "$start")s"
   if [ "${1:-}" = --purge ]; then
@@ -370,7 +372,11 @@ cmd_down() {
 cmd_status() {
   local rc=0
   docker_status || rc=1
-  kube_status || rc=1
+  if [ -f "$KUBE_DIR/enabled" ]; then
+    kube_status || rc=1
+  else
+    echo "kubernetes:     not started (up --no-kube)"
+  fi
   return $rc
 }
 
