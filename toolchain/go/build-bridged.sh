@@ -5,7 +5,7 @@
 #   build-bridged.sh NAME VERSION [GO_BUILD_TAGS]
 #
 # Steps, all outside git (in the cache):
-#   1. copy the glue module to $OUT/src
+#   1. copy the glue module to $OUT/src; run its prepare.sh if it has one
 #   2. build cmd/pulumi-tfgen-NAME and run `pulumi-tfgen-NAME schema` -> schema.json,
 #      bridge-metadata.json
 #   3. stamp "version": VERSION into the schema (minified -> schema-embed.json) and
@@ -15,71 +15,81 @@
 # Prints the binary path as the last line of stdout; logs go to stderr and $OUT/build.log.
 set -euo pipefail
 
-name=${1:?usage: build-bridged.sh NAME VERSION [TAGS]}
-version=${2:?usage: build-bridged.sh NAME VERSION [TAGS]}
-tags=${3:-}
+# Everything is inside main so that bash parses the whole file before running it.
+main() {
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=$here/$name
-[ -f "$src/go.mod" ] || { echo "no glue module at $src" >&2; exit 1; }
-command -v go >/dev/null || { echo "go not found on PATH" >&2; exit 1; }
+  name=${1:?usage: build-bridged.sh NAME VERSION [TAGS]}
+  version=${2:?usage: build-bridged.sh NAME VERSION [TAGS]}
+  tags=${3:-}
 
-# Cache key: every input that changes the binary.
-key=$(
-  {
-    echo "$name $version tags=$tags"
-    go env GOVERSION GOOS GOARCH
-    (cd "$src" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort | xargs sha256sum)
-    sha256sum "$here/build-bridged.sh"
-  } | sha256sum | cut -c1-12
-)
-cache=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/toolchain
-out=$cache/$name-$version-$key
-bin=$out/bin/pulumi-resource-$name
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  src=$here/$name
+  [ -f "$src/go.mod" ] || { echo "no glue module at $src" >&2; exit 1; }
+  command -v go >/dev/null || { echo "go not found on PATH" >&2; exit 1; }
 
-if [ -f "$out/.complete" ] && [ -x "$bin" ]; then
-  echo "pulumi-resource-$name $version: cached ($out)" >&2
-  echo "$bin"
-  exit 0
-fi
+  # Cache key: every input that changes the binary.
+  key=$(
+    {
+      echo "$name $version tags=$tags"
+      go env GOVERSION GOOS GOARCH
+      (cd "$src" && find . -type f \( -name '*.go' -o -name '*.go.in' -o -name '*.sh' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort | xargs sha256sum)
+      sha256sum "$here/build-bridged.sh"
+    } | sha256sum | cut -c1-12
+  )
+  cache=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/toolchain
+  out=$cache/$name-$version-$key
+  bin=$out/bin/pulumi-resource-$name
 
-rm -rf "$out"
-mkdir -p "$out/bin" "$out/gen"
-log=$out/build.log
-cp -r "$src" "$out/src"
-modpath=$(cd "$out/src" && go list -m)
+  if [ -f "$out/.complete" ] && [ -x "$bin" ]; then
+    echo "pulumi-resource-$name $version: cached ($out)" >&2
+    echo "$bin"
+    exit 0
+  fi
 
-export GOFLAGS=-mod=mod CGO_ENABLED=0
-ldflags="-s -w -X $modpath.Version=$version"
-start=$(date +%s)
-step() { echo "[$name $(($(date +%s) - start))s] $*" | tee -a "$log" >&2; }
+  rm -rf "$out"
+  mkdir -p "$out/bin" "$out/gen"
+  log=$out/build.log
+  cp -r "$src" "$out/src"
+  modpath=$(cd "$out/src" && go list -m)
 
-cd "$out/src"
-step "go build pulumi-tfgen-$name"
-nice -n 5 go build -trimpath -tags "$tags" -ldflags "$ldflags" \
-  -o "$out/bin/pulumi-tfgen-$name" "./cmd/pulumi-tfgen-$name" >>"$log" 2>&1 ||
-  { tail -n 40 "$log" >&2; exit 1; }
+  export GOFLAGS=-mod=mod CGO_ENABLED=0
+  ldflags="-s -w -X $modpath.Version=$version"
+  start=$(date +%s)
+  step() { echo "[$name $(($(date +%s) - start))s] $*" | tee -a "$log" >&2; }
 
-step "pulumi-tfgen-$name schema"
-"$out/bin/pulumi-tfgen-$name" schema --out "$out/gen" >>"$log" 2>&1 ||
-  { tail -n 40 "$log" >&2; exit 1; }
+  cd "$out/src"
+  if [ -x ./prepare.sh ]; then
+    step "prepare.sh"
+    ./prepare.sh >>"$log" 2>&1 || { tail -n 40 "$log" >&2; exit 1; }
+  fi
+  step "go build pulumi-tfgen-$name"
+  nice -n 5 go build -trimpath -tags "$tags" -ldflags "$ldflags" \
+    -o "$out/bin/pulumi-tfgen-$name" "./cmd/pulumi-tfgen-$name" >>"$log" 2>&1 ||
+    { tail -n 40 "$log" >&2; exit 1; }
 
-python3 - "$out/gen/schema.json" "$out/src/cmd/pulumi-resource-$name/schema-embed.json" "$version" <<'PY'
+  step "pulumi-tfgen-$name schema"
+  "$out/bin/pulumi-tfgen-$name" schema --out "$out/gen" >>"$log" 2>&1 ||
+    { tail -n 40 "$log" >&2; exit 1; }
+
+  python3 - "$out/gen/schema.json" "$out/src/cmd/pulumi-resource-$name/schema-embed.json" "$version" <<'PY'
 import json, sys
 spec = json.load(open(sys.argv[1]))
 spec["version"] = sys.argv[3]
 json.dump(spec, open(sys.argv[2], "w"), separators=(",", ":"))
 PY
-cp "$out/gen/bridge-metadata.json" "$out/src/cmd/pulumi-resource-$name/bridge-metadata.json"
+  cp "$out/gen/bridge-metadata.json" "$out/src/cmd/pulumi-resource-$name/bridge-metadata.json"
 
-step "go build pulumi-resource-$name"
-nice -n 5 go build -trimpath -tags "$tags" -ldflags "$ldflags" \
-  -o "$bin" "./cmd/pulumi-resource-$name" >>"$log" 2>&1 ||
-  { tail -n 40 "$log" >&2; exit 1; }
+  step "go build pulumi-resource-$name"
+  nice -n 5 go build -trimpath -tags "$tags" -ldflags "$ldflags" \
+    -o "$bin" "./cmd/pulumi-resource-$name" >>"$log" 2>&1 ||
+    { tail -n 40 "$log" >&2; exit 1; }
 
-got=$("$bin" -version)
-[ "$got" = "$version" ] || { echo "built plugin reports version '$got', want '$version'" >&2; exit 1; }
-rm -f "$out/bin/pulumi-tfgen-$name"
-step "done: $bin ($(du -h "$bin" | cut -f1)), reports version $got"
-touch "$out/.complete"
-echo "$bin"
+  got=$("$bin" -version)
+  [ "$got" = "$version" ] || { echo "built plugin reports version '$got', want '$version'" >&2; exit 1; }
+  rm -f "$out/bin/pulumi-tfgen-$name"
+  step "done: $bin ($(du -h "$bin" | cut -f1)), reports version $got"
+  touch "$out/.complete"
+  echo "$bin"
+}
+
+main "$@"
