@@ -159,6 +159,14 @@ docker_down() {
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^($DOCKER_DIR|$DOCKER_EXEC)/" | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
+  # dockerd leaves its iptables rules for our bridge behind: remove those (only ours)
+  if command -v iptables >/dev/null; then
+    local t r net=${BRIDGE_CIDR%.*}.0/${BRIDGE_CIDR#*/}
+    for t in filter nat; do
+      iptables -t "$t" -S 2>/dev/null | grep -E -- "(-i|-o) $BRIDGE |-s $net " | sed 's/^-A /-D /' |
+        while read -r r; do eval "iptables -t $t $r" 2>/dev/null || true; done
+    done
+  fi
   if [ -f "$DOCKER_DIR/bridge.created" ]; then
     ip link del "$BRIDGE" 2>/dev/null || true
     rm -f "$DOCKER_DIR/bridge.created"
