@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the locally built provider plugins into $PULUMI_HOME/plugins at exactly
+# the versions the pinned Python SDKs ask for (versions.env), e.g.
+#   $PULUMI_HOME/plugins/resource-kubernetes-v4.25.0/pulumi-resource-kubernetes
+#
+#   bash toolchain/install-plugins.sh [kubernetes|tls|docker]...   (default: all three)
+#
+# Needs `bash toolchain/build.sh` first. Offline: the plugin directory is written
+# by hand (same layout the CLI uses: <kind>-<name>-v<version>/, no .partial file),
+# so nothing is resolved against the Pulumi registry or downloaded.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$TC_DIR/env.sh"
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(kubernetes tls docker)
+
+for part in "${parts[@]}"; do
+  case $part in
+    kubernetes) v=$K8S_PLUGIN_VERSION ;;
+    tls) v=$TLS_PLUGIN_VERSION ;;
+    docker) v=$DOCKER_PLUGIN_VERSION ;;
+    *) tc_die "unknown plugin '$part' (kubernetes|tls|docker)" ;;
+  esac
+  out=$(tc_current "$part")
+  bin=$out/bin/pulumi-resource-$part
+  [ -n "$out" ] && [ -x "$bin" ] ||
+    tc_die "pulumi-resource-$part is not built; run: bash toolchain/build.sh $part"
+  got=$("$bin" -version 2>/dev/null || true)
+  [ "$got" = "$v" ] ||
+    tc_die "$bin reports version '$got' but versions.env pins $v; run: bash toolchain/build.sh $part"
+  dir=$PULUMI_HOME/plugins/resource-$part-v$v
+  if [ -x "$dir/pulumi-resource-$part" ] && [ ! -e "$dir.partial" ] && cmp -s "$bin" "$dir/pulumi-resource-$part"; then
+    tc_log "resource $part v$v: already installed ($dir)"
+    continue
+  fi
+  mkdir -p "$dir.partial.tmp"
+  rm -rf "$dir.partial.tmp"/* && cp "$bin" "$dir.partial.tmp/pulumi-resource-$part"
+  chmod 0755 "$dir.partial.tmp/pulumi-resource-$part"
+  rm -rf "$dir" "$dir.partial" "$dir.lock" && mv "$dir.partial.tmp" "$dir"
+  tc_log "resource $part v$v: installed $dir"
+done
