@@ -5,9 +5,10 @@
 #
 #   bash toolchain/install-plugins.sh [kubernetes|tls|docker]...   (default: all three)
 #
-# Needs `bash toolchain/build.sh` first. Offline: the plugin directory is written
-# by hand (same layout the CLI uses: <kind>-<name>-v<version>/, no .partial file),
-# so nothing is resolved against the Pulumi registry or downloaded.
+# Needs `bash toolchain/build.sh` first (the pulumi CLI and the plugin binaries).
+# Uses `pulumi plugin install resource NAME VERSION --file BIN`, which with env.sh's
+# settings touches no network. A project run whose plugin is missing fails with:
+#   error: no resource plugin 'pulumi-resource-kubernetes' found in the workspace at version v4.25.0
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$TC_DIR/env.sh"
@@ -34,9 +35,10 @@ for part in "${parts[@]}"; do
     tc_log "resource $part v$v: already installed ($dir)"
     continue
   fi
-  mkdir -p "$dir.partial.tmp"
-  rm -rf "$dir.partial.tmp"/* && cp "$bin" "$dir.partial.tmp/pulumi-resource-$part"
-  chmod 0755 "$dir.partial.tmp/pulumi-resource-$part"
-  rm -rf "$dir" "$dir.partial" "$dir.lock" && mv "$dir.partial.tmp" "$dir"
+  # Verified offline with env.sh's settings (PULUMI_DISABLE_REGISTRY_RESOLVE=true):
+  # --file installs the binary as-is into $PULUMI_HOME/plugins/resource-NAME-vVERSION/.
+  pulumi plugin install resource "$part" "$v" --file "$bin" --reinstall >&2 ||
+    tc_die "pulumi plugin install resource $part $v --file $bin failed"
+  [ -x "$dir/pulumi-resource-$part" ] && [ ! -e "$dir.partial" ] || tc_die "resource $part v$v: not found in $dir after install"
   tc_log "resource $part v$v: installed $dir"
 done

@@ -282,7 +282,11 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	args = append(args, program)
 	args = append(args, req.GetArgs()...)
 
-	config, err := json.Marshal(req.GetConfig())
+	configMap := req.GetConfig()
+	if configMap == nil {
+		configMap = map[string]string{} // the SDK expects a JSON object, not null
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, err
 	}
