@@ -18,7 +18,7 @@ tc_part_begin langhost "$LANGHOST_SOURCE-exec$PULUMI_SDK_EXEC_VERSION" "$glue" "
   { echo "$TC_OUT"; exit 0; }
 
 cd "$glue"
-tc_go_build "$TC_OUT/bin/pulumi-language-python" "$pkg" \
+tc_go_build "$TC_OUT/bin/pulumi-language-python" "$pkg" -tags osusergo,grpcnotrace \
   -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$stamp"
 
 tc_step "exec script + dynamic provider launcher from github.com/pulumi/pulumi/sdk/v3@v$PULUMI_SDK_EXEC_VERSION"
