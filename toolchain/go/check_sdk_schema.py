@@ -52,6 +52,8 @@ def main() -> int:
     lines = []
 
     def schema_obj(tok, kind):
+        if tok == "pulumi:providers:" + name:
+            return schema.get("provider")
         table = {"resource": schema.get("resources", {}), "function": schema.get("functions", {}),
                  "type": schema.get("types", {})}[kind]
         return table.get(tok)
@@ -93,7 +95,8 @@ def main() -> int:
             continue
         text = f.read_text()
         tree = ast.parse(text)
-        toks = set(re.findall(r"'(%s:[^']+)'" % re.escape(name), text))
+        toks = set(re.findall(r"""['"](%s:[^'"]+)['"]""" % re.escape(name), text))
+        toks |= set(re.findall(r"""['"](pulumi:providers:%s)['"]""" % re.escape(name), text))
         for tok in toks:
             kind = "function" if re.search(r":get[A-Z]", tok) else "resource"
             props = {}
@@ -110,16 +113,26 @@ def main() -> int:
             if not isinstance(cls, ast.ClassDef) or cls.name.endswith("ArgsDict"):
                 continue
             base = cls.name[:-4] if cls.name.endswith("Args") else cls.name
-            cands = [t for t in schema.get("types", {}) if t.split(":")[-1] == base]
+            def same(a, b):
+                return a[:1].lower() + a[1:] == b[:1].lower() + b[1:]
+            cands = [t for t in schema.get("types", {}) if same(t.split(":")[-1], base)]
             if not cands:
                 # functions' result types are named <Fn>Result in python, <Fn> in schema
                 alt = base[:-6] if base.endswith("Result") else None
-                cands = [t for t in schema.get("types", {}) if alt and t.split(":")[-1] == alt]
+                cands = [t for t in schema.get("types", {}) if alt and same(t.split(":")[-1], alt)]
             if not cands:
                 lines.append(f"MISSING type for python class {cls.name} ({f})")
                 missing += 1
                 continue
             compare(cands[0], "type", class_props(cls), f)
+    # Stack config variables (config/vars.py).
+    vars_py = pkg / "config" / "vars.py"
+    if vars_py.exists():
+        have = schema.get("config", {}).get("variables", {})
+        for key in re.findall(r"__config__\.get\w*\('([^']+)'\)", vars_py.read_text()):
+            if key not in have:
+                lines.append(f"  config: variable {key!r} missing from schema")
+                missing += 1
     print("\n".join(lines) if lines else "schema covers every property the SDK uses")
     print(f"{missing} problem(s)")
     return 1 if missing else 0

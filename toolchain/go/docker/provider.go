@@ -40,8 +40,19 @@ func Provider(metadata []byte) tfbridge.ProviderInfo {
 		Repository:   "https://github.com/pulumi/pulumi-docker",
 		GitHubOrg:    "kreuzwerker",
 		MetadataInfo: tfbridge.NewProviderMetadata(metadata),
+		// Property names the bridge would pluralize differently from the
+		// pulumi-docker 5.2.0 SDK (checked with toolchain/go/check_sdk_schema.py).
+		Config: map[string]*tfbridge.SchemaInfo{
+			"registry_auth": {Name: "registryAuth"},
+		},
 		Resources: map[string]*tfbridge.ResourceInfo{
-			"docker_container":      res("Container"),
+			"docker_container": {
+				Tok: tfbridge.MakeResource("docker", mod, "Container"),
+				Fields: map[string]*tfbridge.SchemaInfo{
+					"command":           {Name: "command"},
+					"networks_advanced": {Name: "networksAdvanced"},
+				},
+			},
 			"docker_image":          res("RemoteImage"),
 			"docker_registry_image": res("RegistryImage"),
 			"docker_network":        res("Network"),
