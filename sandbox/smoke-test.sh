@@ -79,11 +79,14 @@ echo "$out" | grep -qi 'x509\|certificate' && ok "docker login without CA fails:
   || bad "docker login without CA failed for another reason: $out"
 
 mkdir -p "$CERTS_D" && cp ca.crt "$CERTS_D/ca.crt"
-echo smoke-pass | docker login -u smoke --password-stdin "$HOSTPORT" >/dev/null && ok "docker login with CA in $CERTS_D"
+echo smoke-pass | docker login -u smoke --password-stdin "$HOSTPORT" >/dev/null 2>&1 || bad "docker login with CA"
+ok "docker login with CA in $CERTS_D"
 docker tag "$SANDBOX_TEST_IMAGE" "$HOSTPORT/smoke/busybox:1"
-docker push -q "$HOSTPORT/smoke/busybox:1" >/dev/null && ok "docker push $HOSTPORT/smoke/busybox:1"
+docker push -q "$HOSTPORT/smoke/busybox:1" >/dev/null || bad "docker push"
+ok "docker push $HOSTPORT/smoke/busybox:1"
 docker rmi "$HOSTPORT/smoke/busybox:1" >/dev/null
-docker pull -q "$HOSTPORT/smoke/busybox:1" >/dev/null && ok "docker pull"
+docker pull -q "$HOSTPORT/smoke/busybox:1" >/dev/null || bad "docker pull"
+ok "docker pull"
 out=$(docker run --rm "$HOSTPORT/smoke/busybox:1" echo hello-from-registry)
 [ "$out" = hello-from-registry ] && ok "docker run of the pulled image" || bad "docker run: $out"
 docker logout "$HOSTPORT" >/dev/null
@@ -92,18 +95,23 @@ if command -v skopeo >/dev/null; then
   mkdir -p skopeo-certs && cp ca.crt skopeo-certs/ca.crt
   printf '{"auths":{"%s":{"auth":"%s"}}}' "$HOSTPORT" "$(printf smoke:smoke-pass | base64 -w0)" > auth.json
   skopeo inspect --authfile auth.json --cert-dir skopeo-certs "docker://$HOSTPORT/smoke/busybox:1" >/dev/null \
-    && ok "skopeo inspect with --authfile/--cert-dir"
+    && ok "skopeo inspect with --authfile/--cert-dir" || bad "skopeo inspect"
 fi
 
 if [ -n "${KUBECONFIG:-}" ] && [ -f "$KUBECONFIG" ]; then
-  kubectl version 2>/dev/null | grep -q 'Server Version: v1\.' && ok "kubectl version: $(kubectl version 2>/dev/null | grep Server)"
-  kubectl get ns -o name | grep -q namespace/default && ok "kubectl get ns: $(kubectl get ns -o name | tr '\n' ' ')"
+  v=$(kubectl version 2>/dev/null | grep 'Server Version' || true)
+  case "$v" in *v1.*) ok "kubectl version: $v" ;; *) bad "kubectl version: no server version" ;; esac
+  nss=$(kubectl get ns -o name | tr '\n' ' ')
+  case "$nss" in *namespace/default*) ok "kubectl get ns: $nss" ;; *) bad "kubectl get ns: $nss" ;; esac
   kubectl create secret docker-registry smoke-secret --docker-server="$HOSTPORT" \
-    --docker-username=smoke --docker-password=smoke-pass >/dev/null && ok "created a kubernetes.io/dockerconfigjson secret"
-  kubectl get serviceaccount default -o name >/dev/null && ok "default ServiceAccount exists in default"
-  kubectl patch serviceaccount default -p '{"imagePullSecrets":[{"name":"smoke-secret"}]}' >/dev/null \
-    && kubectl get serviceaccount default -o jsonpath='{.imagePullSecrets[0].name}' | grep -q smoke-secret \
-    && ok "patched default ServiceAccount imagePullSecrets"
+    --docker-username=smoke --docker-password=smoke-pass >/dev/null || bad "create secret"
+  [ "$(kubectl get secret smoke-secret -o jsonpath='{.type}')" = kubernetes.io/dockerconfigjson ] \
+    && ok "created a kubernetes.io/dockerconfigjson secret" || bad "secret type"
+  kubectl get serviceaccount default -o name >/dev/null && ok "default ServiceAccount exists in default" \
+    || bad "no default ServiceAccount"
+  kubectl patch serviceaccount default -p '{"imagePullSecrets":[{"name":"smoke-secret"}]}' >/dev/null || bad "patch SA"
+  [ "$(kubectl get serviceaccount default -o jsonpath='{.imagePullSecrets[0].name}')" = smoke-secret ] \
+    && ok "patched default ServiceAccount imagePullSecrets" || bad "SA patch not visible"
   kubectl patch serviceaccount default --type=json -p '[{"op":"remove","path":"/imagePullSecrets"}]' >/dev/null
 fi
 echo "smoke test passed"
