@@ -27,13 +27,38 @@ main() {
   [ -f "$src/go.mod" ] || { echo "no glue module at $src" >&2; exit 1; }
   command -v go >/dev/null || { echo "go not found on PATH" >&2; exit 1; }
 
+  # BRIDGED_PINS (from versions.env via build-tls.sh / build-docker.sh): lines
+  # "path@version" (a require) or "old=>new@version" (a replace) that go.mod must match.
+  if [ -n "${BRIDGED_PINS:-}" ]; then
+    (cd "$src" && go mod edit -json) | python3 -c '
+import json, sys
+mod = json.load(sys.stdin)
+req = {r["Path"]: r["Version"] for r in mod.get("Require") or []}
+rep = {r["Old"]["Path"]: (r["New"]["Path"], r["New"].get("Version", "")) for r in mod.get("Replace") or []}
+bad = []
+for pin in sys.argv[1].split():
+    lhs, ver = pin.rsplit("@", 1)
+    if not ver:
+        continue  # not pinned in versions.env
+    if "=>" in lhs:
+        old, new = lhs.split("=>")
+        ok = rep.get(old) == (new, ver)
+    else:
+        ok = req.get(lhs) == ver
+    if not ok:
+        bad.append(pin)
+if bad:
+    sys.exit("go.mod of %s does not match versions.env: %s" % (sys.argv[2], ", ".join(bad)))
+' "$BRIDGED_PINS" "$src"
+  fi
+
   # Cache key: every input that changes the binary.
   key=$(
     {
       echo "$name $version tags=$tags"
       go env GOVERSION GOOS GOARCH
       (cd "$src" && find . -type f \( -name '*.go' -o -name '*.go.in' -o -name '*.sh' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort | xargs sha256sum)
-      sha256sum "$here/build-bridged.sh"
+      (cd "$here" && sha256sum build-bridged.sh compat/*)
     } | sha256sum | cut -c1-12
   )
   cache=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/toolchain
@@ -58,6 +83,7 @@ main() {
   step() { echo "[$name $(($(date +%s) - start))s] $*" | tee -a "$log" >&2; }
 
   cd "$out/src"
+  export TOOLCHAIN_GO_DIR=$here
   if [ -x ./prepare.sh ]; then
     step "prepare.sh"
     ./prepare.sh >>"$log" 2>&1 || { tail -n 40 "$log" >&2; exit 1; }
