@@ -64,6 +64,9 @@ class PullSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: PullSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:PullSecrets", name, None, opts)
         k8s = args.kubernetes
+        if not args.namespaces:  # no pull secrets: no Kubernetes provider, no cluster access needed
+            self.register_outputs({})
+            return
         if k8s.mode == "render" and k8s.render_directory:
             prepare_render_directory(k8s.render_directory)
             pulumi.log.warn(

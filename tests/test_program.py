@@ -160,6 +160,12 @@ def test_pull_secret_namespaces_do_not_feed_the_container() -> None:
     assert not kube_urns & set(container.dependencies)
 
 
+def test_no_namespaces_means_no_kubernetes_at_all() -> None:
+    run = evaluate({**DEV, "pullSecret": {"namespaces": []}})
+    assert not [r for r in run.registrations if "kubernetes" in r.type]
+    assert run.outputs["pullSecretNamespaces"] == []
+
+
 def test_pulling_the_image_uses_its_id_and_keeps_it_locally() -> None:
     run = evaluate({**DEV, "image": "registry:3.0.0", "pullImage": True})
     image = run.one("docker:index/remoteImage:RemoteImage")
