@@ -164,7 +164,7 @@ docker_down() {
     local t r net=${BRIDGE_CIDR%.*}.0/${BRIDGE_CIDR#*/}
     for t in filter nat; do
       iptables -t "$t" -S 2>/dev/null | grep -E -- "(-i|-o) $BRIDGE |-s $net " | sed 's/^-A /-D /' |
-        while read -r r; do eval "iptables -t $t $r" 2>/dev/null || true; done
+        while read -r r; do eval "iptables -t $t $r" 2>/dev/null || true; done || true
     done
   fi
   if [ -f "$DOCKER_DIR/bridge.created" ]; then
@@ -372,7 +372,7 @@ cmd_down() {
   local dpid=$!
   kube_down
   rm -f "$KUBE_DIR/enabled"
-  wait "$dpid"
+  wait "$dpid" || log "WARNING: docker_down reported an error"
   log "down in $(elapsed "$start")s"
   if [ "${1:-}" = --purge ]; then
     rm -rf "$SANDBOX_DIR"
