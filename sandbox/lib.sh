@@ -1,5 +1,5 @@
 # Shared settings and helpers for the sandbox scripts (sourced, not executed).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the sourcing scripts
 
 SANDBOX_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SANDBOX_SRC/.." && pwd)

@@ -156,6 +156,7 @@ docker_down() {
   stop_pid "$DOCKER_PIDFILE" 40 dockerd
   # leftovers of a daemon that was killed: mounts under our roots
   local m
+  # shellcheck disable=SC2013  # mount points under our roots have no spaces
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^($DOCKER_DIR|$DOCKER_EXEC)/" | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done

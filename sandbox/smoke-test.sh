@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # `check && ok ... || bad ...`: ok always succeeds
 # Smoke test of a running sandbox (sandbox.sh up): the registry image with TLS + htpasswd
 # (health check, 401 without credentials, login/push/pull/run through the sandbox dockerd
 # with the CA in /etc/docker/certs.d) and the Kubernetes API server (namespaces, a secret,
