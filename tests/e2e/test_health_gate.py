@@ -23,7 +23,7 @@ def test_up_fails_when_the_registry_does_not_answer(workdir: Path) -> None:
             "containerName": container,
             "dataVolume": volume,
             "retainData": False,
-            "kubernetes": {"mode": "render", "renderDirectory": str(workdir / "rendered")},
+            "pullSecret": {"namespaces": []},
         }
     )
     try:

@@ -25,6 +25,9 @@ from tests.e2e.conftest import Stack, record, run
 TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
 REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
 CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))
+# dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
+# tests reach the registry on the sandbox bridge address, where the CA really is verified.
+REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
 NAMESPACES = ["default", "e2e-apps"]
 
 
@@ -69,7 +72,8 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
     stack.init(
         {
             "hostnames": ["localhost"],
-            "ipAddresses": ["127.0.0.1"],
+            "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
+            "endpoint": f"{REGISTRY_HOST}:{port}",
             "users": [{"name": "admin"}, {"name": "ci"}],
             "image": REGISTRY_IMAGE,
             "pullImage": False,
@@ -81,7 +85,7 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
         }
     )
     stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
-    ca_dir = CERTS_D / f"localhost:{port}"
+    ca_dir = CERTS_D / f"{REGISTRY_HOST}:{port}"
     try:
         yield dep
     finally:
@@ -95,7 +99,7 @@ def test_up_creates_a_healthy_registry(deployment: Deployment) -> None:
     seconds = deployment.stack.up()
     record(f"pulumi up (create): {seconds:.1f} s")
     out = deployment.refresh_outputs()
-    assert out["endpoint"] == f"localhost:{deployment.port}"
+    assert out["endpoint"] == f"{REGISTRY_HOST}:{deployment.port}"
     assert out["containerName"] == deployment.container and out["dataVolume"] == deployment.volume
     state = run(["docker", "inspect", "-f", "{{.State.Health.Status}} {{.HostConfig.RestartPolicy.Name}}", deployment.container])
     assert state.stdout.split() == ["healthy", "always"]
@@ -121,6 +125,9 @@ def test_tls_verifies_against_the_ca_and_v2_needs_credentials(deployment: Deploy
 
 def test_docker_login_push_pull_run(deployment: Deployment) -> None:
     out = deployment.outputs
+    untrusted = run(["docker", "--config", str(deployment.stack.workdir / "untrusted"), "login", out["endpoint"], "-u", "admin",
+                     "--password-stdin"], input=out["passwords"]["admin"], check=False)  # fmt: skip
+    assert untrusted.returncode != 0 and "x509" in untrusted.stderr, "docker must refuse the registry before the CA is installed"
     ca_dir = CERTS_D / out["endpoint"]
     ca_dir.mkdir(parents=True, exist_ok=True)
     (ca_dir / "ca.crt").write_text(out["caCertificate"])
