@@ -14,11 +14,10 @@ import pulumi
 from pulumi_kubernetes import _utilities as k8s_sdk
 
 
-def _options(opts: pulumi.ResourceOptions, **extra: object) -> pulumi.ResourceOptions:
+def _options(opts: pulumi.ResourceOptions, secret_outputs: list[str] | None = None) -> pulumi.ResourceOptions:
     # Version and download URL from the installed SDK, as its own classes set them.
-    return pulumi.ResourceOptions.merge(
-        k8s_sdk.get_resource_opts_defaults(), pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(**extra))
-    )
+    extra = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs)
+    return pulumi.ResourceOptions.merge(k8s_sdk.get_resource_opts_defaults(), pulumi.ResourceOptions.merge(opts, extra))
 
 
 class Secret(pulumi.CustomResource):
@@ -41,9 +40,7 @@ class Secret(pulumi.CustomResource):
             "immutable": None,
             "stringData": None,
         }
-        super().__init__(
-            "kubernetes:core/v1:Secret", name, props, _options(opts, additional_secret_outputs=["data", "stringData"])
-        )
+        super().__init__("kubernetes:core/v1:Secret", name, props, _options(opts, ["data", "stringData"]))
 
 
 class ServiceAccountPatch(pulumi.CustomResource):

@@ -67,7 +67,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         pull_user = s.pull_secret.user
-        self.docker_config_json = pulumi.Output.secret(
+        self.docker_config_json: pulumi.Output[str] = pulumi.Output.secret(
             users.passwords.apply(lambda pw: docker_config_json(s.endpoint, pull_user, pw[pull_user]))
         )
         PullSecrets(

@@ -82,7 +82,7 @@ class PullSecrets(pulumi.ComponentResource):
             enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        data = pulumi.Output.secret(
+        data: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.from_input(args.docker_config_json).apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )
         for namespace in args.namespaces:

@@ -86,7 +86,9 @@ class RegistryContainer(pulumi.ComponentResource):
         else:
             image = args.image
 
-        envs = pulumi.Output.secret(pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm)))
+        envs: pulumi.Output[list[str]] = pulumi.Output.secret(
+            pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm))
+        )
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,

@@ -295,12 +295,10 @@ def _key(raw: Mapping[str, Any], p: _Problems) -> tuple[Literal["RSA", "ECDSA"],
     if curve not in ECDSA_CURVES:
         p.add("ecdsaCurve", curve, "must be P256 or P384 (Go TLS clients refuse P224 certificates)")
         curve = "P256"
-    if algorithm == "RSA":
-        return "RSA", rsa_bits, curve
-    if algorithm == "ECDSA":
-        return "ECDSA", rsa_bits, curve
-    p.add("keyAlgorithm", algorithm, f"must be one of {', '.join(KEY_ALGORITHMS)}")
-    return "RSA", rsa_bits, curve
+    if algorithm not in KEY_ALGORITHMS:
+        p.add("keyAlgorithm", algorithm, f"must be one of {', '.join(KEY_ALGORITHMS)}")
+        algorithm = "RSA"
+    return algorithm, rsa_bits, curve
 
 
 def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str], bool], allowed: str, p: _Problems) -> str:

@@ -8,6 +8,7 @@ bash scripts/setup-python.sh
 echo "== lint"
 venv/bin/ruff check __main__.py components tests bench
 venv/bin/ruff format --check __main__.py components tests bench
+venv/bin/mypy __main__.py components
 
 echo "== unit and program tests"
 venv/bin/python -m pytest -q -m "not e2e" tests
