@@ -27,9 +27,11 @@ for part in "${parts[@]}"; do
   bin=$out/bin/pulumi-resource-$part
   [ -n "$out" ] && [ -x "$bin" ] ||
     tc_die "pulumi-resource-$part is not built; run: bash toolchain/build.sh $part"
-  got=$("$bin" -version 2>/dev/null || true)
-  [ "$got" = "$v" ] ||
-    tc_die "$bin reports version '$got' but versions.env pins $v; run: bash toolchain/build.sh $part"
+  # build dirs are named <part>-<version>-<key> (the version the binary is stamped with)
+  case $(basename "$out") in
+    "$part-$v-"*) ;;
+    *) tc_die "last $part build ($out) is not version $v; run: bash toolchain/build.sh $part" ;;
+  esac
   dir=$PULUMI_HOME/plugins/resource-$part-v$v
   if [ -x "$dir/pulumi-resource-$part" ] && [ ! -e "$dir.partial" ] && cmp -s "$bin" "$dir/pulumi-resource-$part"; then
     tc_log "resource $part v$v: already installed ($dir)"
