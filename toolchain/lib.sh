@@ -99,7 +99,7 @@ tc_part_done() {
     (cd "$TC_OUT/bin" && sha256sum -- *)
   } >"$TC_OUT/.complete"
   tc_record
-  tc_step "done in ${secs}s: $(cd "$TC_OUT/bin" && du -h -- * | tr '\t' ' ' | paste -sd, -)"
+  tc_step "done: $(cd "$TC_OUT/bin" && du -h -- * | tr '\t' ' ' | paste -sd, -)"
 }
 
 # tc_mod_dir MODULE VERSION : download a module (read-only cache) and print its dir.
