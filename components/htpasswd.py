@@ -1,10 +1,13 @@
-"""The registry's htpasswd file: bcrypt lines computed in Python, stable across runs.
+"""The registry's users: passwords and a bcrypt htpasswd file computed in Python, stable across runs.
 
 A bcrypt hash has a random salt, so hashing on every run would change the file (and replace the
 registry container) on every `pulumi up`. The file is therefore a resource of a small dynamic
 provider that keeps each user's password and hash in state and hashes again only for a user whose
 password changed (or when the cost changes). Its logic lives in plain functions, tested without
 Pulumi; the provider class only adapts them to the dynamic provider protocol.
+
+A user without a configured password gets one generated once, as a resource of its own: what
+depends on one user's password (a pull secret) then does not depend on the other users.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import bcrypt
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from components.generated_secret import GeneratedSecret
 from components.settings import User
 
 GENERATED_PASSWORD_BYTES = 24
@@ -37,11 +41,6 @@ def hash_password(password: str, cost: int) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost, prefix=b"2b")).decode()
 
 
-def generate_password() -> str:
-    """A random password for a user configured without one (32 URL-safe characters)."""
-    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-
-
 def htpasswd_line(entry: Entry) -> str:
     """`name:hash`, one line of an htpasswd file."""
     return f"{entry.name}:{entry.hash}"
@@ -58,17 +57,14 @@ def reconcile(
     previous: Sequence[Entry] = (),
     previous_cost: int | None = None,
 ) -> list[Entry]:
-    """The entries for `users`, reusing each previous hash whose password and cost are unchanged.
-
-    A user without a configured password keeps the password generated for it earlier, or gets a
-    new one. Only users whose password (or the cost) changed are hashed again.
+    """The entries for `users` (`name`, `password`), reusing each previous hash whose password and
+    cost are unchanged: only users whose password (or the cost) changed are hashed again.
     """
     before = {e.name: e for e in previous}
     entries = []
     for user in users:
-        name = user["name"]
+        name, password = user["name"], user["password"]
         old = before.get(name)
-        password = user.get("password") or (old.password if old else generate_password())
         if old and old.password == password and previous_cost == cost:
             entries.append(old)
         else:
@@ -80,7 +76,7 @@ def needs_update(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequen
     """Whether `reconcile` would change anything, computed without hashing."""
     if cost != previous_cost or [u["name"] for u in users] != [e.name for e in previous]:
         return True
-    return any(u.get("password") and u["password"] != e.password for u, e in zip(users, previous, strict=True))
+    return any(u["password"] != e.password for u, e in zip(users, previous, strict=True))
 
 
 def entries_from_state(outs: Mapping[str, Any]) -> list[Entry]:
@@ -138,27 +134,30 @@ class HtpasswdFile(Resource):
 
 @dataclass(frozen=True)
 class HtpasswdArgs:
-    """Users (passwords from config, or None to generate) and the bcrypt cost."""
+    """Users (password from config, or None to generate one) and the bcrypt cost."""
 
     users: Sequence[User]
     cost: int
 
 
 class Htpasswd(pulumi.ComponentResource):
-    """The registry's users: a stable htpasswd file and each user's password (both secret)."""
+    """The registry's users: each user's password and a stable htpasswd file (all secret)."""
 
     content: pulumi.Output[str]
     passwords: pulumi.Output[dict[str, str]]
+    user_passwords: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: HtpasswdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:Htpasswd", name, None, opts)
-        users = [{"name": u.name, "password": u.password} for u in args.users]
-        self._file = HtpasswdFile(
-            f"{name}-file",
-            pulumi.Output.secret(users),
-            args.cost,
-            pulumi.ResourceOptions(parent=self),
-        )
+        child = pulumi.ResourceOptions(parent=self)
+        self.user_passwords = {
+            u.name: pulumi.Output.secret(u.password)
+            if u.password is not None
+            else GeneratedSecret(f"{name}-{u.name}-password", GENERATED_PASSWORD_BYTES, child).value
+            for u in args.users
+        }
+        users = pulumi.Output.all(*[pulumi.Output.all(name=n, password=p) for n, p in self.user_passwords.items()])
+        self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child)
         self.content = pulumi.Output.secret(self._file.content)
-        self.passwords = pulumi.Output.secret(self._file.passwords)
+        self.passwords = pulumi.Output.secret(pulumi.Output.all(**self.user_passwords))
         self.register_outputs({"content": self.content, "passwords": self.passwords})

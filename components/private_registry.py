@@ -67,8 +67,9 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         pull_user = s.pull_secret.user
+        # Only the pull user's password feeds the pull secrets: another user's change leaves them alone.
         self.docker_config_json: pulumi.Output[str] = pulumi.Output.secret(
-            users.passwords.apply(lambda pw: docker_config_json(s.endpoint, pull_user, pw[pull_user]))
+            users.user_passwords[pull_user].apply(lambda pw: docker_config_json(s.endpoint, pull_user, pw))
         )
         PullSecrets(
             f"{name}-pull-secrets",

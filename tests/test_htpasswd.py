@@ -26,14 +26,6 @@ def test_lines_verify_with_bcrypt_checkpw() -> None:
         assert not bcrypt.checkpw(b"wrong", hashed.encode())
 
 
-def test_missing_password_is_generated_once_and_kept() -> None:
-    first = reconcile([{"name": "admin"}], COST)
-    assert len(first[0].password) >= 32
-    with mock.patch.object(htpasswd, "hash_password", side_effect=AssertionError("hashed again")):
-        again = reconcile([{"name": "admin"}], COST, first, COST)
-    assert again == first
-
-
 def test_no_hashing_when_nothing_changed() -> None:
     users = [{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}]
     first = reconcile(users, COST)
@@ -53,7 +45,7 @@ def test_changing_one_password_changes_only_that_line() -> None:
 
 def test_adding_a_user_keeps_the_others() -> None:
     before = reconcile([{"name": "a", "password": "pa"}], COST)
-    after = reconcile([{"name": "a", "password": "pa"}, {"name": "b"}], COST, before, COST)
+    after = reconcile([{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}], COST, before, COST)
     assert after[0] == before[0] and after[1].name == "b"
 
 

@@ -52,7 +52,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "tls:index/selfSignedCert:SelfSignedCert": 1,
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
-        DYNAMIC: 2,
+        DYNAMIC: 3,  # htpasswd file, HTTP secret, admin's generated password
         "docker:index/volume:Volume": 1,
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
@@ -137,8 +137,9 @@ def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) 
     users_file = next(r for r in dev.of_type(DYNAMIC) if "users" in r.inputs)
     assert {"content", "passwords", "entries"} <= set(users_file.additional_secret_outputs)
     assert "users" in users_file.secret_inputs
-    http_secret = next(r for r in dev.of_type(DYNAMIC) if "length" in r.inputs)
-    assert http_secret.additional_secret_outputs == ["value"]
+    generated = [r for r in dev.of_type(DYNAMIC) if "length" in r.inputs]
+    assert sorted(r.name for r in generated) == ["registry-http-secret", "registry-users-admin-password"]
+    assert all(r.additional_secret_outputs == ["value"] for r in generated)
     certs = dev.of_type("tls:index/locallySignedCert:LocallySignedCert") + dev.of_type("tls:index/selfSignedCert:SelfSignedCert")
     for cert in certs:
         assert cert.secret_inputs & {"privateKeyPem", "caPrivateKeyPem"}
@@ -147,6 +148,14 @@ def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) 
 def test_data_volume_is_kept_on_destroy_unless_asked() -> None:
     assert evaluate(DEV).one("docker:index/volume:Volume").retain_on_delete is True
     assert evaluate({**DEV, "retainData": False}).one("docker:index/volume:Volume").retain_on_delete is False
+
+
+def test_pull_secret_depends_on_the_pull_users_password_only() -> None:
+    run = evaluate({**DEV, "users": [{"name": "admin"}, {"name": "ci"}]})
+    secret = run.one(SECRET)
+    names = {run.by_urn(u).name for u in secret.dependencies}
+    assert "registry-users-file" not in names and "registry-users-ci-password" not in names
+    assert "registry-users-admin-password" in names
 
 
 def test_pull_secret_namespaces_do_not_feed_the_container() -> None:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import FIGURES
+
 REPO = Path(__file__).resolve().parents[2]
-FIGURES: list[str] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,15 +29,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if FIGURES:
-        terminalreporter.section("end-to-end figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)
-
-
 def record(figure: str) -> None:
-    """Keep a measured figure for the summary at the end of the run."""
+    """Keep a measured figure for the summary at the end of the run (tests/conftest.py prints it)."""
     FIGURES.append(figure)
 
 

@@ -74,7 +74,7 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
             "hostnames": ["localhost"],
             "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
             "endpoint": f"{REGISTRY_HOST}:{port}",
-            "users": [{"name": "admin"}, {"name": "ci"}],
+            "users": [{"name": "admin"}, {"name": "ci"}, {"name": "reader"}],  # reader: generated password
             "image": REGISTRY_IMAGE,
             "pullImage": False,
             "port": port,
@@ -85,6 +85,7 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
         }
     )
     stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
+    stack.set_secret("users[1].password", "ci-" + os.urandom(8).hex())
     ca_dir = CERTS_D / f"{REGISTRY_HOST}:{port}"
     try:
         yield dep
@@ -216,6 +217,7 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
     record(f"pulumi up (password change, container replaced): {time.perf_counter() - started:.1f} s")
     after = deployment.refresh_outputs()
     assert after["passwords"]["admin"] == before["passwords"]["admin"]
+    assert after["passwords"]["reader"] == before["passwords"]["reader"]
     assert after["passwords"]["ci"] != before["passwords"]["ci"]
     assert after["caCertificate"] == before["caCertificate"]
     new_container = run(["docker", "inspect", "-f", "{{.Id}}", deployment.container]).stdout.strip()
