@@ -78,6 +78,9 @@ class PullSecrets(pulumi.ComponentResource):
             f"{name}-k8s",
             context=k8s.context,
             render_yaml_to_directory=k8s.render_directory if k8s.mode == "render" else None,
+            # The SDK fills `kubeconfig` from $KUBECONFIG, which the provider refuses beside a render
+            # folder: rendering must not depend on (or reach) any cluster.
+            kubeconfig="" if k8s.mode == "render" else None,
             # Update the data in place: a replaced Secret would briefly be missing for pulls.
             enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),

@@ -187,6 +187,7 @@ def test_render_mode_writes_manifests_to_a_folder(tmp_path: Path) -> None:
     run = evaluate({**DEV, "kubernetes": {"mode": "render", "renderDirectory": str(folder)}})
     provider = run.one("pulumi:providers:kubernetes")
     assert provider.inputs["renderYamlToDirectory"] == str(folder)
+    assert provider.inputs["kubeconfig"] == ""  # never the $KUBECONFIG the SDK would fill in
     assert folder.is_dir() and (folder.stat().st_mode & 0o077) == 0
 
 

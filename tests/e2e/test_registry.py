@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class AvailabilityProbe:
+    """Polls `GET /` over TLS in the background and keeps the longest stretch without an answer."""
+
+    def __init__(self, endpoint: str, ca_pem: str) -> None:
+        self.url = f"https://{endpoint}/"
+        self.context = ssl.create_default_context(cadata=ca_pem)
+        self.stop = threading.Event()
+        self.longest_gap = 0.0
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        down_since: float | None = None
+        while not self.stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, context=self.context, timeout=2):
+                    pass
+                if down_since is not None:
+                    self.longest_gap = max(self.longest_gap, time.perf_counter() - down_since)
+                    down_since = None
+            except (OSError, urllib.error.URLError):
+                down_since = down_since or time.perf_counter()
+            time.sleep(0.05)
+
+    def __enter__(self) -> AvailabilityProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)  # let the probe see the new container answer
+        self.stop.set()
+        self.thread.join()
 
 
 def kubectl(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -80,7 +114,8 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
             "port": port,
             "containerName": dep.container,
             "dataVolume": dep.volume,
-            "pullSecret": {"namespaces": NAMESPACES, "patchDefaultServiceAccount": True},
+            # A name of its own: another stack on the same cluster (the dev stack) owns the default one.
+            "pullSecret": {"name": f"e2e-pull-{suffix}", "namespaces": NAMESPACES, "patchDefaultServiceAccount": True},
             "subject": {"organization": "e2e"},
         }
     )
@@ -213,8 +248,11 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
         if name == "registry-registry-container"
     )
     started = time.perf_counter()
-    stack.up()
+    with AvailabilityProbe(before["endpoint"], before["caCertificate"]) as probe:
+        stack.up()
     record(f"pulumi up (password change, container replaced): {time.perf_counter() - started:.1f} s")
+    record(f"registry unavailable during the container replacement: {probe.longest_gap:.1f} s (longest gap)")
+    assert probe.longest_gap > 0, "the replacement must have been observed by the probe"
     after = deployment.refresh_outputs()
     assert after["passwords"]["admin"] == before["passwords"]["admin"]
     assert after["passwords"]["reader"] == before["passwords"]["reader"]
@@ -230,7 +268,10 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
 
 def test_namespace_change_touches_only_kubernetes(deployment: Deployment) -> None:
     kubectl("create", "namespace", "e2e-more", check=False)
-    deployment.stack.configure({"pullSecret": {"namespaces": [*NAMESPACES, "e2e-more"], "patchDefaultServiceAccount": True}})
+    name = deployment.outputs["pullSecretName"]
+    deployment.stack.configure(
+        {"pullSecret": {"name": name, "namespaces": [*NAMESPACES, "e2e-more"], "patchDefaultServiceAccount": True}}
+    )
     steps = deployment.stack.preview_steps()
     types = {s["urn"].split("::")[-2].rsplit("$", 1)[-1] for s in steps}
     assert types == {"kubernetes:core/v1:Secret", "kubernetes:core/v1:ServiceAccountPatch"}, steps
