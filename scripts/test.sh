@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 
 echo "== lint"
-venv/bin/ruff check __main__.py components tests bench
-venv/bin/ruff format --check __main__.py components tests bench
+venv/bin/ruff check __main__.py components tests bench examples
+venv/bin/ruff format --check __main__.py components tests bench examples
 venv/bin/mypy __main__.py components
 
 echo "== unit and program tests"

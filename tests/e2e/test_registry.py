@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack, record, run
+from tests.e2e.conftest import REPO, Stack, record, run
 
 TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
 REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
@@ -277,6 +278,28 @@ def test_namespace_change_touches_only_kubernetes(deployment: Deployment) -> Non
     assert types == {"kubernetes:core/v1:Secret", "kubernetes:core/v1:ServiceAccountPatch"}, steps
     deployment.stack.up()
     kubectl("get", "secret", deployment.outputs["pullSecretName"], "-n", "e2e-more")
+
+
+def test_a_consumer_stack_reads_the_outputs(deployment: Deployment) -> None:
+    source = REPO / "examples" / "consumer"
+    project = deployment.stack.workdir / "consumer"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy2(source / name, project / name)
+    text = (project / "Pulumi.yaml").read_text().replace("virtualenv: ../../venv", f"virtualenv: {REPO / 'venv'}")
+    (project / "Pulumi.yaml").write_text(text)
+    consumer = Stack(deployment.stack.workdir, "consumer", project_dir=project)
+    consumer.init({"registryStack": "organization/private-registry/e2e"})
+    try:
+        consumer.up()
+        out, mine = deployment.outputs, consumer.outputs()
+        assert mine["registryEndpoint"] == out["endpoint"] and mine["caCertificate"] == out["caCertificate"]
+        assert mine["caPath"] == f"/etc/containerd/certs.d/{out['endpoint']}/ca.crt"
+        assert mine["dockerConfigJson"] == out["dockerConfigJson"]
+        shown = consumer.pulumi("stack", "output", "dockerConfigJson").stdout
+        assert "[secret]" in shown and out["passwords"]["admin"] not in shown
+    finally:
+        consumer.pulumi("destroy", "--yes", check=False)
 
 
 def test_state_and_cli_output_hold_no_plaintext_secret(deployment: Deployment) -> None:
