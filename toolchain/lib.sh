@@ -23,7 +23,8 @@ TC_CACHE=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/toolchain
 # itself; both resolve symlinks, so files are copied, not linked).
 TC_BIN=$TC_CACHE/bin
 
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+# -buildvcs=false: no git stamp from this repo in the binaries (reproducible builds)
+export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOTOOLCHAIN=local
 
 tc_log() { echo "toolchain: $*" >&2; }
 tc_die() { echo "toolchain: ERROR: $*" >&2; exit 1; }
@@ -35,7 +36,7 @@ tc_now() { date +%s; }
 # editing an unrelated line of versions.env does not rebuild the part.
 tc_key() {
   {
-    go env GOVERSION GOOS GOARCH
+    go env GOVERSION GOOS GOARCH GOFLAGS
     local p
     for p in "$@"; do
       if [ -d "$p" ]; then
