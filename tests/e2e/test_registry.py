@@ -72,6 +72,12 @@ class AvailabilityProbe:
         self.thread.join()
 
 
+def htpasswd_lines(container: str) -> dict[str, str]:
+    """The htpasswd file inside the running registry container, user -> line."""
+    text = run(["docker", "exec", container, "cat", "/etc/distribution/auth/htpasswd"]).stdout
+    return {line.split(":", 1)[0]: line for line in text.splitlines()}
+
+
 def kubectl(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     return run(["kubectl", *args], **kw)
 
@@ -237,6 +243,7 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
     stack = deployment.stack
     before = deployment.outputs
     old_container = run(["docker", "inspect", "-f", "{{.Id}}", deployment.container]).stdout.strip()
+    old_lines = htpasswd_lines(deployment.container)
     stack.set_secret("users[1].password", "ci-" + os.urandom(8).hex())
     steps = stack.preview_steps()
     changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps}
@@ -261,6 +268,9 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
     assert after["caCertificate"] == before["caCertificate"]
     new_container = run(["docker", "inspect", "-f", "{{.Id}}", deployment.container]).stdout.strip()
     assert new_container != old_container
+    new_lines = htpasswd_lines(deployment.container)
+    assert new_lines["admin"] == old_lines["admin"] and new_lines["reader"] == old_lines["reader"]
+    assert new_lines["ci"] != old_lines["ci"]
     # The image pushed before the replacement is still there: the named volume survived.
     deployment.docker("rmi", deployment.image_ref, check=False)
     deployment.docker("pull", deployment.image_ref)
