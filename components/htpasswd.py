@@ -84,14 +84,12 @@ def entries_from_state(outs: Mapping[str, Any]) -> list[Entry]:
     return [Entry(name=e["name"], password=e["password"], hash=e["hash"]) for e in outs.get("entries") or []]
 
 
-def state_outputs(users: Sequence[Mapping[str, Any]], cost: int, entries: Sequence[Entry]) -> dict[str, Any]:
-    """The provider's outputs: inputs echoed (for the next diff), entries, file content, passwords."""
+def state_outputs(cost: int, entries: Sequence[Entry]) -> dict[str, Any]:
+    """The provider's outputs: the cost and entries (for the next diff) and the file content."""
     return {
-        "users": [dict(u) for u in users],
         "cost": cost,
         "entries": [{"name": e.name, "password": e.password, "hash": e.hash} for e in entries],
         "content": htpasswd_content(entries),
-        "passwords": {e.name: e.password for e in entries},
     }
 
 
@@ -100,7 +98,7 @@ class HtpasswdProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         users, cost = props["users"], int(props["cost"])
-        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(users, cost, reconcile(users, cost)))
+        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(cost, reconcile(users, cost)))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Only the users and the cost matter: the serialized provider (`__provider`) changes with
@@ -109,25 +107,24 @@ class HtpasswdProvider(ResourceProvider):
         return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        entries = reconcile(news["users"], int(news["cost"]), entries_from_state(olds), olds.get("cost"))
-        return UpdateResult(outs=state_outputs(news["users"], int(news["cost"]), entries))
+        cost = int(news["cost"])
+        return UpdateResult(outs=state_outputs(cost, reconcile(news["users"], cost, entries_from_state(olds), olds.get("cost"))))
 
 
-SECRET_OUTPUTS = ["users", "entries", "content", "passwords"]
+SECRET_OUTPUTS = ["entries", "content"]
 
 
 class HtpasswdFile(Resource):
-    """The htpasswd file as a resource; `content` and `passwords` are secret outputs."""
+    """The htpasswd file as a resource; `content` and `entries` are secret outputs."""
 
     content: pulumi.Output[str]
-    passwords: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, users: pulumi.Input[list[dict[str, Any]]], cost: int, opts: pulumi.ResourceOptions) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
         super().__init__(
             HtpasswdProvider(),
             name,
-            {"users": users, "cost": cost, "entries": None, "content": None, "passwords": None},
+            {"users": users, "cost": cost, "entries": None, "content": None},
             opts,
         )
 

@@ -43,7 +43,7 @@ class RegistryMocks(Mocks):
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state.update(imageId="sha256:" + "ab" * 32, repoDigest="")
         elif args.typ == DYNAMIC and "users" in state:
-            state.update(state_outputs(state["users"], int(state["cost"]), reconcile(state["users"], int(state["cost"]))))
+            state.update(state_outputs(int(state["cost"]), reconcile(state["users"], int(state["cost"]))))
         elif args.typ == DYNAMIC and "length" in state:
             state.update(value=new_secret(int(state["length"])))
         return (f"{name}-id" if args.custom else None), state

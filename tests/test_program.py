@@ -135,7 +135,7 @@ def test_secret_outputs_are_secret_and_the_rest_are_not(dev: ProgramRun) -> None
 
 def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) -> None:
     users_file = next(r for r in dev.of_type(DYNAMIC) if "users" in r.inputs)
-    assert {"content", "passwords", "entries"} <= set(users_file.additional_secret_outputs)
+    assert {"content", "entries"} <= set(users_file.additional_secret_outputs)
     assert "users" in users_file.secret_inputs
     generated = [r for r in dev.of_type(DYNAMIC) if "length" in r.inputs]
     assert sorted(r.name for r in generated) == ["registry-http-secret", "registry-users-admin-password"]
