@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ import yaml
 from tests.conftest import FIGURES
 
 REPO = Path(__file__).resolve().parents[2]
+TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
+REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -146,3 +150,26 @@ class Stack:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("e2e")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def throwaway_registry_stack(workdir: Path, name: str, settings: dict[str, Any]) -> Iterator[Stack]:
+    """A stack of the program with its own container, volume and port; destroyed and removed after."""
+    suffix = os.urandom(3).hex()
+    container, volume = f"registry-{name}-{suffix}", f"registry-data-{name}-{suffix}"
+    stack = Stack(workdir, name)
+    base = {"image": REGISTRY_IMAGE, "pullImage": False, "port": free_port(), "containerName": container, "dataVolume": volume}
+    stack.init({**base, "retainData": False, **settings})
+    try:
+        yield stack
+    finally:
+        stack.pulumi("destroy", "--yes", check=False)
+        run(["docker", "rm", "-f", container], check=False)
+        run(["docker", "volume", "rm", volume], check=False)

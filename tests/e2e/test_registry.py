@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -22,21 +21,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, Stack, record, run
+from tests.e2e.conftest import REGISTRY_IMAGE, REPO, TEST_IMAGE, Stack, free_port, record, run
 
-TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
-REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
 CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))
 # dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
 # tests reach the registry on the sandbox bridge address, where the CA really is verified.
 REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
 NAMESPACES = ["default", "e2e-apps"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AvailabilityProbe:

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import stat
 from pathlib import Path
 
 import yaml
 
-from tests.e2e.conftest import Stack, run
-from tests.e2e.test_registry import REGISTRY_IMAGE, free_port
+from tests.e2e.conftest import throwaway_registry_stack
 
 
 def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
-    suffix = os.urandom(3).hex()
-    container, volume = f"registry-render-{suffix}", f"registry-data-render-{suffix}"
     folder = workdir / "rendered"
-    stack = Stack(workdir, "e2e-render")
-    stack.init(
-        {
-            "image": REGISTRY_IMAGE,
-            "pullImage": False,
-            "port": free_port(),
-            "containerName": container,
-            "dataVolume": volume,
-            "retainData": False,
-            "pullSecret": {"namespaces": ["apps"]},
-            "kubernetes": {"mode": "render", "renderDirectory": str(folder)},
-        }
-    )
-    stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # no cluster access at all
-    try:
+    settings = {"pullSecret": {"namespaces": ["apps"]}, "kubernetes": {"mode": "render", "renderDirectory": str(folder)}}
+    with throwaway_registry_stack(workdir, "e2e-render", settings) as stack:
+        stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # no cluster access at all
         stack.up()
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         manifests = [yaml.safe_load(p.read_text()) for p in folder.rglob("*.yaml")]
@@ -44,7 +28,3 @@ def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
         auth = base64.b64decode(document["auths"][out["endpoint"]]["auth"]).decode()
         assert auth == f"admin:{out['passwords']['admin']}"
         stack.pulumi("preview", "--expect-no-changes")
-    finally:
-        stack.pulumi("destroy", "--yes", check=False)
-        run(["docker", "rm", "-f", container], check=False)
-        run(["docker", "volume", "rm", volume], check=False)
