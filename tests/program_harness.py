@@ -25,7 +25,7 @@ from components.htpasswd import reconcile, state_outputs
 MAIN = Path(__file__).resolve().parent.parent / "__main__.py"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 FAKE_PEM = "-----BEGIN CERTIFICATE-----\nMOCK {name}\n-----END CERTIFICATE-----\n"
-FAKE_KEY = "-----BEGIN PRIVATE KEY-----\nMOCK {name}\n-----END PRIVATE KEY-----\n"
+FAKE_KEY = "-----BEGIN MOCK KEY-----\nMOCK {name}\n-----END MOCK KEY-----\n"
 
 
 class RegistryMocks(Mocks):
