@@ -423,8 +423,9 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     ips = _ip_addresses(raw, p)
     if not hostnames and not ips:
         p.add("hostnames", raw.get("hostnames"), "the certificate needs at least one valid DNS name or IP address")
-    default_cn = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
-    subject = _subject(raw, default_cn, p)
+    # The first SAN names the server: default subject CN and default endpoint host.
+    first_san = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
+    subject = _subject(raw, first_san, p)
     algorithm, rsa_bits, curve = _key(raw, p)
 
     validity = _integer(raw, "validityDays", 365, 1, 3650, p)
@@ -447,8 +448,7 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
     retain_data = _boolean(raw, "retainData", True, p)
 
-    default_host = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
-    endpoint = raw.get("endpoint", join_endpoint(default_host, port))
+    endpoint = raw.get("endpoint", join_endpoint(first_san, port))
     try:
         if not isinstance(endpoint, str):
             raise ValueError(endpoint)
