@@ -57,6 +57,8 @@ class PrivateRegistry(pulumi.ComponentResource):
                 container_name=s.container_name,
                 data_volume=s.data_volume,
                 retain_data=s.retain_data,
+                delete_enabled=s.delete_enabled,
+                health_timeout_seconds=s.health_timeout_seconds,
                 port=s.port,
                 cert_pem=tls.cert_pem,
                 key_pem=tls.private_key_pem,

@@ -19,11 +19,16 @@ CERT_PATH = "/etc/distribution/certs/tls.crt"
 KEY_PATH = "/etc/distribution/certs/tls.key"
 HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
 DRAIN_SECONDS = 5
-HEALTH_WAIT_SECONDS = 60
+# The debug listener serves `/debug/health` (which includes the storage driver's health) over plain
+# HTTP on the container's own loopback: the health check needs no TLS client in the image (busybox
+# `wget` cannot complete TLS with a Go 1.25+ server), and the port is never published on the host.
+DEBUG_ADDR = "127.0.0.1:5001"
 
 
-def registry_env(http_secret: str, realm: str) -> list[str]:
-    """The `REGISTRY_*` variables that turn on TLS, htpasswd auth and a stable HTTP secret."""
+def registry_env(http_secret: str, realm: str, delete_enabled: bool = False) -> list[str]:
+    """The `REGISTRY_*` variables that turn on TLS, htpasswd auth, a stable HTTP secret, the debug
+    listener for the health check and, when asked, deletes.
+    """
     return [
         f"REGISTRY_HTTP_ADDR=0.0.0.0:{REGISTRY_PORT}",
         f"REGISTRY_HTTP_TLS_CERTIFICATE={CERT_PATH}",
@@ -35,12 +40,16 @@ def registry_env(http_secret: str, realm: str) -> list[str]:
         # Without a fixed secret an upload in progress fails after a restart.
         f"REGISTRY_HTTP_SECRET={http_secret}",
         f"REGISTRY_HTTP_DRAINTIMEOUT={DRAIN_SECONDS}s",
+        f"REGISTRY_HTTP_DEBUG_ADDR={DEBUG_ADDR}",
+        "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED=true",
+        # Always explicit: the official image's own config.yml turns deletes on.
+        f"REGISTRY_STORAGE_DELETE_ENABLED={'true' if delete_enabled else 'false'}",
     ]
 
 
 def health_check_command() -> list[str]:
-    """`GET /` over TLS from inside the container: 200 without credentials once the registry serves."""
-    return ["CMD", "wget", "-q", "--spider", "--no-check-certificate", f"https://127.0.0.1:{REGISTRY_PORT}/"]
+    """`GET /debug/health` on the debug listener: 200 once the registry serves and its storage works."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://{DEBUG_ADDR}/debug/health"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class RegistryContainerArgs:
     container_name: str
     data_volume: str
     retain_data: bool
+    delete_enabled: bool
+    health_timeout_seconds: int
     port: int
     cert_pem: pulumi.Input[str]
     key_pem: pulumi.Input[str]
@@ -87,7 +98,7 @@ class RegistryContainer(pulumi.ComponentResource):
             image = args.image
 
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-            pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm))
+            pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
         )
         container = docker.Container(
             f"{name}-container",
@@ -110,7 +121,7 @@ class RegistryContainer(pulumi.ComponentResource):
                 start_period="1s",
             ),
             wait=True,
-            wait_timeout=HEALTH_WAIT_SECONDS,
+            wait_timeout=args.health_timeout_seconds,
             stop_timeout=DRAIN_SECONDS + 5,
             labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),

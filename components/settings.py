@@ -31,7 +31,7 @@ SUBJECT_FIELDS = {
     "province": "province",
     "country": "country",
 }
-DEFAULT_IMAGE = "registry:3.0.0"
+DEFAULT_IMAGE = "registry:3.1.2"
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ class Settings:
     container_name: str
     data_volume: str
     retain_data: bool
+    delete_enabled: bool
+    health_timeout_seconds: int
     endpoint: str
     pull_secret: PullSecretSettings
     kubernetes: KubernetesSettings
@@ -316,7 +318,7 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
         or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower())
         or (image != image.strip())
     ):
-        p.add("image", image, "must be an image reference such as registry:3.0.0 or host/repo@sha256:...")
+        p.add("image", image, "must be an image reference such as registry:3.1.2 or host/repo@sha256:...")
         return DEFAULT_IMAGE
     last = image.rsplit("/", 1)[-1]
     if "@" not in image and (":" not in last or last.endswith(":latest")):
@@ -396,6 +398,8 @@ KNOWN_KEYS = [
     "containerName",
     "dataVolume",
     "retainData",
+    "deleteEnabled",
+    "healthTimeoutSeconds",
     "endpoint",
     "pullSecret",
     "kubernetes",
@@ -447,6 +451,8 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
     data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
     retain_data = _boolean(raw, "retainData", True, p)
+    delete_enabled = _boolean(raw, "deleteEnabled", False, p)
+    health_timeout = _integer(raw, "healthTimeoutSeconds", 60, 5, 3600, p)
 
     endpoint = raw.get("endpoint", join_endpoint(first_san, port))
     try:
@@ -493,6 +499,8 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         container_name=container_name,
         data_volume=data_volume,
         retain_data=retain_data,
+        delete_enabled=delete_enabled,
+        health_timeout_seconds=health_timeout,
         endpoint=str(endpoint),
         pull_secret=pull_secret,
         kubernetes=kubernetes,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the registry image (Distribution v3 `registry` + busybox for the health check)
+# Builds the registry image (Distribution v3 `registry` + plain busybox, as the official image has)
 # and a busybox test image, and imports them into the Docker daemon DOCKER_HOST points at
 # when they are missing there.
 #   registry-image.sh           build (cached) and import if missing
@@ -67,26 +67,14 @@ add_busybox() {
   for a in "$@"; do ln -sf busybox "$root/bin/$a"; done
 }
 
-# The image's `wget`: our probe (sandbox/go/probe), cached by a hash of its source.
-probe_bin() {
-  local h; h=$(cat "$HERE/go/probe/go.mod" "$HERE/go/probe/main.go" | sha1sum | cut -c1-10)
-  local dir="$CACHE_ROOT/probe-$h"
-  if [ ! -f "$dir/.complete" ]; then
-    mkdir -p "$dir"
-    (cd "$HERE/go/probe" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$dir/wget" .) >&2
-    touch "$dir/.complete"
-  fi
-  echo "$dir/wget"
-}
-
 # Reproducible tar of a directory: fixed owner, mtime and order.
 make_tar() {
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='2024-01-01 00:00:00' \
     -C "$1" -cf "$2" .
 }
 
-# Image tars are keyed by the content of what goes into them (this script, the probe).
-build_key() { cat "$0" "$HERE/go/probe/main.go" | sha1sum | cut -c1-10; }
+# Image tars are keyed by the content of what goes into them (this script).
+build_key() { sha1sum <"$0" | cut -c1-10; }
 registry_tar() { echo "$CACHE_ROOT/images/registry-$REGISTRY_VERSION${FALLBACK_SUFFIX:-}-$(build_key).tar"; }
 busybox_tar() { echo "$CACHE_ROOT/images/busybox-$(build_key).tar"; }
 
@@ -115,8 +103,8 @@ build_tars() {
     # Registry 2.x images read /etc/docker/registry/config.yml: keep that path working too.
     mkdir -p "$root/etc/docker/registry"
     ln -s ../../distribution/config.yml "$root/etc/docker/registry/config.yml"
-    add_busybox "$root" sh ls cat
-    cp "$(probe_bin)" "$root/bin/wget"
+    # Plain busybox, as in the official image: the health check is plain HTTP on the debug listener.
+    add_busybox "$root" sh ls cat wget
     make_tar "$root" "$(registry_tar).part" && mv "$(registry_tar).part" "$(registry_tar)"
   fi
   if [ ! -f "$(busybox_tar)" ]; then

@@ -37,15 +37,16 @@ BCRYPT_PY=python3
 "$BCRYPT_PY" -c 'import bcrypt; print("smoke:" + bcrypt.hashpw(b"smoke-pass", bcrypt.gensalt(10)).decode())' > htpasswd
 
 docker rm -f "$NAME" >/dev/null 2>&1 || true
-# Created through the API: the project's health check is exec form (["CMD","wget",...]);
-# `docker create --health-cmd` would make it CMD-SHELL, where busybox sh runs its own wget applet.
+# Created through the API, with the project's health check in exec form: plain HTTP to the debug
+# listener on the container's loopback (busybox wget, no TLS).
 cat > create.json <<JSON
 {"Image": "$SANDBOX_REGISTRY_IMAGE",
  "Env": ["REGISTRY_HTTP_TLS_CERTIFICATE=/certs/server.crt", "REGISTRY_HTTP_TLS_KEY=/certs/server.key",
          "REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=smoke",
-         "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", "REGISTRY_HTTP_SECRET=smoke-secret"],
+         "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", "REGISTRY_HTTP_SECRET=smoke-secret",
+         "REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:5001"],
  "ExposedPorts": {"5000/tcp": {}},
- "Healthcheck": {"Test": ["CMD", "wget", "-q", "--spider", "--no-check-certificate", "https://127.0.0.1:5000/"],
+ "Healthcheck": {"Test": ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5001/debug/health"],
                  "Interval": 1000000000, "Timeout": 5000000000, "Retries": 30},
  "HostConfig": {"PortBindings": {"5000/tcp": [{"HostPort": "$PORT"}]}}}
 JSON

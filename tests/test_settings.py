@@ -33,7 +33,7 @@ def test_defaults_match_the_design() -> None:
     assert s.hostnames == ("localhost",) and s.ip_addresses == ("127.0.0.1",)
     assert (s.key_algorithm, s.rsa_bits) == ("RSA", 4096)
     assert (s.validity_days, s.ca_validity_days, s.early_renewal_days) == (365, 3650, 30)
-    assert s.image == "registry:3.0.0" and s.pull_image is True
+    assert s.image == "registry:3.1.2" and s.pull_image is True
     assert s.port == 5000 and s.endpoint == "localhost:5000"
     assert s.container_name == "registry-dev" and s.data_volume == "registry-data-dev"
     assert s.retain_data is True
@@ -211,7 +211,7 @@ def test_docker_names(name: str) -> None:
 def test_floating_image_tag_warns() -> None:
     assert any("floating tag" in w for w in load_settings({"image": "registry:latest"}, "dev").warnings)
     assert any("floating tag" in w for w in load_settings({"image": "registry"}, "dev").warnings)
-    assert load_settings({"image": "localhost:5000/registry:3.0.0"}, "dev").warnings == ()
+    assert load_settings({"image": "localhost:5000/registry:3.1.2"}, "dev").warnings == ()
 
 
 def test_country_code() -> None:

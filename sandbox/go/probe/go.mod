@@ -1,3 +1,0 @@
-module local/sandbox-probe
-
-go 1.26
