@@ -6,9 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack=${1:-dev}
+use_sandbox=0
+if [ -z "${DOCKER_HOST:-}" ] || [ -z "${KUBECONFIG:-}" ]; then use_sandbox=1; fi
 bash scripts/setup-python.sh
+# The sandbox's Debian packages first: a missing one then fails in seconds, not after the long build.
+if [ "$use_sandbox" = 1 ]; then bash sandbox/install-deps.sh; fi
 bash toolchain/build.sh all
-if [ -z "${DOCKER_HOST:-}" ] || [ -z "${KUBECONFIG:-}" ]; then
+if [ "$use_sandbox" = 1 ]; then
   bash sandbox/sandbox.sh up
   eval "$(bash sandbox/sandbox.sh env)"
 fi
