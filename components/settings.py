@@ -7,6 +7,7 @@ stops before it declares a single resource.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -122,15 +123,51 @@ def key(name: str) -> str:
     return f"{PROJECT}:{name}"
 
 
-class _Problems:
-    """Collects problems so every bad value is reported in one run."""
+def top_level(name: str) -> str:
+    """The setting a message is about: `users` for `users[0].password`, `pullSecret` for `pullSecret.user`."""
+    return re.split(r"[.\[]", name, maxsplit=1)[0]
 
-    def __init__(self) -> None:
+
+def shape(value: Any) -> str:
+    """What a value is, without any of its content: safe to print for a secret."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)" if value else "an empty list"
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(str(k) for k in value))
+        return f"an object with keys {keys}" if value else "an empty object"
+    return "null" if value is None else type(value).__name__
+
+
+class _Problems:
+    """Collects problems so every bad value is reported in one run, showing only what is safe.
+
+    Settings errors reach terminals and CI logs, so a value is printed only when it cannot hold a
+    secret: never for a key the engine holds encrypted, nor for anything under `users` (entries hold
+    passwords), nor for an unknown key (a misspelled `usres` holds passwords too). Those show their
+    shape instead (`<secret: an object with keys password>`).
+    """
+
+    def __init__(self, secret_keys: frozenset[str] = frozenset()) -> None:
         self.items: list[str] = []
+        self.secret_keys = secret_keys
+
+    def show(self, name: str, value: Any) -> str:
+        """`value` as it may appear in a message about setting `name`."""
+        setting = top_level(name)
+        if setting in self.secret_keys or "password" in name:
+            return f"<secret: {shape(value)}>"
+        if setting == "users" or setting not in KNOWN_KEYS:
+            return f"<{shape(value)}>"
+        return repr(value)
 
     def add(self, name: str, value: Any, allowed: str) -> None:
-        shown = "<secret>" if "password" in name else repr(value)
-        self.items.append(f"{key(name)} = {shown}: {allowed}")
+        self.items.append(f"{key(name)} = {self.show(name, value)}: {allowed}")
 
 
 def _integer(raw: Mapping[str, Any], name: str, default: int, low: int, high: int, p: _Problems) -> int:
@@ -170,24 +207,27 @@ def _object(raw: Mapping[str, Any], name: str, allowed_keys: Sequence[str], p: _
 
 def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
     value = raw.get("users", [{"name": "admin"}])
+    if isinstance(value, dict):  # `--path 'users.password'`: the `[0]` was forgotten
+        p.add("users", value, "must be a list of {name, password?} objects; with --path, index the entry: users[0].password")
+        return ()
     if not isinstance(value, list) or not value:
         p.add("users", value, "must be a non-empty list of {name, password?} objects")
         return ()
     users: list[User] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # name -> index of its first entry
     for i, item in enumerate(value):
         where = f"users[{i}]"
         if not isinstance(item, dict) or set(item) - {"name", "password"}:
-            p.add(where, "<object>", "must be an object with keys name and optional password")
+            p.add(where, item, "must be an object with keys name and optional password")
             continue
         name = item.get("name")
         if not isinstance(name, str) or not name or re.search(r"[:\s]", name) or not name.isprintable():
             p.add(f"{where}.name", name, "must be a non-empty name without ':', white space or control characters")
             continue
         if name in seen:
-            p.add(f"{where}.name", name, "duplicate user name; each user may appear once")
+            p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")
             continue
-        seen.add(name)
+        seen[name] = i
         password = item.get("password")
         if password is not None:
             if not isinstance(password, str) or not password:
@@ -323,7 +363,7 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
     last = image.rsplit("/", 1)[-1]
     if "@" not in image and (":" not in last or last.endswith(":latest")):
         warnings.append(
-            f"{key('image')} = {image!r} is a floating tag: once present on the Docker host it is never "
+            f"{key('image')} = {p.show('image', image)} is a floating tag: once present on the Docker host it is never "
             "pulled again; pin an exact release or a digest"
         )
     return image
@@ -406,22 +446,26 @@ KNOWN_KEYS = [
 ]
 
 
-def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
+def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
-    Raises `SettingsError` naming every bad key, its value and what is allowed.
+    Raises `SettingsError` naming every bad key, its value (unless it may hold a secret: see
+    `_Problems`) and what is allowed. `secret_keys` are the keys the engine holds encrypted.
     """
-    p = _Problems()
+    p = _Problems(secret_keys)
     warnings: list[str] = []
     for name in sorted(set(raw) - set(KNOWN_KEYS)):
-        p.add(name, raw[name], f"is not a setting of this project; known settings: {', '.join(KNOWN_KEYS)}")
+        close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        p.add(name, raw[name], f"is not a setting of this project; {hint}known settings: {', '.join(KNOWN_KEYS)}")
 
     users = _users(raw, p)
     cost = _integer(raw, "bcryptCost", 10, 4, 31, p)
+    shown_cost = p.show("bcryptCost", cost)
     if cost < 10 and "bcryptCost" in raw:
-        warnings.append(f"{key('bcryptCost')} = {cost} is below 10: the hashes are cheap to brute-force")
+        warnings.append(f"{key('bcryptCost')} = {shown_cost} is below 10: the hashes are cheap to brute-force")
     if cost > 13:
-        warnings.append(f"{key('bcryptCost')} = {cost}: the registry verifies the hash on every request; expect slow pulls")
+        warnings.append(f"{key('bcryptCost')} = {shown_cost}: the registry verifies the hash on every request; expect slow pulls")
 
     hostnames = _hostnames(raw, p)
     ips = _ip_addresses(raw, p)
@@ -433,16 +477,21 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     algorithm, rsa_bits, curve = _key(raw, p)
 
     validity = _integer(raw, "validityDays", 365, 1, 3650, p)
+    shown_validity = p.show("validityDays", validity)
     ca_validity = _integer(raw, "caValidityDays", 3650, 1, 36500, p)
     early = _integer(raw, "earlyRenewalDays", 30, 0, 3650, p)
     if early >= validity:
         p.add(
             "earlyRenewalDays",
             early,
-            f"must be shorter than validityDays ({validity}); otherwise every run replaces the certificate",
+            f"must be shorter than validityDays ({shown_validity}); otherwise every run replaces the certificate",
         )
     if ca_validity < validity:
-        p.add("caValidityDays", ca_validity, f"must be at least validityDays ({validity}): the CA must outlive its certificates")
+        p.add(
+            "caValidityDays",
+            ca_validity,
+            f"must be at least validityDays ({shown_validity}): the CA must outlive its certificates",
+        )
 
     image = _image(raw, p, warnings)
     pull_image = _boolean(raw, "pullImage", True, p)
@@ -463,8 +512,9 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
             p.add(
                 "endpoint",
                 endpoint,
-                f"host {host!r} is not covered by the certificate's SANs "
-                f"(hostnames {list(hostnames)}, ipAddresses {list(ips)}); add it to one of them",
+                f"host {p.show('endpoint', host)} is not covered by the certificate's SANs "
+                f"(hostnames {p.show('hostnames', list(hostnames))}, ipAddresses {p.show('ipAddresses', list(ips))}); "
+                "add it to one of them",
             )
     except ValueError:
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")

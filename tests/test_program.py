@@ -225,3 +225,33 @@ def test_bad_settings_stop_before_any_resource() -> None:
     with pytest.raises(SettingsError) as caught:
         evaluate({**DEV, "port": 70000, "pullSecret": {"namespaces": ["Bad_NS"]}})
     assert len(caught.value.problems) == 2
+
+
+def test_secret_config_values_stay_out_of_the_settings_error() -> None:
+    # The engine marks `users` secret after `pulumi config set --secret --path 'private-registry:users.password'`.
+    with pytest.raises(SettingsError) as caught:
+        evaluate({**DEV, "users": {"password": "leak-me-not"}}, secret_keys=["private-registry:users"])
+    assert "leak-me-not" not in str(caught.value)
+    assert "private-registry:users = <secret: an object with keys password>" in str(caught.value)
+
+
+def test_delete_flag_is_always_explicit_and_health_wait_follows_the_setting() -> None:
+    container = evaluate({**DEV, "deleteEnabled": True, "healthTimeoutSeconds": 120}).one(CONTAINER)
+    assert env_of(container)["REGISTRY_STORAGE_DELETE_ENABLED"] == "true" and container.inputs["waitTimeout"] == 120
+
+
+def test_health_check_uses_the_debug_listener_on_loopback_only() -> None:
+    container = evaluate(DEV).one(CONTAINER)
+    env = env_of(container)
+    # The official image's config turns deletes on: the default must say false explicitly.
+    assert env["REGISTRY_STORAGE_DELETE_ENABLED"] == "false" and container.inputs["waitTimeout"] == 60
+    assert env["REGISTRY_HTTP_DEBUG_ADDR"] == "127.0.0.1:5001"
+    assert container.inputs["healthcheck"]["tests"] == [
+        "CMD",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "http://127.0.0.1:5001/debug/health",
+    ]
+    assert [p["internal"] for p in container.inputs["ports"]] == [5000]  # the debug port is never published
