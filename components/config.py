@@ -13,11 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
 
-from components.settings import PROJECT
-
-# Settings whose values are plain strings; every other setting is read as JSON (numbers, booleans,
-# lists and objects), as `pulumi config set` and `--path` store them.
-STRING_KEYS = ("keyAlgorithm", "ecdsaCurve", "image", "containerName", "dataVolume", "endpoint")
+from components.setting_keys import PROJECT, STRING_KEYS
 
 
 @dataclass(frozen=True)
@@ -38,6 +34,8 @@ def parse_config(config: pulumi.Config, all_config: dict[str, str], secret_full_
             continue
         if full_key in secret_full_keys:
             secret.add(name)
+        # Plain strings as they are; everything else as JSON (numbers, booleans, lists, objects), as
+        # `pulumi config set` and `--path` store them.
         try:
             values[name] = config.get(name) if name in STRING_KEYS else config.get_object(name)
         except ValueError:  # not JSON: keep the text so validation can name it

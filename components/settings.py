@@ -14,13 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from components.names import dns_label_ok, dns_name_ok, dns_subdomain_ok, docker_name_ok
-
-PROJECT = "private-registry"
+from components.names import (
+    dns_label_ok,
+    dns_name_ok,
+    dns_subdomain_ok,
+    docker_name_ok,
+    is_ip,
+    join_endpoint,
+    san_covers,
+    split_endpoint,
+)
+from components.setting_keys import BY_NAME, NAMES, PROJECT, default
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
-MIN_RSA_BITS = 2048
-MAX_RSA_BITS = 16384
 ECDSA_CURVES = ("P256", "P384")
 KEY_ALGORITHMS = ("RSA", "ECDSA")
 KUBERNETES_MODES = ("cluster", "render")
@@ -32,7 +38,6 @@ SUBJECT_FIELDS = {
     "province": "province",
     "country": "country",
 }
-DEFAULT_IMAGE = "registry:3.1.2"
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ class _Problems:
         setting = top_level(name)
         if setting in self.secret_keys or "password" in name:
             return f"<secret: {shape(value)}>"
-        if setting == "users" or setting not in KNOWN_KEYS:
+        if setting == "users" or setting not in NAMES:
             return f"<{shape(value)}>"
         return repr(value)
 
@@ -170,24 +175,26 @@ class _Problems:
         self.items.append(f"{key(name)} = {self.show(name, value)}: {allowed}")
 
 
-def _integer(raw: Mapping[str, Any], name: str, default: int, low: int, high: int, p: _Problems) -> int:
-    value = raw.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        p.add(name, value, f"must be an integer in {low}..{high}")
-        return default
+def _integer(raw: Mapping[str, Any], name: str, p: _Problems) -> int:
+    spec = BY_NAME[name]
+    value = raw.get(name, spec.default)
+    assert spec.low is not None and spec.high is not None, name
+    if isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high:
+        p.add(name, value, f"must be an integer in {spec.bounds}")
+        return int(spec.default)
     return value
 
 
-def _boolean(raw: Mapping[str, Any], name: str, default: bool, p: _Problems) -> bool:
-    value = raw.get(name, default)
+def _boolean(raw: Mapping[str, Any], name: str, p: _Problems) -> bool:
+    value = raw.get(name, default(name))
     if not isinstance(value, bool):
         p.add(name, value, "must be true or false")
-        return default
+        return bool(default(name))
     return value
 
 
-def _string_list(raw: Mapping[str, Any], name: str, default: Sequence[str], p: _Problems) -> tuple[str, ...]:
-    value = raw.get(name, list(default))
+def _string_list(raw: Mapping[str, Any], name: str, p: _Problems) -> tuple[str, ...]:
+    value = raw.get(name, default(name))
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         p.add(name, value, "must be a list of strings")
         return ()
@@ -206,7 +213,7 @@ def _object(raw: Mapping[str, Any], name: str, allowed_keys: Sequence[str], p: _
 
 
 def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
-    value = raw.get("users", [{"name": "admin"}])
+    value = raw.get("users", default("users"))
     if isinstance(value, dict):  # `--path 'users.password'`: the `[0]` was forgotten
         p.add("users", value, "must be a list of {name, password?} objects; with --path, index the entry: users[0].password")
         return ()
@@ -245,19 +252,11 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
     return tuple(users)
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _hostnames(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
-    names = _string_list(raw, "hostnames", ["localhost"], p)
+    names = _string_list(raw, "hostnames", p)
     good = []
     for i, name in enumerate(names):
-        if _is_ip(name):
+        if is_ip(name):
             p.add(f"hostnames[{i}]", name, "is an IP address; list it under ipAddresses")
         elif dns_name_ok(name, allow_wildcard=True):
             good.append(name.lower())
@@ -267,7 +266,7 @@ def _hostnames(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
 
 
 def _ip_addresses(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
-    ips = _string_list(raw, "ipAddresses", ["127.0.0.1"], p)
+    ips = _string_list(raw, "ipAddresses", p)
     good = []
     for i, text in enumerate(ips):
         try:
@@ -275,41 +274,6 @@ def _ip_addresses(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
         except ValueError:
             p.add(f"ipAddresses[{i}]", text, "must be an IPv4 or IPv6 address")
     return tuple(good)
-
-
-def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """Split `host:port` (IPv6 as `[addr]:port`) into host and port; raise ValueError when malformed."""
-    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", endpoint)
-    if not match:
-        raise ValueError(endpoint)
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if not 1 <= port <= 65535:
-        raise ValueError(endpoint)
-    return host, port
-
-
-def join_endpoint(host: str, port: int) -> str:
-    """`host:port`, with brackets around an IPv6 host."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def san_covers(host: str, hostnames: Sequence[str], ip_addresses: Sequence[str]) -> bool:
-    """Whether a certificate with these SANs is valid for `host` (IP SANs for IPs, DNS SANs else).
-
-    A wildcard SAN matches exactly one leftmost label, as TLS clients do.
-    """
-    if _is_ip(host):
-        ip = ipaddress.ip_address(host)
-        return any(ipaddress.ip_address(a) == ip for a in ip_addresses)
-    host = host.lower().rstrip(".")
-    for name in hostnames:
-        name = name.lower().rstrip(".")
-        if name == host:
-            return True
-        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
-            return True
-    return False
 
 
 def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
@@ -331,9 +295,9 @@ def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
 
 
 def _key(raw: Mapping[str, Any], p: _Problems) -> tuple[Literal["RSA", "ECDSA"], int, str]:
-    algorithm = raw.get("keyAlgorithm", "RSA")
-    rsa_bits = _integer(raw, "rsaBits", 4096, MIN_RSA_BITS, MAX_RSA_BITS, p)
-    curve = raw.get("ecdsaCurve", "P256")
+    algorithm = raw.get("keyAlgorithm", default("keyAlgorithm"))
+    rsa_bits = _integer(raw, "rsaBits", p)
+    curve = raw.get("ecdsaCurve", default("ecdsaCurve"))
     if curve not in ECDSA_CURVES:
         p.add("ecdsaCurve", curve, "must be P256 or P384 (Go TLS clients refuse P224 certificates)")
         curve = "P256"
@@ -352,14 +316,14 @@ def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str]
 
 
 def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
-    image = raw.get("image", DEFAULT_IMAGE)
+    image = raw.get("image", default("image"))
     if (
         not isinstance(image, str)
         or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower())
         or (image != image.strip())
     ):
         p.add("image", image, "must be an image reference such as registry:3.1.2 or host/repo@sha256:...")
-        return DEFAULT_IMAGE
+        return str(default("image"))
     last = image.rsplit("/", 1)[-1]
     if "@" not in image and (":" not in last or last.endswith(":latest")):
         warnings.append(
@@ -420,32 +384,6 @@ def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesS
     return KubernetesSettings(mode=mode, context=context, render_directory=directory)
 
 
-KNOWN_KEYS = [
-    "users",
-    "bcryptCost",
-    "hostnames",
-    "ipAddresses",
-    "subject",
-    "keyAlgorithm",
-    "rsaBits",
-    "ecdsaCurve",
-    "validityDays",
-    "caValidityDays",
-    "earlyRenewalDays",
-    "image",
-    "pullImage",
-    "port",
-    "containerName",
-    "dataVolume",
-    "retainData",
-    "deleteEnabled",
-    "healthTimeoutSeconds",
-    "endpoint",
-    "pullSecret",
-    "kubernetes",
-]
-
-
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
@@ -454,13 +392,13 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     """
     p = _Problems(secret_keys)
     warnings: list[str] = []
-    for name in sorted(set(raw) - set(KNOWN_KEYS)):
-        close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
+    for name in sorted(set(raw) - set(NAMES)):
+        close = difflib.get_close_matches(name, NAMES, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        p.add(name, raw[name], f"is not a setting of this project; {hint}known settings: {', '.join(KNOWN_KEYS)}")
+        p.add(name, raw[name], f"is not a setting of this project; {hint}known settings: {', '.join(NAMES)}")
 
     users = _users(raw, p)
-    cost = _integer(raw, "bcryptCost", 10, 4, 31, p)
+    cost = _integer(raw, "bcryptCost", p)
     shown_cost = p.show("bcryptCost", cost)
     if cost < 10 and "bcryptCost" in raw:
         warnings.append(f"{key('bcryptCost')} = {shown_cost} is below 10: the hashes are cheap to brute-force")
@@ -476,10 +414,10 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     subject = _subject(raw, first_san, p)
     algorithm, rsa_bits, curve = _key(raw, p)
 
-    validity = _integer(raw, "validityDays", 365, 1, 3650, p)
+    validity = _integer(raw, "validityDays", p)
     shown_validity = p.show("validityDays", validity)
-    ca_validity = _integer(raw, "caValidityDays", 3650, 1, 36500, p)
-    early = _integer(raw, "earlyRenewalDays", 30, 0, 3650, p)
+    ca_validity = _integer(raw, "caValidityDays", p)
+    early = _integer(raw, "earlyRenewalDays", p)
     if early >= validity:
         p.add(
             "earlyRenewalDays",
@@ -494,14 +432,14 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         )
 
     image = _image(raw, p, warnings)
-    pull_image = _boolean(raw, "pullImage", True, p)
-    port = _integer(raw, "port", 5000, 1, 65535, p)
+    pull_image = _boolean(raw, "pullImage", p)
+    port = _integer(raw, "port", p)
     docker_allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
     container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
     data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
-    retain_data = _boolean(raw, "retainData", True, p)
-    delete_enabled = _boolean(raw, "deleteEnabled", False, p)
-    health_timeout = _integer(raw, "healthTimeoutSeconds", 60, 5, 3600, p)
+    retain_data = _boolean(raw, "retainData", p)
+    delete_enabled = _boolean(raw, "deleteEnabled", p)
+    health_timeout = _integer(raw, "healthTimeoutSeconds", p)
 
     endpoint = raw.get("endpoint", join_endpoint(first_san, port))
     try:

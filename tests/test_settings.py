@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.names import dns_label_ok
-from components.settings import SettingsError, load_settings, san_covers, split_endpoint
+from components.names import dns_label_ok, san_covers, split_endpoint
+from components.settings import SettingsError, load_settings
 
 
 def problems(raw: dict[str, Any]) -> list[str]:
@@ -57,8 +58,11 @@ def test_empty_user_list() -> None:
 
 @pytest.mark.parametrize("name", ["ad:min", "ad min", "admin\t", "", "tab\there"])
 def test_user_name_with_colon_or_white_space(name: str) -> None:
-    message = only_problem({"users": [{"name": name}]})
-    assert message.startswith("private-registry:users[0].name = ") and "':'" in message
+    assert only_problem({"users": [{"name": name}]}) == (
+        "private-registry:users[0].name = <" + ("an empty string" if not name else "a string") + ">: "
+        "must be a non-empty name without ':', white space or control characters"
+    )
+    assert load_settings({"users": [{"name": re.sub(r"[:\s]", "", name) or "ok"}]}, "dev")  # the rest is fine
 
 
 def test_duplicate_users() -> None:
@@ -247,16 +251,26 @@ def test_an_ip_san_covers_itself_and_its_endpoint(ip: ipaddress.IPv4Address | ip
     endpoint = f"[{host}]:5000" if ip.version == 6 else f"{host}:5000"
     assert split_endpoint(endpoint) == (host, 5000)
     s = load_settings({"hostnames": [], "ipAddresses": [host], "endpoint": endpoint}, "dev")
-    assert san_covers(s.endpoint_host, s.hostnames, s.ip_addresses)
+    assert s.endpoint_host == host and s.subject.common_name == host  # the only SAN names the server
+    # An endpoint on any other address is refused before anything is created.
+    other = ipaddress.ip_address(int(ip) ^ 1)
+    other_endpoint = f"[{other}]:5000" if ip.version == 6 else f"{other}:5000"
+    assert "is not covered by the certificate's SANs" in only_problem(
+        {"hostnames": [], "ipAddresses": [host], "endpoint": other_endpoint}
+    )
 
 
 @given(st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){0,3}", fullmatch=True), st.text(max_size=12))
 def test_san_coverage_is_exact_for_dns_names(name: str, other: str) -> None:
     assert san_covers(name, [name], [])
     assert san_covers(name.upper(), [name], [])
-    assert not san_covers(name + "x", [name], []) or (name + "x") == name
-    if other.lower() != name:
-        assert not san_covers(other or "z", [name], []) or (other or "z").lower().rstrip(".") == name
+    assert san_covers(name + ".", [name], [])  # the root dot is not part of the name
+    assert not san_covers(name + "x", [name], [])
+    assert not san_covers("x" + name, [name], [])
+    assert not san_covers("a." + name, [name], []) and san_covers("a." + name, ["*." + name], [])
+    other = other or "z"
+    if other.lower().rstrip(".") != name:
+        assert not san_covers(other, [name], [])
 
 
 # Settings errors reach terminals and CI logs: no shape of mistake may print a password.
