@@ -63,10 +63,12 @@ def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, *
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 
 
-def copy_project(target: Path, source: Path = REPO) -> Path:
-    """A copy of the program in `target` (stack files and state stay out of the repository)."""
+def copy_project(target: Path, source: Path = REPO, names: tuple[str, ...] = PROJECT_FILES) -> Path:
+    """A copy of the program in `target` (stack files and state stay out of the repository); `names`
+    for another project (bench/minimal has no components/).
+    """
     target.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
+    for name in names:
         if (source / name).is_dir():
             shutil.copytree(source / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
