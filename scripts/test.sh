@@ -32,3 +32,6 @@ bash toolchain/install-plugins.sh
 
 echo "== end-to-end tests (real pulumi, dockerd, kube-apiserver, docker/skopeo/kubectl)"
 venv/bin/python -m pytest -q -m e2e -p no:cacheprovider tests/e2e
+
+echo "== benchmarks (bench/: ratios measured side by side while the sandbox is up; a miss prints, a crash fails)"
+venv/bin/python bench/run_all.py
