@@ -15,16 +15,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bcrypt
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from components.generated_secret import GeneratedSecret
-from components.settings import User
+
+# This module is also imported by the dynamic provider's own Python process (the provider class is
+# pickled by reference), on every preview and up: it imports only what `diff` needs. The settings
+# module is needed for types only, and bcrypt only when a hash is computed (create, or a changed
+# password), never on a no-op run (bench/cli_ratios.py).
+if TYPE_CHECKING:
+    from components.settings import User
 
 GENERATED_PASSWORD_BYTES = 24
 
@@ -40,6 +45,8 @@ class Entry:
 
 def hash_password(password: str, cost: int) -> str:
     """A `$2b$` bcrypt hash of `password` at `cost`, as the registry's htpasswd auth accepts."""
+    import bcrypt  # here, not at the top: see the imports above
+
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost, prefix=b"2b")).decode()
 
 

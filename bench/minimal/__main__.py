@@ -52,8 +52,15 @@ class TrivialProvider(ResourceProvider):
         return DiffResult(changes=olds.get("value") != news.get("value"))
 
 
+class Trivial(Resource):
+    """One resource of TrivialProvider."""
+
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(TrivialProvider(), name, {"value": value})
+
+
 if config.get_bool("dynamic"):
-    Resource(TrivialProvider(), "trivial", {"value": "one"})
+    Trivial("trivial", "one")
 
 pulumi.export("volume", volume.name)
 pulumi.export("publicKey", key.public_key_openssh)
