@@ -1,7 +1,6 @@
-"""Kubernetes image pull secrets (pulumi-kubernetes), one per namespace, and node trust content.
+"""Kubernetes image pull secrets (pulumi-kubernetes): one `.dockerconfigjson` Secret per namespace.
 
-A pull secret carries credentials, not trust: nodes must also trust the CA, which is what
-`containerd_hosts_toml` is for (a cluster stack installs it on its nodes).
+A pull secret carries credentials, not trust: nodes must also trust the CA (components/node_trust.py).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from components.kube_resources import Secret, ServiceAccountPatch
 from components.settings import KubernetesSettings
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
-CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
 
 
@@ -30,17 +28,6 @@ def docker_config_json(endpoint: str, username: str, password: str) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-def containerd_hosts_toml(endpoint: str) -> str:
-    """`certs.d/<endpoint>/hosts.toml` for containerd nodes; the CA goes beside it as `ca.crt`."""
-    return (
-        f'server = "https://{endpoint}"\n'
-        "\n"
-        f'[host."https://{endpoint}"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        f'  ca = "{CONTAINERD_CERTS_DIR}/{endpoint}/ca.crt"\n'
-    )
-
-
 def prepare_render_directory(path: str) -> None:
     """Create the render folder owner-only (0700): rendered Secrets hold plaintext credentials."""
     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -49,23 +36,34 @@ def prepare_render_directory(path: str) -> None:
 
 @dataclass(frozen=True)
 class PullSecretsArgs:
-    """Which namespaces get a pull secret, its name, its content and how Kubernetes is reached."""
+    """Which namespaces get a pull secret, its name, whose credentials for which endpoint, and how
+    Kubernetes is reached.
+    """
 
     name: str
     namespaces: Sequence[str]
-    docker_config_json: pulumi.Input[str]
+    endpoint: str
+    username: str
+    password: pulumi.Input[str]
     patch_default_service_account: bool
     kubernetes: KubernetesSettings
 
 
 class PullSecrets(pulumi.ComponentResource):
-    """A `kubernetes.io/dockerconfigjson` Secret per namespace, optionally added to `default` SAs."""
+    """A `kubernetes.io/dockerconfigjson` Secret per namespace, optionally added to `default` SAs;
+    `docker_config_json` (secret) is the document they hold.
+    """
+
+    docker_config_json: pulumi.Output[str]
 
     def __init__(self, name: str, args: PullSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:PullSecrets", name, None, opts)
+        self.docker_config_json = pulumi.Output.secret(
+            pulumi.Output.from_input(args.password).apply(lambda pw: docker_config_json(args.endpoint, args.username, pw))
+        )
         k8s = args.kubernetes
         if not args.namespaces:  # no pull secrets: no Kubernetes provider, no cluster access needed
-            self.register_outputs({})
+            self.register_outputs({"dockerConfigJson": self.docker_config_json})
             return
         if k8s.mode == "render" and k8s.render_directory:
             prepare_render_directory(k8s.render_directory)
@@ -86,7 +84,7 @@ class PullSecrets(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         data: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.from_input(args.docker_config_json).apply(lambda doc: base64.b64encode(doc.encode()).decode())
+            self.docker_config_json.apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )
         for namespace in args.namespaces:
             child = pulumi.ResourceOptions(parent=self, provider=provider)
@@ -104,4 +102,4 @@ class PullSecrets(pulumi.ComponentResource):
                     image_pull_secrets=[args.name],
                     opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret]),
                 )
-        self.register_outputs({})
+        self.register_outputs({"dockerConfigJson": self.docker_config_json})

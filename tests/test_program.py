@@ -136,7 +136,7 @@ def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) 
     assert {"content", "entries"} <= set(users_file.additional_secret_outputs)
     assert "users" in users_file.secret_inputs
     generated = [r for r in dev.of_type(DYNAMIC) if "length" in r.inputs]
-    assert sorted(r.name for r in generated) == ["registry-http-secret", "registry-users-admin-password"]
+    assert sorted(r.name for r in generated) == ["registry-registry-http-secret", "registry-users-admin-password"]
     assert all(r.additional_secret_outputs == ["value"] for r in generated)
     certs = dev.of_type("tls:index/locallySignedCert:LocallySignedCert") + dev.of_type("tls:index/selfSignedCert:SelfSignedCert")
     for cert in certs:
@@ -255,3 +255,13 @@ def test_health_check_uses_the_debug_listener_on_loopback_only() -> None:
         "http://127.0.0.1:5001/debug/health",
     ]
     assert [p["internal"] for p in container.inputs["ports"]] == [5000]  # the debug port is never published
+
+
+def test_the_http_secret_belongs_to_the_container_and_keeps_its_old_address(dev: ProgramRun) -> None:
+    secret = next(r for r in dev.of_type(DYNAMIC) if r.name == "registry-registry-http-secret")
+    assert dev.by_urn(secret.parent).type == "private-registry:index:RegistryContainer"
+    # Deployed stacks had it as `registry-http-secret` under PrivateRegistry: the alias keeps it.
+    top = dev.one("private-registry:index:PrivateRegistry")
+    specs = [json.loads(a)["spec"] for a in secret.aliases]
+    assert specs == [{"name": "registry-http-secret", "parentUrn": top.urn}], secret.aliases
+    assert env_of(dev.one(CONTAINER))["REGISTRY_HTTP_SECRET"] != ""

@@ -12,7 +12,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.pull_secret import containerd_hosts_toml, docker_config_json, prepare_render_directory
+from components.node_trust import containerd_hosts_toml
+from components.pull_secret import docker_config_json, prepare_render_directory
 
 
 def test_docker_config_json_has_user_password_and_auth() -> None:
