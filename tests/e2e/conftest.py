@@ -63,7 +63,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, *
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 
 
-def copy_project(target: Path, source: Path = REPO) -> Path:
+def copy_project(target: Path, source: Path = REPO, link_venv: bool = True) -> Path:
     """A copy of the program in `target` (stack files and state stay out of the repository)."""
     target.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
@@ -71,7 +71,8 @@ def copy_project(target: Path, source: Path = REPO) -> Path:
             shutil.copytree(source / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source / name, target / name)
-    (target / "venv").symlink_to(REPO / "venv")
+    if link_venv:
+        (target / "venv").symlink_to(REPO / "venv")
     return target
 
 
