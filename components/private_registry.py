@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.htpasswd import Htpasswd, HtpasswdArgs
-from components.node_trust import containerd_hosts_toml
+from components.kube_provider import kubernetes_provider
+from components.node_trust import NodeTrust, NodeTrustArgs
 from components.pull_secret import PullSecrets, PullSecretsArgs
 from components.registry import RegistryContainer, RegistryContainerArgs
 from components.settings import Settings
@@ -66,6 +67,17 @@ class PrivateRegistry(pulumi.ComponentResource):
             ),
             child,
         )
+        # One Kubernetes provider for every Kubernetes resource, only when there is one: a stack
+        # without pull secrets and node trust needs no cluster access at all.
+        daemonset = s.node_trust.mode == "daemonset"
+        provider = None
+        if s.pull_secret.namespaces or daemonset or s.local_registry_hosting:
+            # Until 2026-12 the provider was a child of PullSecrets, named after it.
+            old = pulumi.Alias(
+                name=f"{name}-pull-secrets-k8s",
+                parent=pulumi.create_urn(f"{name}-pull-secrets", "private-registry:index:PullSecrets", parent=self),
+            )
+            provider = kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
         pull_user = s.pull_secret.user
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
@@ -77,7 +89,21 @@ class PrivateRegistry(pulumi.ComponentResource):
                 # Only the pull user's password: another user's change leaves the pull secrets alone.
                 password=users.user_passwords[pull_user],
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
-                kubernetes=s.kubernetes,
+                provider=provider,
+            ),
+            child,
+        )
+        node_trust = NodeTrust(
+            f"{name}-node-trust",
+            NodeTrustArgs(
+                stack=s.stack,
+                endpoint=s.endpoint,
+                ca_cert_pem=tls.ca_cert_pem,
+                daemonset_image=s.node_trust.image if daemonset else None,
+                namespace=s.node_trust.namespace,
+                certs_dir=s.node_trust.certs_dir,
+                local_registry_hosting=s.local_registry_hosting,
+                provider=provider,
             ),
             child,
         )
@@ -88,7 +114,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.usernames = pulumi.Output.from_input([u.name for u in s.users])
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
-        self.containerd_hosts_toml = pulumi.Output.from_input(containerd_hosts_toml(s.endpoint))
+        self.containerd_hosts_toml = node_trust.hosts_toml
         self.container_name = registry.container_name
         self.data_volume = registry.volume_name
         self.pull_secret_name = pulumi.Output.from_input(s.pull_secret.name)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +14,6 @@ import pulumi
 from pulumi_kubernetes import Provider
 
 from components.kube_resources import Secret, ServiceAccountPatch
-from components.settings import KubernetesSettings
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
@@ -26,12 +24,6 @@ def docker_config_json(endpoint: str, username: str, password: str) -> str:
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     document = {"auths": {endpoint: {"username": username, "password": password, "auth": auth}}}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
-
-
-def prepare_render_directory(path: str) -> None:
-    """Create the render folder owner-only (0700): rendered Secrets hold plaintext credentials."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,7 @@ class PullSecretsArgs:
     username: str
     password: pulumi.Input[str]
     patch_default_service_account: bool
-    kubernetes: KubernetesSettings
+    provider: Provider | None  # None when there are no namespaces
 
 
 class PullSecrets(pulumi.ComponentResource):
@@ -61,28 +53,10 @@ class PullSecrets(pulumi.ComponentResource):
         self.docker_config_json = pulumi.Output.secret(
             pulumi.Output.from_input(args.password).apply(lambda pw: docker_config_json(args.endpoint, args.username, pw))
         )
-        k8s = args.kubernetes
-        if not args.namespaces:  # no pull secrets: no Kubernetes provider, no cluster access needed
+        if not args.namespaces or args.provider is None:  # no pull secrets, no cluster access needed
             self.register_outputs({"dockerConfigJson": self.docker_config_json})
             return
-        if k8s.mode == "render" and k8s.render_directory:
-            prepare_render_directory(k8s.render_directory)
-            pulumi.log.warn(
-                f"kubernetes.mode=render: the pull secrets are written in plaintext to {k8s.render_directory}/ "
-                "(owner-only folder); keep it out of version control",
-                resource=self,
-            )
-        provider = Provider(
-            f"{name}-k8s",
-            context=k8s.context,
-            render_yaml_to_directory=k8s.render_directory if k8s.mode == "render" else None,
-            # The SDK fills `kubeconfig` from $KUBECONFIG, which the provider refuses beside a render
-            # folder: rendering must not depend on (or reach) any cluster.
-            kubeconfig="" if k8s.mode == "render" else None,
-            # Update the data in place: a replaced Secret would briefly be missing for pulls.
-            enable_secret_mutable=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider = args.provider
         data: pulumi.Output[str] = pulumi.Output.secret(
             self.docker_config_json.apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )

@@ -48,6 +48,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "private-registry:index:Htpasswd": 1,
         "private-registry:index:RegistryContainer": 1,
         "private-registry:index:PullSecrets": 1,
+        "private-registry:index:NodeTrust": 1,
         "tls:index/privateKey:PrivateKey": 2,
         "tls:index/selfSignedCert:SelfSignedCert": 1,
         "tls:index/certRequest:CertRequest": 1,
@@ -57,6 +58,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
         SECRET: 1,
+        "kubernetes:core/v1:ConfigMap": 2,  # KEP-1755 local-registry-hosting and the CA beside it
     }
 
 
