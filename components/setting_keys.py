@@ -92,7 +92,8 @@ KEYS: tuple[Key, ...] = (
         shown_default="`{mode: none}`"),
     Key("localRegistryHosting", "boolean", None, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; one stack per "
-        "cluster may own them", shown_default="`true` in cluster mode with pull secret namespaces or the node-trust DaemonSet, else `false`"),
+        "cluster may own them",
+        shown_default="`true` in cluster mode with pull secret namespaces or the node-trust DaemonSet, else `false`"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
