@@ -166,7 +166,14 @@ def throwaway_registry_stack(workdir: Path, name: str, settings: dict[str, Any])
     suffix = os.urandom(3).hex()
     container, volume = f"registry-{name}-{suffix}", f"registry-data-{name}-{suffix}"
     stack = Stack(workdir, name)
-    base = {"image": REGISTRY_IMAGE, "pullImage": False, "port": free_port(), "containerName": container, "dataVolume": volume}
+    base = {
+        "image": REGISTRY_IMAGE,
+        "pullImage": False,
+        "port": free_port(),
+        "containerName": container,
+        "dataVolume": volume,
+        "localRegistryHosting": False,  # one stack per cluster may own it: tests/e2e/test_cluster_pull.py
+    }
     stack.init({**base, "retainData": False, **settings})
     try:
         yield stack

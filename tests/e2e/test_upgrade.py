@@ -1,9 +1,11 @@
-"""End to end: a stack deployed by the previous layout of the program upgrades to this one unchanged.
+"""End to end: a stack deployed by the previous layout of the program upgrades to this one in place.
 
-The registry's HTTP secret moved from `PrivateRegistry` into `RegistryContainer` (commit 0c61830);
-an alias keeps its state. Without it the upgrade would generate a new secret and replace the
-registry container. The old program comes from the repository's history, so this test needs a
-clone with history (not `--depth`).
+Two resources moved: the registry's HTTP secret from `PrivateRegistry` into `RegistryContainer`
+(commit 0c61830), and the Kubernetes provider from `PullSecrets` up to `PrivateRegistry` (a6af4c5).
+Aliases keep both: without them the upgrade would generate a new HTTP secret and replace the
+registry container, and replace every Kubernetes resource. Only the new `NodeTrust` component (no
+cloud resource of its own here) is added. The old program comes from the repository's history, so
+this test needs a clone with history (not `--depth`).
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
             "containerName": container,
             "dataVolume": volume,
             "retainData": False,
-            "pullSecret": {"namespaces": []},
+            "pullSecret": {"namespaces": ["apps"]},
+            "kubernetes": {"mode": "render", "renderDirectory": str(workdir / "upgrade-rendered")},
         }
     )
+    stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # render mode: no cluster at all
     try:
         stack.up()
         before = run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip()
@@ -60,14 +64,16 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         copy_project(project, link_venv=False)
         steps = stack.preview_steps()
-        assert steps == [], json.dumps(steps, indent=1)[:3000]
-        stack.pulumi("preview", "--expect-no-changes")
+        planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
+        assert planned == {("create", "private-registry:index:NodeTrust")}, json.dumps(steps, indent=1)[:3000]
         stack.up()
+        stack.pulumi("preview", "--expect-no-changes")
         assert run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip() == before
         state = json.loads(stack.pulumi("stack", "export").stdout)
         urns = [r["urn"] for r in state["deployment"]["resources"]]
         assert any(u.endswith("RegistryContainer$pulumi-python:dynamic:Resource::registry-registry-http-secret") for u in urns)
         assert not any(u.endswith("::registry-http-secret") for u in urns)
+        assert any(u.endswith("PrivateRegistry$pulumi:providers:kubernetes::registry-k8s") for u in urns)
     finally:
         stack.pulumi("destroy", "--yes", check=False)
         run(["docker", "rm", "-f", container], check=False)
