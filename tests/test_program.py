@@ -267,3 +267,12 @@ def test_the_http_secret_belongs_to_the_container_and_keeps_its_old_address(dev:
     specs = [json.loads(a)["spec"] for a in secret.aliases]
     assert specs == [{"name": "registry-http-secret", "parentUrn": top.urn}], secret.aliases
     assert env_of(dev.one(CONTAINER))["REGISTRY_HTTP_SECRET"] != ""
+
+
+def test_the_kubernetes_provider_keeps_its_old_address(dev: ProgramRun) -> None:
+    provider = dev.one("pulumi:providers:kubernetes")
+    assert dev.by_urn(provider.parent).type == "private-registry:index:PrivateRegistry"
+    # Deployed stacks had it as `registry-pull-secrets-k8s` under PullSecrets: the alias keeps it.
+    pull_secrets = dev.one("private-registry:index:PullSecrets")
+    specs = [json.loads(a)["spec"] for a in provider.aliases]
+    assert specs == [{"name": "registry-pull-secrets-k8s", "parentUrn": pull_secrets.urn}], provider.aliases
