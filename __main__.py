@@ -4,10 +4,13 @@ import pulumi
 
 from components.config import stack_config
 from components.private_registry import PrivateRegistry, PrivateRegistryArgs
-from components.settings import load_settings
+from components.settings import SettingsError, load_settings
 
 config = stack_config()
-settings = load_settings(config.values, pulumi.get_stack(), secret_keys=config.secret_keys)
+try:
+    settings = load_settings(config.values, pulumi.get_stack(), secret_keys=config.secret_keys)
+except SettingsError as error:  # the problems, not a traceback: nothing has been created
+    raise pulumi.RunError(str(error)) from None
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 

@@ -61,7 +61,7 @@ def minimal_stack(workdir: Path, name: str, config: dict[str, Any]) -> Iterator[
     """A stack of bench/minimal with its own volume and Secret name; destroyed and removed after."""
     suffix = os.urandom(3).hex()
     volume = f"bench-{name}-{suffix}"
-    stack = Stack(workdir, name, project_dir=copy_project(workdir / "project", MINIMAL, ("Pulumi.yaml", "__main__.py")))
+    stack = Stack(workdir, name, project_dir=copy_project(workdir / "project", MINIMAL, names=("Pulumi.yaml", "__main__.py")))
     stack.init({"volumeName": volume, "secretName": f"bench-{name}-{suffix}", **config})
     try:
         yield stack

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?")
 
 
 def dns_label_ok(name: str) -> bool:
@@ -28,6 +29,19 @@ def dns_name_ok(name: str, allow_wildcard: bool = False) -> bool:
     if not name or len(name) > 253:
         return False
     return all(dns_label_ok(label) for label in name.split("."))
+
+
+def image_ref_ok(ref: str) -> bool:
+    """An image reference such as `registry:3.1.2`, `host:5000/team/app:1` or `repo@sha256:...`."""
+    return bool(_IMAGE_REF.fullmatch(ref.lower())) and ref == ref.strip()
+
+
+def image_registry(ref: str) -> str | None:
+    """The registry host (with port) an image reference names, or None for Docker Hub's."""
+    first, slash, _ = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
 
 
 def docker_name_ok(name: str) -> bool:

@@ -84,6 +84,16 @@ KEYS: tuple[Key, ...] = (
         "`context` (default: current); `render`: write manifests to `renderDirectory` (default `rendered/<stack>`, "
         "created owner-only; the Secrets in it are plaintext). The mode is fixed per stack: switching replaces every "
         "Kubernetes resource", shown_default="`{mode: cluster}`"),
+    Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir}`: how nodes trust the CA. `none`: node "
+        "provisioning installs the outputs `containerdHostsToml` and `caCertificate`; `daemonset`: a DaemonSet in "
+        "`namespace` (default `kube-system`, must exist) writes both into `certsDir` (default "
+        "`/etc/containerd/certs.d`, containerd's `config_path`) on every node and keeps them current; `image` (required "
+        "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)",
+        shown_default="`{mode: none}`"),
+    Key("localRegistryHosting", "boolean", None, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
+        "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; one stack per "
+        "cluster may own them",
+        shown_default="`true` in cluster mode with pull secret namespaces or the node-trust DaemonSet, else `false`"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}

@@ -19,6 +19,8 @@ from components.names import (
     dns_name_ok,
     dns_subdomain_ok,
     docker_name_ok,
+    image_ref_ok,
+    image_registry,
     is_ip,
     join_endpoint,
     san_covers,
@@ -30,6 +32,8 @@ MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
 KEY_ALGORITHMS = ("RSA", "ECDSA")
 KUBERNETES_MODES = ("cluster", "render")
+NODE_TRUST_MODES = ("none", "daemonset")
+CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"  # containerd's usual registry `config_path`
 SUBJECT_FIELDS = {
     "commonName": "common_name",
     "organization": "organization",
@@ -80,6 +84,16 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class NodeTrustSettings:
+    """How nodes come to trust the CA: by their own provisioning (`none`) or a DaemonSet."""
+
+    mode: Literal["none", "daemonset"]
+    image: str | None
+    namespace: str
+    certs_dir: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated settings of one stack."""
 
@@ -106,6 +120,8 @@ class Settings:
     endpoint: str
     pull_secret: PullSecretSettings
     kubernetes: KubernetesSettings
+    node_trust: NodeTrustSettings
+    local_registry_hosting: bool
     warnings: tuple[str, ...] = ()
 
     @property
@@ -185,11 +201,12 @@ def _integer(raw: Mapping[str, Any], name: str, p: _Problems) -> int:
     return value
 
 
-def _boolean(raw: Mapping[str, Any], name: str, p: _Problems) -> bool:
-    value = raw.get(name, default(name))
+def _boolean(raw: Mapping[str, Any], name: str, p: _Problems, default_value: bool | None = None) -> bool:
+    fallback = default(name) if default_value is None else default_value
+    value = raw.get(name, fallback)
     if not isinstance(value, bool):
         p.add(name, value, "must be true or false")
-        return bool(default(name))
+        return bool(fallback)
     return value
 
 
@@ -317,11 +334,7 @@ def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str]
 
 def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
     image = raw.get("image", default("image"))
-    if (
-        not isinstance(image, str)
-        or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower())
-        or (image != image.strip())
-    ):
+    if not isinstance(image, str) or not image_ref_ok(image):
         p.add("image", image, "must be an image reference such as registry:3.1.2 or host/repo@sha256:...")
         return str(default("image"))
     last = image.rsplit("/", 1)[-1]
@@ -382,6 +395,36 @@ def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesS
     if mode == "render" and context is not None:
         p.add("kubernetes.context", context, "is only used with kubernetes.mode = cluster")
     return KubernetesSettings(mode=mode, context=context, render_directory=directory)
+
+
+def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
+    value = _object(raw, "nodeTrust", ["mode", "image", "namespace", "certsDir"], p)
+    mode = value.get("mode", "none")
+    if mode not in NODE_TRUST_MODES:
+        p.add("nodeTrust.mode", mode, "must be none (nodes are provisioned with the outputs) or daemonset")
+        mode = "none"
+    image = value.get("image")
+    if image is not None and (not isinstance(image, str) or not image_ref_ok(image)):
+        p.add("nodeTrust.image", image, "must be an image reference such as busybox:1.37 or host/repo@sha256:...")
+        image = None
+    elif mode == "daemonset" and image is None:
+        p.add(
+            "nodeTrust.image",
+            None,
+            "is required with nodeTrust.mode = daemonset: an image with a POSIX shell (e.g. busybox) that the nodes "
+            "can already pull (not one from this registry: the nodes do not trust it yet)",
+        )
+    elif mode == "daemonset" and isinstance(image, str) and image_registry(image) == endpoint:
+        p.add("nodeTrust.image", image, "is in this registry, which the nodes cannot pull from before they trust it")
+    namespace = value.get("namespace", "kube-system")
+    if not isinstance(namespace, str) or not dns_label_ok(namespace):
+        p.add("nodeTrust.namespace", namespace, "must be an existing namespace (a DNS-1123 label)")
+        namespace = "kube-system"
+    certs_dir = value.get("certsDir", CONTAINERD_CERTS_DIR)
+    if not isinstance(certs_dir, str) or not certs_dir.startswith("/") or certs_dir.rstrip("/") == "":
+        p.add("nodeTrust.certsDir", certs_dir, "must be an absolute path: containerd's registry config_path on the nodes")
+        certs_dir = CONTAINERD_CERTS_DIR
+    return NodeTrustSettings(mode=mode, image=image, namespace=namespace, certs_dir=certs_dir.rstrip("/"))
 
 
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
@@ -466,6 +509,11 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "needs kubernetes.mode = cluster (a rendered ServiceAccount would overwrite the live one)",
         )
 
+    node_trust = _node_trust(raw, str(endpoint), p)
+    # On by default when the stack applies to a cluster anyway; a Docker-only stack needs no cluster.
+    uses_cluster = kubernetes.mode == "cluster" and bool(pull_secret.namespaces or node_trust.mode == "daemonset")
+    local_registry_hosting = _boolean(raw, "localRegistryHosting", p, default_value=uses_cluster)
+
     if p.items:
         raise SettingsError(p.items)
     return Settings(
@@ -492,5 +540,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         endpoint=str(endpoint),
         pull_secret=pull_secret,
         kubernetes=kubernetes,
+        node_trust=node_trust,
+        local_registry_hosting=local_registry_hosting,
         warnings=tuple(warnings),
     )

@@ -81,6 +81,7 @@ class Registration:
     provider: str
     dependencies: list[str]
     version: str = ""
+    aliases: list[str] = field(default_factory=list)  # alias URNs, or alias specs as text
     wire_inputs: dict[str, Any] = field(default_factory=dict)  # as sent, secrets still wrapped
 
 
@@ -110,6 +111,7 @@ class RecordingMonitor(MockMonitor):
                     provider=request.provider,
                     dependencies=list(request.dependencies),
                     version=request.version,
+                    aliases=list(request.aliasURNs) + [json_format.MessageToJson(a) for a in request.aliases],
                     wire_inputs=raw,
                 )
             )

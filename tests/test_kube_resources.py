@@ -34,6 +34,7 @@ def assert_same_registration(ours: Registration, sdks: Registration) -> None:
     assert ours.secret_inputs == sdks.secret_inputs
     assert ours.version == sdks.version and ours.version  # the plugin version the SDK asks for
     assert sorted(ours.additional_secret_outputs) == sorted(sdks.additional_secret_outputs)
+    assert ours.aliases == [a.replace('"sdks"', '"ours"') for a in sdks.aliases]  # e.g. older API groups
 
 
 def test_secret_registers_what_the_sdk_secret_registers() -> None:
@@ -70,3 +71,28 @@ def test_a_difference_would_be_seen() -> None:
     )
     with pytest.raises(AssertionError):
         assert_same_registration(ours, sdks)
+
+
+def test_config_map_registers_what_the_sdk_config_map_registers() -> None:
+    import pulumi_kubernetes.core.v1 as sdk
+
+    data = {"ca.crt": "PEM", "hosts.toml": pulumi.Output.from_input("server = 1")}
+    ours, sdks = both(
+        lambda: kube_resources.ConfigMap("ours", METADATA, data, pulumi.ResourceOptions()),
+        lambda: sdk.ConfigMap("sdks", metadata=METADATA, data=data),
+    )
+    assert_same_registration(ours, sdks)
+
+
+def test_daemonset_registers_what_the_sdk_daemonset_registers() -> None:
+    import pulumi_kubernetes.apps.v1 as sdk
+
+    from components.node_trust import daemonset_spec
+
+    spec = daemonset_spec("trust", "busybox:1.37", "10.0.0.5:5000", "/etc/containerd/certs.d", "abc")
+    ours, sdks = both(
+        lambda: kube_resources.DaemonSet("ours", METADATA, spec, pulumi.ResourceOptions()),
+        lambda: sdk.DaemonSet("sdks", metadata=METADATA, spec=spec),
+    )
+    assert_same_registration(ours, sdks)
+    assert len(ours.aliases) == 2

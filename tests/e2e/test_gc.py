@@ -52,6 +52,7 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
         "endpoint": endpoint,
         "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
         "deleteEnabled": True,
+        "users": [{"name": "admin"}],
         "pullSecret": {"namespaces": []},
     }
     with throwaway_registry_stack(workdir, "e2e-gc", settings) as stack:
