@@ -3,11 +3,12 @@
 A bcrypt hash has a random salt, so hashing on every run would change the file (and replace the
 registry container) on every `pulumi up`. The file is therefore a resource of a small dynamic
 provider that keeps each user's password and hash in state and hashes again only for a user whose
-password changed (or when the cost changes). Its logic lives in plain functions, tested without
-Pulumi; the provider class only adapts them to the dynamic provider protocol.
+password (or cost) changed. Its logic lives in plain functions, tested without Pulumi; the provider
+class only adapts them to the dynamic provider protocol.
 
 A user without a configured password gets one generated once, as a resource of its own: what
-depends on one user's password (a pull secret) then does not depend on the other users.
+depends on one user's password (a pull secret) then does not depend on the other users. Its hash
+has bcrypt's lowest cost, whatever `bcryptCost` says (see GENERATED_PASSWORD_COST).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
     from components.settings import User
 
 GENERATED_PASSWORD_BYTES = 24
+# The bcrypt cost of a generated password's hash: bcrypt's lowest. The cost is there to slow down
+# guessing a low-entropy (human) password from a stolen htpasswd file; a generated password is 24
+# random bytes (192 bits), which no cost makes easier or harder to guess. It does cost every request:
+# the registry checks the hash on each one (about 15 for a push and pull of a one-layer image), about
+# 75 ms each at cost 10 on the 2-core test machine, more than TLS costs for a whole 100 MB transfer
+# (bench/push_pull.py). Configured passwords keep `bcryptCost`.
+GENERATED_PASSWORD_COST = 4
 
 
 @dataclass(frozen=True)
@@ -55,29 +63,34 @@ def htpasswd_line(entry: Entry) -> str:
     return f"{entry.name}:{entry.hash}"
 
 
+def hash_cost(hash_: str) -> int:
+    """The cost a `$2b$<cost>$...` hash was made with."""
+    return int(hash_.split("$")[2])
+
+
+def wanted_cost(user: Mapping[str, Any], cost: int) -> int:
+    """A user's own cost if it has one (a generated password), else the stack's `cost`."""
+    return int(user.get("cost", cost))
+
+
 def htpasswd_content(entries: Sequence[Entry]) -> str:
     """The whole htpasswd file, one line per user in the configured order."""
     return "".join(htpasswd_line(e) + "\n" for e in entries)
 
 
-def reconcile(
-    users: Sequence[Mapping[str, Any]],
-    cost: int,
-    previous: Sequence[Entry] = (),
-    previous_cost: int | None = None,
-) -> list[Entry]:
-    """The entries for `users` (`name`, `password`), reusing each previous hash whose password and
-    cost are unchanged: only users whose password (or the cost) changed are hashed again.
+def reconcile(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequence[Entry] = ()) -> list[Entry]:
+    """The entries for `users` (`name`, `password`, optionally their own `cost`), reusing each
+    previous hash whose password and cost are unchanged: only those users are hashed again.
     """
     before = {e.name: e for e in previous}
     entries = []
     for user in users:
-        name, password = user["name"], user["password"]
+        name, password, user_cost = user["name"], user["password"], wanted_cost(user, cost)
         old = before.get(name)
-        if old and old.password == password and previous_cost == cost:
+        if old and old.password == password and hash_cost(old.hash) == user_cost:
             entries.append(old)
         else:
-            entries.append(Entry(name=name, password=password, hash=hash_password(password, cost)))
+            entries.append(Entry(name=name, password=password, hash=hash_password(password, user_cost)))
     return entries
 
 
@@ -85,7 +98,9 @@ def needs_update(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequen
     """Whether `reconcile` would change anything, computed without hashing."""
     if cost != previous_cost or [u["name"] for u in users] != [e.name for e in previous]:
         return True
-    return any(u["password"] != e.password for u, e in zip(users, previous, strict=True))
+    return any(
+        u["password"] != e.password or wanted_cost(u, cost) != hash_cost(e.hash) for u, e in zip(users, previous, strict=True)
+    )
 
 
 def is_unknown(value: Any) -> bool:
@@ -133,7 +148,7 @@ class HtpasswdProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         cost = int(news["cost"])
-        return UpdateResult(outs=state_outputs(cost, reconcile(news["users"], cost, entries_from_state(olds), olds.get("cost"))))
+        return UpdateResult(outs=state_outputs(cost, reconcile(news["users"], cost, entries_from_state(olds))))
 
 
 SECRET_OUTPUTS = ["entries", "content"]
@@ -178,7 +193,8 @@ class Htpasswd(pulumi.ComponentResource):
             else GeneratedSecret(f"{name}-{u.name}-password", GENERATED_PASSWORD_BYTES, child).value
             for u in args.users
         }
-        users = pulumi.Output.all(*[pulumi.Output.all(name=n, password=p) for n, p in self.user_passwords.items()])
+        costs = {u.name: args.cost if u.password is not None else GENERATED_PASSWORD_COST for u in args.users}
+        users = pulumi.Output.all(*[pulumi.Output.all(name=n, password=p, cost=costs[n]) for n, p in self.user_passwords.items()])
         self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child)
         self.content = pulumi.Output.secret(self._file.content)
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**self.user_passwords))

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 
 from components import htpasswd
-from components.htpasswd import Entry, HtpasswdProvider, htpasswd_content, needs_update, reconcile, state_outputs
+from components.htpasswd import (
+    GENERATED_PASSWORD_COST,
+    Entry,
+    HtpasswdProvider,
+    hash_cost,
+    htpasswd_content,
+    needs_update,
+    reconcile,
+    state_outputs,
+)
 
 COST = 4  # the lowest bcrypt cost keeps the tests fast; the format is the same
 
@@ -32,29 +41,47 @@ def test_no_hashing_when_nothing_changed() -> None:
     first = reconcile(users, COST)
     assert not needs_update(users, COST, first, COST)
     with mock.patch.object(htpasswd, "hash_password", side_effect=AssertionError("hashed again")):
-        assert reconcile(users, COST, first, COST) == first
+        assert reconcile(users, COST, first) == first
 
 
 def test_changing_one_password_changes_only_that_line() -> None:
     before = reconcile([{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}], COST)
     changed = [{"name": "a", "password": "pa"}, {"name": "b", "password": "new"}]
     assert needs_update(changed, COST, before, COST)
-    after = reconcile(changed, COST, before, COST)
+    after = reconcile(changed, COST, before)
     assert after[0] == before[0]
     assert after[1].hash != before[1].hash and bcrypt.checkpw(b"new", after[1].hash.encode())
 
 
 def test_adding_a_user_keeps_the_others() -> None:
     before = reconcile([{"name": "a", "password": "pa"}], COST)
-    after = reconcile([{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}], COST, before, COST)
+    after = reconcile([{"name": "a", "password": "pa"}, {"name": "b", "password": "pb"}], COST, before)
     assert after[0] == before[0] and after[1].name == "b"
 
 
-def test_cost_change_rehashes_everyone() -> None:
+def test_cost_change_rehashes_every_configured_password() -> None:
     before = reconcile([{"name": "a", "password": "pa"}], COST)
     assert needs_update([{"name": "a", "password": "pa"}], 5, before, COST)
-    after = reconcile([{"name": "a", "password": "pa"}], 5, before, COST)
+    after = reconcile([{"name": "a", "password": "pa"}], 5, before)
     assert after[0].hash.startswith("$2b$05$")
+
+
+def test_a_generated_password_keeps_its_own_cost() -> None:
+    users = [{"name": "gen", "password": "g" * 32, "cost": GENERATED_PASSWORD_COST}, {"name": "human", "password": "ph"}]
+    before = reconcile(users, 5)
+    assert [hash_cost(e.hash) for e in before] == [GENERATED_PASSWORD_COST, 5]
+    assert not needs_update(users, 5, before, 5)
+    after = reconcile(users, 6, before)  # a new bcryptCost: only the configured password is hashed again
+    assert after[0] == before[0] and hash_cost(after[1].hash) == 6
+
+
+def test_a_hash_at_another_cost_is_made_again() -> None:
+    # A stack made before generated passwords had a cost of their own: their hashes are redone once.
+    before = reconcile([{"name": "gen", "password": "g" * 32}], 5)
+    users = [{"name": "gen", "password": "g" * 32, "cost": GENERATED_PASSWORD_COST}]
+    assert needs_update(users, 5, before, 5)
+    (entry,) = reconcile(users, 5, before)
+    assert hash_cost(entry.hash) == GENERATED_PASSWORD_COST and bcrypt.checkpw(b"g" * 32, entry.hash.encode())
 
 
 def test_provider_diff_ignores_the_serialized_provider() -> None:

@@ -11,6 +11,7 @@ import bcrypt
 import pulumi
 import pytest
 
+from components.htpasswd import GENERATED_PASSWORD_COST
 from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
 
 DEV = {
@@ -202,6 +203,13 @@ def test_configured_secret_password_is_used() -> None:
     assert run.outputs["passwords"]["admin"] == "from-config" and len(run.outputs["passwords"]["ci"]) >= 32
     hashes = dict(line.split(":", 1) for line in upload(run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
     assert bcrypt.checkpw(b"from-config", hashes["admin"].encode())
+
+
+def test_configured_passwords_get_the_cost_and_generated_ones_the_lowest() -> None:
+    settings: dict[str, Any] = {**DEV, "bcryptCost": 11, "users": [{"name": "admin", "password": "from-config"}, {"name": "ci"}]}
+    run = evaluate(settings, secret_keys=["private-registry:users"])
+    hashes = dict(line.split(":", 1) for line in upload(run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
+    assert hashes["admin"].startswith("$2b$11$") and hashes["ci"].startswith(f"$2b${GENERATED_PASSWORD_COST:02d}$")
 
 
 def test_ecdsa_keys_set_the_curve() -> None:
