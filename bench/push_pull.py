@@ -3,21 +3,25 @@
 Run (sandbox up, its environment and the toolchain's exported): venv/bin/python bench/push_pull.py [samples]
 
 Sides, all the same registry image (SANDBOX_REGISTRY_IMAGE), each pushed to and pulled from in turn
-with docker (its own --config dir):
-  - tls+auth: a throwaway stack of the program (TLS + htpasswd at the default bcrypt cost), reached
-    on the sandbox bridge address with its CA in /etc/docker/certs.d/<host:port>/ca.crt, as nodes and
-    clients do;
+with docker (its own --config dir per side):
+  - tls+auth, generated password: a throwaway stack of the program (TLS + htpasswd), reached on the
+    sandbox bridge address with its CA in /etc/docker/certs.d/<host:port>/ca.crt, as nodes and
+    clients do, as its default user (a generated password, hashed at bcrypt's lowest cost:
+    components/htpasswd.py);
+  - tls+auth, configured password: the same registry as a second user whose password is configured,
+    hashed at the default `bcryptCost` (what every user cost before generated passwords had a cost of
+    their own);
   - tls only: a second container with the same certificate and key (copied container to container,
     never onto the host) and no auth, on the bridge address: separates TLS from bcrypt;
   - plain: a third container, plain HTTP and no auth. dockerd speaks plain HTTP only to registries on
     127.0.0.0/8 (or listed as insecure in its daemon config, which this shared sandbox does not do),
     so this one is on loopback;
-  - tls+auth via loopback: the first registry again, on 127.0.0.1 (dockerd encrypts but does not
-    verify there): a control for the address difference between the bridge sides and the plain side.
+  - tls+auth via loopback: the first registry again on 127.0.0.1 (dockerd encrypts but does not verify
+    there): a control for the address difference between the bridge sides and the plain side.
 Each round imports a fresh image of random (incompressible) bytes, pushes it to every side, then
 pulls it from each side with no local copy left, so every transfer is real. The registry's own
-request log gives the number of authenticated requests (each one a bcrypt check), and one bcrypt
-check at the stack's cost is timed here, to say how much of the overhead bcrypt explains.
+request log gives the number of authenticated requests (each one a bcrypt check), and `GET /v2/`
+with and without credentials what one check costs in the registry itself.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ def random_image(tmp: Path, tag: str) -> None:
     archive.unlink()
 
 
+def slug(name: str) -> str:
+    """A side's name as a repository or tag path component."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 class Side:
     """One registry endpoint and the docker client config used with it."""
 
@@ -78,8 +87,7 @@ class Side:
     def ref(self, round_: int) -> str:
         # A repository of its own per side: two sides on one registry (the loopback control) must
         # not find the other's blobs already there and skip the upload.
-        slug = self.name.replace("+", "-").replace(" ", "-")
-        return f"{self.endpoint}/bench/{slug}/random:{round_}"
+        return f"{self.endpoint}/bench/{slug(self.name)}/random:{round_}"
 
 
 def start_extra_registry(name: str, publish: str, env: list[str], certs_from: str | None) -> None:
@@ -102,15 +110,16 @@ def wait_until_serving(side: Side) -> None:
         time.sleep(0.2)
 
 
-def authenticated_requests(container: str, since: str, host: str) -> tuple[int, int]:
-    """(requests, requests carrying credentials) to `host` the registry logged since `since` (RFC 3339)."""
+def authenticated_requests(container: str, since: str, host: str, user: str) -> int:
+    """How many requests to `host` by `user` the registry logged since `since` (RFC 3339)."""
     logs = run(["docker", "logs", "--since", since, container])
-    lines = [
-        line
+    return sum(
+        1
         for line in (logs.stdout + logs.stderr).splitlines()
-        if "response completed" in line and re.search(rf'http\.request\.host="?{re.escape(host)}[" ]', line)
-    ]
-    return len(lines), sum(1 for line in lines if "auth.user.name" in line)
+        if "response completed" in line
+        and re.search(rf'http\.request\.host="?{re.escape(host)}[" ]', line)
+        and re.search(rf'auth\.user\.name="?{re.escape(user)}[" ]', line)
+    )
 
 
 def get_v2_seconds(endpoint: str, ca_pem: str, authorization: str | None, n: int = 9) -> float:
@@ -133,6 +142,18 @@ def get_v2_seconds(endpoint: str, ca_pem: str, authorization: str | None, n: int
     return statistics.median(times[1:])  # the first one carries the handshake
 
 
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def bcrypt_costs_in(container: str) -> dict[str, int]:
+    """Each user's bcrypt cost in the htpasswd file the registry really uses (`user:$2b$<cost>$...`);
+    the hashes themselves are never printed.
+    """
+    text = run(["docker", "exec", container, "cat", "/etc/distribution/auth/htpasswd"]).stdout
+    return {user: int(hash_.split("$")[2]) for user, hash_ in (line.split(":", 1) for line in text.splitlines() if line)}
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else samples_from_env(3)
     suffix = os.urandom(3).hex()
@@ -145,6 +166,7 @@ def main() -> None:
             "ipAddresses": ["127.0.0.1", HOST],
             "endpoint": f"{HOST}:{port}",
             "port": port,
+            "users": [{"name": "admin"}, {"name": "ci"}],  # admin: a generated password; ci: configured below
             "pullSecret": {"namespaces": []},
         }
         stack: Stack = cleanup.enter_context(throwaway_registry_stack(root / "stack", "bench-pushpull", settings))
@@ -159,96 +181,96 @@ def main() -> None:
                 shutil.rmtree(ca_dir, ignore_errors=True)
 
         cleanup.callback(remove_leftovers)
+        stack.set_secret("users[1].password", "ci-" + os.urandom(12).hex())
         stack.up()
         out = stack.outputs()
-        container = out["containerName"]
-        cost = bcrypt_cost_in(container)
+        container, passwords = out["containerName"], out["passwords"]
+        costs = bcrypt_costs_in(container)
         tls_port, plain_port = free_port(), free_port()
+        generated = f"tls+auth, generated password (bcrypt cost {costs['admin']})"
+        configured = f"tls+auth, configured password (bcrypt cost {costs['ci']})"
+        users = {generated: "admin", configured: "ci"}
         sides = {
-            "tls+auth": Side("tls+auth", out["endpoint"], root / "docker-tls-auth"),
+            generated: Side("tls+auth", out["endpoint"], root / "docker-tls-auth"),
+            configured: Side("tls+auth configured", out["endpoint"], root / "docker-tls-auth-ci"),
             "tls only": Side("tls only", f"{HOST}:{tls_port}", root / "docker-tls"),
             "plain": Side("plain", f"127.0.0.1:{plain_port}", root / "docker-plain"),
             "tls+auth via loopback": Side("tls+auth via loopback", f"127.0.0.1:{port}", root / "docker-loopback"),
         }
-        for side in (sides["tls+auth"], sides["tls only"]):
-            ca_dir = CERTS_D / side.endpoint
+        for endpoint in (out["endpoint"], sides["tls only"].endpoint):
+            ca_dir = CERTS_D / endpoint
             ca_dirs.append(ca_dir)
             ca_dir.mkdir(parents=True, exist_ok=True)
             (ca_dir / "ca.crt").write_text(out["caCertificate"])
         tls_env = [f"REGISTRY_HTTP_TLS_CERTIFICATE={CERTS_DIR}/tls.crt", f"REGISTRY_HTTP_TLS_KEY={CERTS_DIR}/tls.key"]
         start_extra_registry(extra["tls"], f"{HOST}:{tls_port}:5000", tls_env, certs_from=container)
         start_extra_registry(extra["plain"], f"127.0.0.1:{plain_port}:5000", [], certs_from=None)
-        password = out["passwords"]["admin"]
-        for side in (sides["tls+auth"], sides["tls+auth via loopback"]):
-            side.docker("login", side.endpoint, "-u", "admin", "--password-stdin", input=password)
+        for name, user in (*users.items(), ("tls+auth via loopback", "admin")):
+            sides[name].docker("login", sides[name].endpoint, "-u", user, "--password-stdin", input=passwords[user])
         for side in sides.values():
             wait_until_serving(side)
 
-        times: dict[str, list[float]] = {f"{name}: push + pull": [] for name in sides}
-        requests: list[tuple[int, int]] = []
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        requests: dict[str, list[int]] = {name: [] for name in users}
         print(f"push then pull of a {IMAGE_MB} MB image of random bytes, {n} rounds:", flush=True)
         for round_ in range(n):
-            source = f"bench/random-{suffix}:{round_}"
-            images.append(source)
-            random_image(root, source)
+            # dockerd mounts a layer it knows in one repository of a registry into another one of the
+            # same registry instead of uploading it: the second user's side gets an image of its own.
+            sources = {name: f"bench/random-{suffix}-{slug(name)}:{round_}" for name in (generated, configured)}
+            for source in sources.values():
+                images.append(source)
+                random_image(root, source)
+            source_of = {name: sources.get(name, sources[generated]) for name in sides}
             pushed: dict[str, float] = {}
-            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
             # The order turns every round, so no side is always first (or right after the import).
             order = list(sides)[round_ % len(sides) :] + list(sides)[: round_ % len(sides)]
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
             for name in order:
                 side = sides[name]
-                ref = side.ref(round_)
-                images.append(ref)
-                side.docker("tag", source, ref)
+                images.append(side.ref(round_))
+                side.docker("tag", source_of[name], side.ref(round_))
                 started = time.perf_counter()
-                side.docker("push", ref)
+                side.docker("push", side.ref(round_))
                 pushed[name] = time.perf_counter() - started
             for name in order:
-                side = sides[name]
                 # No local copy of the layer may remain, or the pull skips the download.
-                run(["docker", "rmi", "-f", source, *[s.ref(round_) for s in sides.values()]], check=False)
+                run(["docker", "rmi", "-f", *sources.values(), *[s.ref(round_) for s in sides.values()]], check=False)
                 started = time.perf_counter()
-                side.docker("pull", side.ref(round_))
-                times[f"{name}: push + pull"].append(pushed[name] + time.perf_counter() - started)
-            requests.append(authenticated_requests(container, since, sides["tls+auth"].endpoint))
+                sides[name].docker("pull", sides[name].ref(round_))
+                times[name].append(pushed[name] + time.perf_counter() - started)
+            for name, user in users.items():
+                requests[name].append(authenticated_requests(container, since, out["endpoint"], user))
             run(["docker", "rmi", "-f", *[s.ref(round_) for s in sides.values()]], check=False)
         print_times(times)
-        keys = list(times)
-        ratios: list[Ratio] = [ratio(f"push + pull {IMAGE_MB} MB: tls+auth / plain", times, keys[0], keys[2], TARGET)]
-        auth_part = ratio("  (part) tls+auth / tls only: htpasswd auth", times, keys[0], keys[1], TARGET)
-        tls_part = ratio("  (part) tls only / plain: TLS (and the bridge address)", times, keys[1], keys[2], TARGET)
-        control = ratio("  (control) tls+auth on the bridge / the same on loopback", times, keys[0], keys[3], TARGET)
-        total, authed = statistics.median(r[0] for r in requests), statistics.median(r[1] for r in requests)
-        # What one authenticated request costs the registry (its bcrypt check), measured in the registry
-        # itself: `GET /v2/` with credentials there against the TLS-only one, same certificate, kept alive.
-        basic = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
-        with_auth = get_v2_seconds(sides["tls+auth"].endpoint, out["caCertificate"], basic)
-        without = get_v2_seconds(sides["tls only"].endpoint, out["caCertificate"], None)
-        check = with_auth - without
-        overhead = statistics.median(times[keys[0]]) - statistics.median(times[keys[2]])
-        tls_overhead = statistics.median(times[keys[1]]) - statistics.median(times[keys[2]])
-        notes = [
-            f"push + pull of {IMAGE_MB} MB through the tls+auth registry: {total:.0f} requests, {authed:.0f} of them "
-            f"authenticated, each a bcrypt check at cost {cost} (`GET /v2/` {with_auth * 1000:.0f} ms with credentials, "
-            f"{without * 1000:.0f} ms on the TLS-only registry: +{check * 1000:.0f} ms), so bcrypt explains about "
-            f"{authed * check:.2f} s of the {overhead:.2f} s overhead over plain HTTP; TLS (tls only - plain) "
-            f"{tls_overhead:.2f} s",
-            f"push + pull parts: htpasswd auth {auth_part.value:.2f} (tls+auth / tls only), TLS {tls_part.value:.2f} "
-            f"(tls only / plain); control: the same registry on the bridge / on loopback {control.value:.2f}",
+        ratios: list[Ratio] = [
+            ratio(f"push + pull {IMAGE_MB} MB: {name} / plain HTTP, no auth", times, name, "plain", TARGET) for name in users
         ]
+        parts = {name: ratio(f"  (part) htpasswd auth, {name} / tls only", times, name, "tls only", TARGET) for name in users}
+        tls_part = ratio("  (part) TLS (and the bridge address): tls only / plain", times, "tls only", "plain", TARGET)
+        control = ratio(
+            "  (control) the same registry on the bridge / on loopback", times, generated, "tls+auth via loopback", TARGET
+        )
+        # What one authenticated request costs the registry (its bcrypt check), measured in the registry
+        # itself: `GET /v2/` with each user's credentials against the TLS-only registry, kept alive.
+        ca = out["caCertificate"]
+        without = get_v2_seconds(sides["tls only"].endpoint, ca, None)
+        plain = statistics.median(times["plain"])
+        tls_overhead = statistics.median(times["tls only"]) - plain
+        notes = []
+        for name, user in users.items():
+            check = get_v2_seconds(out["endpoint"], ca, basic_auth(user, passwords[user])) - without
+            authed = statistics.median(requests[name])
+            overhead = statistics.median(times[name]) - plain
+            notes.append(
+                f"{name}: {authed:.0f} authenticated requests per push + pull of {IMAGE_MB} MB, each a bcrypt check "
+                f"(+{check * 1000:.1f} ms on `GET /v2/` against {without * 1000:.1f} ms without auth), so bcrypt explains "
+                f"about {authed * check:.2f} s of the {overhead:.2f} s overhead over plain HTTP (auth part "
+                f"{parts[name].value:.2f}); TLS (tls only - plain) {tls_overhead:.2f} s (TLS part {tls_part.value:.2f}; "
+                f"control, the same registry on the bridge / on loopback: {control.value:.2f})"
+            )
         for note in notes:
             print(f"  {note}", flush=True)
     save("push_pull", ratios, notes)
-
-
-def bcrypt_cost_in(container: str) -> int:
-    """The bcrypt cost of the htpasswd file the registry really uses (`$2b$<cost>$...`); the hashes
-    themselves are never printed.
-    """
-    text = run(["docker", "exec", container, "cat", "/etc/distribution/auth/htpasswd"]).stdout
-    costs = {int(line.split(":", 1)[1].split("$")[2]) for line in text.splitlines() if line}
-    assert len(costs) == 1, "expected one bcrypt cost in the htpasswd file"
-    return costs.pop()
 
 
 if __name__ == "__main__":
