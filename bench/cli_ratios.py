@@ -16,6 +16,8 @@ at the end, whatever happens.
 from __future__ import annotations
 
 import os
+import re
+import statistics
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -70,6 +72,18 @@ def minimal_stack(workdir: Path, name: str, config: dict[str, Any]) -> Iterator[
         run(["docker", "volume", "rm", volume], check=False)
 
 
+def step_durations(transcript: list[str], at_least: float = 0.5) -> dict[str, list[float]]:
+    """The create steps the CLI reported taking `at_least` seconds (`+  type name created (3s)`),
+    per resource type and name, from a stack's transcript.
+    """
+    found: dict[str, list[float]] = {}
+    for text in transcript:
+        for kind, name, seconds in re.findall(r"\+\s+(\S+) (\S+) created \(([\d.]+)s\)", text):
+            if float(seconds) >= at_least and not kind.startswith("pulumi:pulumi:Stack"):
+                found.setdefault(f"{kind.rsplit(':', 1)[-1]} {name}", []).append(float(seconds))
+    return found
+
+
 def preview(stack: Stack) -> None:
     stack.pulumi("preview", "--expect-no-changes")
 
@@ -96,6 +110,7 @@ def main() -> None:
     dev_config = dev_settings(suffix)
     minimal_config = {"rsaBits": dev_config["rsaBits"]} if "rsaBits" in dev_config else {}  # else both default to 4096
     ratios: list[Ratio] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp, ExitStack() as stacks:
         root = Path(tmp)
         print(f"setting up throwaway stacks under {root} ...", flush=True)
@@ -111,6 +126,10 @@ def main() -> None:
         )
         print_times(creates)
         ratios.append(ratio("pulumi up (create): dev stack / minimal program", creates, *creates, TARGET_UP))
+        steps = step_durations(dev.transcript)
+        shown = ", ".join(f"{name} {statistics.median(values):.1f} s" for name, values in sorted(steps.items()))
+        notes.append(f"`pulumi up` (create) of the dev stack, the slowest steps as the CLI reports them (medians): {shown}")
+        print(f"  {notes[-1]}", flush=True)
 
         # The other stacks, created (untimed) now that the create round is over.
         users50 = [{"name": f"user{i:02d}"} for i in range(50)]
@@ -178,7 +197,7 @@ def main() -> None:
         print_times(costs)
         ratios.append(ratio("no-op preview: 5 users at bcrypt cost 14 / cost 4", costs, *costs, TARGET_COST))
         print("destroying the throwaway stacks ...", flush=True)
-    save("cli_ratios", ratios)
+    save("cli_ratios", ratios, notes)
 
 
 if __name__ == "__main__":
