@@ -263,8 +263,8 @@ def main() -> None:
             overhead = statistics.median(times[name]) - plain
             notes.append(
                 f"{name}: {authed:.0f} authenticated requests per push + pull of {IMAGE_MB} MB, each a bcrypt check "
-                f"(+{check * 1000:.1f} ms on `GET /v2/` against {without * 1000:.1f} ms without auth), so bcrypt explains "
-                f"about {authed * check:.2f} s of the {overhead:.2f} s overhead over plain HTTP (auth part "
+                f"(+{check * 1000:.1f} ms on `GET /v2/` against {without * 1000:.1f} ms without auth): about "
+                f"{authed * check:.2f} s of bcrypt per push + pull; overhead over plain HTTP {overhead:.2f} s (auth part "
                 f"{parts[name].value:.2f}); TLS (tls only - plain) {tls_overhead:.2f} s (TLS part {tls_part.value:.2f}; "
                 f"control, the same registry on the bridge / on loopback: {control.value:.2f})"
             )
