@@ -37,11 +37,16 @@ REFERRERS = "Test content discovery endpoints (listing references) "
 KNOWN_UPSTREAM_FAILURES: dict[str, set[str]] = {
     "Pull": set(),
     "Push": set(),
-    # Distribution 3.1 has no referrers API: GET /v2/<name>/referrers/<digest> answers 404.
     "Content Discovery": {
+        # Distribution 3.1 stores a manifest's `subject` but answers its PUT without an `OCI-Subject`
+        # header; the suite's setup stops there, before the rest of its referrers are pushed.
+        "Setup References setup",
+        # Distribution 3.1 has no referrers API: GET /v2/<name>/referrers/<digest> answers 404.
         REFERRERS + "GET request to nonexistent blob should result in empty 200 response",
         REFERRERS + "GET request to existing blob should yield 200",
         REFERRERS + "GET request to existing blob with filter should yield 200",
+        # Follows from the setup failure: it deletes the referrers the setup never pushed (404).
+        "Teardown References teardown",
     },
     "Content Management": set(),
 }
@@ -213,6 +218,10 @@ def test_conformance_all_workflows_through_tls_and_htpasswd(workdir: Path) -> No
         result, seconds = run_suite(binary, endpoint, password, report_dir)
 
     secrets = (password, base64.b64encode(f"{USER}:{password}".encode()).decode())
+    # The suite's report.html logs each request's headers, the Basic credentials among them.
+    report_html = report_dir / "report.html"
+    if report_html.exists():
+        report_html.write_text(scrub(report_html.read_text(), secrets))
     artefacts = {"stdout": result.stdout, "stderr": result.stderr}
     artefacts |= {p.name: p.read_text() for p in report_dir.iterdir() if p.is_file()}
     assert "junit.xml" in artefacts, f"no junit.xml; exit {result.returncode}\n{scrub(result.stderr[-3000:], secrets)}"
