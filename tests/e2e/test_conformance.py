@@ -79,7 +79,8 @@ def deploy(stack: Stack) -> tuple[str, str]:
     stack.set_secret("users[0].password", password)
     stack.up()
     out = stack.outputs()
-    assert out["passwords"] == {USER: password}
+    configured = out["passwords"] == {USER: password}
+    assert configured, "the stack's `passwords` output is not the configured password"  # no diff: it would print it
     return password, out["caCertificate"]
 
 
