@@ -141,16 +141,19 @@ node_write_containerd_config() {
   mkdir -p "$CONTAINERD_DIR" "$CONTAINERD_CERTS_D" "$SHIM_SOCKET_DIR"
   cat > "$CONTAINERD_DIR/config.toml" <<TOML
 # containerd $CONTAINERD_VERSION for the sandbox node: every path under $NODE_DIR.
-version = 3
+version = 4
 root = "$CONTAINERD_DIR/root"
 state = "$CONTAINERD_DIR/state"
 # NRI off; the opt plugin would create /opt/containerd.
 disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 
-[grpc]
+# version 4: the sockets are server plugins (the default ones are under /run/containerd)
+[plugins.'io.containerd.server.v1.grpc']
   address = "$CONTAINERD_SOCK"
-[ttrpc]
+[plugins.'io.containerd.server.v1.ttrpc']
   address = "$CONTAINERD_SOCK.ttrpc"
+[plugins.'io.containerd.server.v1.debug']
+  address = ""
 
 [plugins.'io.containerd.shim.v1.manager']
   # default /run/containerd/s
