@@ -52,7 +52,7 @@ snapshot() {
   echo "## sysctls"
   for p in "${NODE_SYSCTLS[@]}"; do echo "$p = $(sysctl -n "$p")"; done
   echo "## global directories"
-  for p in "${NODE_GLOBAL_PATHS[@]}"; do [ -e "$p" ] && echo "exists $p"; done
+  for p in "${NODE_GLOBAL_PATHS[@]}" "${NODE_DEFAULT_PATHS[@]}"; do [ -e "$p" ] && echo "exists $p"; done
   echo "## cgroups (the node's cgroupRoot and kubepods at a hierarchy root)"
   for m in $(node_cgroup_mounts); do
     for p in "$m/$NODE_CGROUP" "$m"/kubepods*; do [ -e "$p" ] && echo "cgroup $p"; done

@@ -33,8 +33,12 @@ NODE_BEFORE=$NODE_DIR/machine-before
 # What the kubelet and the CNI plugins change on the machine.
 NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward)
-NODE_GLOBAL_PATHS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni
-  /run/containerd /opt/containerd /etc/cni /run/netns)
+# Created by the kubelet (device plugins, /var/log/containers links) and libcni (result cache),
+# whatever their configuration says; node_down removes those that did not exist before.
+NODE_GLOBAL_PATHS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni)
+# Defaults our configuration moves away from: node-footprint.sh checks they stay untouched.
+# shellcheck disable=SC2034  # used by node-footprint.sh
+NODE_DEFAULT_PATHS=(/run/containerd /etc/cni /etc/containerd /run/netns /var/lib/containerd)
 NODE_IPTABLES_CHAINS=(KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT)
 
 node_kubectl() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
@@ -301,6 +305,20 @@ node_pause_image() {
   log "imported pause image docker.io/$PAUSE_IMAGE ($want)"
 }
 
+# The test image, for Pods that must run before the node trusts any registry (the node-trust
+# DaemonSet): from the sandbox's dockerd into containerd's k8s.io namespace, re-imported when the
+# docker image changes.
+node_test_image() {
+  local id; id=$(docker image inspect -f '{{.Id}}' "$TEST_IMAGE") || die "$TEST_IMAGE missing in dockerd"
+  if [ "$(cat "$NODE_DIR/test-image.id" 2>/dev/null)" = "$id" ] &&
+     node_ctr -n k8s.io images ls -q "name==docker.io/$TEST_IMAGE" | grep -q .; then
+    return 0
+  fi
+  docker save "$TEST_IMAGE" | node_ctr -n k8s.io images import - >/dev/null
+  echo "$id" > "$NODE_DIR/test-image.id"
+  log "imported test image docker.io/$TEST_IMAGE into the node's containerd"
+}
+
 node_scheduler_up() {
   local bin=$1
   if pid_alive "$NODE_DIR/kube-scheduler.pid"; then
@@ -369,6 +387,7 @@ node_up() {
   node_write_cni
   node_containerd_up "$ctrd"
   node_pause_image "$pause"
+  node_test_image
   node_scheduler_up "$kube"
   node_kubelet_up "$kube"
   log "node up in $(elapsed "$start")s"
@@ -504,4 +523,6 @@ node_env() {
   echo "export SANDBOX_CONTAINERD_ADDRESS=$CONTAINERD_SOCK"
   echo "export SANDBOX_CTR=$(containerd_bin_dir)/ctr"
   echo "export SANDBOX_PAUSE_IMAGE=docker.io/$PAUSE_IMAGE"
+  # in the node's containerd without any pull (imagePullPolicy IfNotPresent)
+  echo "export SANDBOX_NODE_TEST_IMAGE=$TEST_IMAGE"
 }
