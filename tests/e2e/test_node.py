@@ -27,8 +27,9 @@ from tests.e2e.test_registry import CERTS_D, REGISTRY_HOST
 NODE_NAME = os.environ.get("SANDBOX_NODE_NAME", "")
 NODE_CERTS_D = Path(os.environ.get("SANDBOX_CONTAINERD_CERTS_D", "/nonexistent/certs.d"))
 KUBE_VERSION = "v1.36.3"
-CONTAINERD_VERSION = "v2.4.2"
+CONTAINERD_VERSION = "2.4.2"  # CRI reports it without the v
 RUNNING_TIMEOUT = 120.0
+PAYLOAD_BYTES = 8 * 1024 * 1024
 
 
 def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -149,7 +150,13 @@ def node_registry(workdir: Path) -> Iterator[NodeRegistry]:
             docker_config.mkdir(exist_ok=True)
             docker = ["docker", "--config", str(docker_config)]
             run([*docker, "login", endpoint, "-u", "puller", "--password-stdin"], input=registry.outputs["passwords"]["puller"])
-            run([*docker, "tag", TEST_IMAGE, registry.image])
+            # A layer no earlier run pushed, so the first pull on the node really downloads.
+            payload = stack.workdir / "payload.bin"
+            payload.write_bytes(os.urandom(PAYLOAD_BYTES))
+            container = run([*docker, "create", TEST_IMAGE]).stdout.strip()
+            run([*docker, "cp", str(payload), f"{container}:/payload.bin"])
+            run([*docker, "commit", container, registry.image])
+            run([*docker, "rm", container])
             run([*docker, "push", registry.image])
             run([*docker, "rmi", registry.image])
             yield registry
@@ -188,16 +195,18 @@ def test_a_scheduled_pod_pulls_from_the_registry_runs_and_logs(node_registry: No
     started = time.perf_counter()
     first = node_registry.apply_pod(check)
     seconds = node_registry.wait_running(first)
-    record(f"node: kubectl apply to container running, first pull: {seconds:.1f} s")
+    record(f"node: kubectl apply to container running, first pull (busybox + 8 MiB layer): {seconds:.1f} s")
     pod = pod_json(node_registry.namespace, first)
     assert pod["spec"]["nodeName"] == NODE_NAME and pod["spec"]["schedulerName"] == "default-scheduler"
     assert '"reason": "Scheduled"' in events(node_registry.namespace, first)
-    assert pod["status"]["containerStatuses"][0]["imageID"].startswith(f"{node_registry.endpoint}/node/busybox@sha256:")
+    assert pod["status"]["containerStatuses"][0]["image"] == node_registry.image
+    pulled = [e["message"] for e in json.loads(events(node_registry.namespace, first))["items"] if e["reason"] == "Pulled"]
+    assert pulled and "Successfully pulled image" in pulled[0], pulled
     logs = node_registry.logs(first, "hello-from-the-node")
     assert "hello-from-the-node" in logs, logs
     assert "400 Bad Request" in logs, logs
-    exec_ = kubectl("exec", first, "-n", node_registry.namespace, "--", "cat", "/proc/1/cmdline")
-    assert exec_.stdout.startswith("sh"), exec_.stdout
+    exec_ = kubectl("exec", first, "-n", node_registry.namespace, "--", "sh", "-c", "echo exec in $(hostname)")
+    assert exec_.stdout.strip() == f"exec in {first}", exec_.stdout
     assert time.perf_counter() - started < RUNNING_TIMEOUT
 
 
