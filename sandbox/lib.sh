@@ -11,6 +11,7 @@ KUBE_VERSION=1.36.3
 # The node (kubelet + containerd + CNI): see README "Node". kubelet 1.36 needs containerd 2.x.
 CONTAINERD_VERSION=2.4.2
 PAUSE_IMAGE=${SANDBOX_PAUSE_IMAGE:-private-registry/pause:local}
+NODE_TEST_IMAGE=${SANDBOX_NODE_TEST_IMAGE:-private-registry/busybox:node-local}
 
 if [ "${SANDBOX_REGISTRY_FALLBACK:-}" = debian ]; then
   REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:2.8-debian-local}

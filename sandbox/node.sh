@@ -305,18 +305,16 @@ node_pause_image() {
   log "imported pause image docker.io/$PAUSE_IMAGE ($want)"
 }
 
-# The test image, for Pods that must run before the node trusts any registry (the node-trust
-# DaemonSet): from the sandbox's dockerd into containerd's k8s.io namespace, re-imported when the
-# docker image changes.
+# The node's test image, for Pods that must run before the node trusts any registry (the
+# node-trust DaemonSet): imported into containerd's k8s.io namespace (build-node.sh test-image).
 node_test_image() {
-  local id; id=$(docker image inspect -f '{{.Id}}' "$TEST_IMAGE") || die "$TEST_IMAGE missing in dockerd"
-  if [ "$(cat "$NODE_DIR/test-image.id" 2>/dev/null)" = "$id" ] &&
-     node_ctr -n k8s.io images ls -q "name==docker.io/$TEST_IMAGE" | grep -q .; then
+  local tar=$1 want
+  want=$(tar -xOf "$tar" ./index.json | grep -o '"digest":"sha256:[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+  if [ "$(node_ctr -n k8s.io images ls "name==docker.io/$NODE_TEST_IMAGE" | awk 'NR==2 {print $3}')" = "$want" ]; then
     return 0
   fi
-  docker save "$TEST_IMAGE" | node_ctr -n k8s.io images import - >/dev/null
-  echo "$id" > "$NODE_DIR/test-image.id"
-  log "imported test image docker.io/$TEST_IMAGE into the node's containerd"
+  node_ctr -n k8s.io images import "$tar" >/dev/null
+  log "imported test image docker.io/$NODE_TEST_IMAGE ($want) into the node's containerd"
 }
 
 node_scheduler_up() {
@@ -370,10 +368,11 @@ node_kubelet_up() {
 node_up() {
   local start; start=$(date +%s%N)
   [ "$(id -u)" -eq 0 ] || die "the node needs root"
-  local ctrd kube pause
+  local ctrd kube pause testimg
   ctrd=$("$HERE/build-node.sh" containerd) || die "building containerd failed"
   kube=$("$HERE/build-node.sh" kube) || die "building kubelet/kube-scheduler failed"
   pause=$("$HERE/build-node.sh" pause) || die "building the pause image failed"
+  testimg=$("$HERE/build-node.sh" test-image) || die "building the node's test image failed"
   if ! tr '\0' ' ' < "/proc/$(cat "$KUBE_DIR/kube-apiserver.pid")/cmdline" | grep -q -- --kubelet-client-certificate; then
     die "kube-apiserver runs without the node flags (started by an older sandbox.sh): run sandbox.sh down, then up"
   fi
@@ -387,7 +386,7 @@ node_up() {
   node_write_cni
   node_containerd_up "$ctrd"
   node_pause_image "$pause"
-  node_test_image
+  node_test_image "$testimg"
   node_scheduler_up "$kube"
   node_kubelet_up "$kube"
   log "node up in $(elapsed "$start")s"
@@ -522,7 +521,7 @@ node_env() {
   echo "export SANDBOX_CONTAINERD_CERTS_D=$CONTAINERD_CERTS_D"
   echo "export SANDBOX_CONTAINERD_ADDRESS=$CONTAINERD_SOCK"
   echo "export SANDBOX_CTR=$(containerd_bin_dir)/ctr"
-  echo "export SANDBOX_PAUSE_IMAGE=docker.io/$PAUSE_IMAGE"
+  echo "export SANDBOX_PAUSE_IMAGE=$PAUSE_IMAGE"
   # in the node's containerd without any pull (imagePullPolicy IfNotPresent)
-  echo "export SANDBOX_NODE_TEST_IMAGE=$TEST_IMAGE"
+  echo "export SANDBOX_NODE_TEST_IMAGE=$NODE_TEST_IMAGE"
 }
