@@ -1,6 +1,7 @@
 # The sandbox node: containerd + kube-scheduler + kubelet registered with the sandbox API server
 # (sourced by sandbox.sh after its helpers; README "Node"). Entry points: node_up, node_down,
 # node_status, node_env; kube_up uses node_apiserver_pki and NODE_APISERVER_ARGS.
+#   sandbox.sh node up|down|status   the node alone (the control plane must be up)
 #
 # The kubelet changes machine-global things (sysctls, iptables chains, /var/lib/kubelet,
 # /var/log/containers, /var/lib/cni, cgroups): node_up records their state before it starts

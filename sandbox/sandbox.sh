@@ -6,7 +6,6 @@
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
-#   sandbox.sh node up|down|status   the node alone (the control plane must be up)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox/lib.sh
@@ -405,13 +404,13 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  node) case "${2:-}" in  # the node alone, the control plane staying up (sandbox/node.sh)
+          up) node_up ;; down) node_down ;; status) node_status ;;
+          *) echo "usage: $0 node up|down|status" >&2; exit 2 ;;
+        esac ;;
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) print_env ;;
-  node) case "${2:-}" in  # the node alone, the control plane staying up
-          up) node_up ;; down) node_down ;; status) node_status ;;
-          *) echo "usage: $0 node up|down|status" >&2; exit 2 ;;
-        esac ;;
-  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env | node up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env" >&2; exit 2 ;;
 esac
