@@ -20,6 +20,19 @@ else
 fi
 TEST_IMAGE=${SANDBOX_TEST_IMAGE:-private-registry/busybox:local}
 
+# The node (kubelet + containerd + CNI, README "Node"): kubelet and kube-scheduler are built at
+# KUBE_VERSION; kubelet 1.36 needs containerd 2.x. Cache keys: version + contents of the inputs.
+CONTAINERD_VERSION=2.4.2
+PAUSE_IMAGE=${SANDBOX_PAUSE_IMAGE:-private-registry/pause:local}
+NODE_TEST_IMAGE=${SANDBOX_NODE_TEST_IMAGE:-private-registry/busybox:node-local}
+inputs_key() { cat "$@" | sha1sum | cut -c1-12; }  # contents, never paths
+kube_node_bin_dir() {
+  echo "$CACHE_ROOT/kube-node-$KUBE_VERSION-$(inputs_key "$SANDBOX_SRC/go/kube/go.mod" "$SANDBOX_SRC/go/kube/go.sum")"
+}
+containerd_bin_dir() {
+  echo "$CACHE_ROOT/containerd-$CONTAINERD_VERSION-$(inputs_key "$SANDBOX_SRC/go/containerd/go.mod" "$SANDBOX_SRC/go/containerd/go.sum")"
+}
+
 log() { echo "sandbox: $*" >&2; }
 die() { echo "sandbox: ERROR: $*" >&2; exit 1; }
 
