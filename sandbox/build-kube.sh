@@ -1,36 +1,71 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and etcd from the Go module proxy
-# (wrapper module sandbox/go/kube) into a cache outside the repository.
-# Prints the bin directory on stdout. Cached by version: a second run is instant.
+# Builds Kubernetes from the Go module proxy (wrapper module sandbox/go/kube) into a cache
+# outside the repository. Prints the bin directory on stdout. A second run is instant.
+#   build-kube.sh        control plane: kube-apiserver, kube-controller-manager, etcd
+#                        (cached by version)
+#   build-kube.sh node   the node's kubelet and kube-scheduler (cached by version and the
+#                        contents of go.mod/go.sum)
+# Both use the same flags (-trimpath, version ldflags), so they share the Go build cache and
+# the version reads v$KUBE_VERSION, not v0.0.0.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox/lib.sh
 . "$HERE/lib.sh"
 
-out=$(kube_bin_dir)
-if [ -f "$out/.complete" ]; then
-  echo "$out"
-  exit 0
-fi
-command -v go >/dev/null || die "go not found (needed to build kube-apiserver/etcd)"
-mkdir -p "$out"
 minor=${KUBE_VERSION#*.}; minor=${minor%%.*}
 ldk="-s -w -X k8s.io/component-base/version.gitVersion=v$KUBE_VERSION"
 ldk+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
 ldk+=" -X k8s.io/component-base/version.gitTreeState=clean"
 ldk+=" -X k8s.io/client-go/pkg/version.gitVersion=v$KUBE_VERSION"
 ldk+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-log "building kube-apiserver, kube-controller-manager, etcd v$KUBE_VERSION into $out (takes a while on a cold cache)"
-start=$(date +%s)
-(
-  cd "$HERE/go/kube"
-  export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-  nice -n "${SANDBOX_NICE:-10}" go build -trimpath -ldflags "$ldk" -o "$out/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-  nice -n "${SANDBOX_NICE:-10}" go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
-) >&2
-"$out/kube-apiserver" --version >&2
-"$out/etcd" --version >&2
-touch "$out/.complete"
-log "kube binaries built in $(( $(date +%s) - start ))s"
-echo "$out"
+
+# go build of k8s.io/kubernetes commands ($2...) into directory $1
+kube_go_build() {
+  local out=$1; shift
+  (
+    cd "$HERE/go/kube"
+    export CGO_ENABLED=0 GOFLAGS=-mod=readonly
+    nice -n "${SANDBOX_NICE:-10}" go build -trimpath -ldflags "$ldk" -o "$out/" "$@"
+  ) >&2
+}
+
+build_control_plane() {
+  local out; out=$(kube_bin_dir)
+  if [ -f "$out/.complete" ]; then echo "$out"; return 0; fi
+  command -v go >/dev/null || die "go not found (needed to build kube-apiserver/etcd)"
+  mkdir -p "$out"
+  log "building kube-apiserver, kube-controller-manager, etcd v$KUBE_VERSION into $out (takes a while on a cold cache)"
+  local start; start=$(date +%s)
+  kube_go_build "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+  (
+    cd "$HERE/go/kube"
+    CGO_ENABLED=0 GOFLAGS=-mod=readonly nice -n "${SANDBOX_NICE:-10}" \
+      go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  ) >&2
+  "$out/kube-apiserver" --version >&2
+  "$out/etcd" --version >&2
+  touch "$out/.complete"
+  log "kube binaries built in $(( $(date +%s) - start ))s"
+  echo "$out"
+}
+
+build_node() {
+  local out; out=$(kube_node_bin_dir)
+  if [ -f "$out/.complete" ]; then echo "$out"; return 0; fi
+  command -v go >/dev/null || die "go not found (needed to build kubelet/kube-scheduler)"
+  mkdir -p "$out"
+  log "building kubelet, kube-scheduler v$KUBE_VERSION into $out (takes a while on a cold cache)"
+  local start; start=$(date +%s)
+  kube_go_build "$out" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler
+  "$out/kubelet" --version >&2
+  "$out/kube-scheduler" --version >&2
+  touch "$out/.complete"
+  log "kubelet + kube-scheduler built in $(( $(date +%s) - start ))s"
+  echo "$out"
+}
+
+case "${1:-}" in
+  "") build_control_plane ;;
+  node) build_node ;;
+  *) die "usage: build-kube.sh [node]" ;;
+esac

@@ -13,6 +13,8 @@ PKGS=(
   ca-certificates
   python3-bcrypt   # htpasswd lines for manual/e2e checks
   curl
+  runc                         # the node's OCI runtime (1.1.5; README "Node")
+  containernetworking-plugins  # the node's CNI plugins: bridge, host-local, loopback (1.1.1)
 )
 
 missing=()

@@ -8,6 +8,10 @@ CACHE_ROOT=${PRIVATE_REGISTRY_CACHE:-$HOME/.cache/private-registry}/sandbox
 
 REGISTRY_VERSION=3.1.2
 KUBE_VERSION=1.36.3
+# OCI distribution-spec conformance suite (Ginkgo, the v1.1 line): the pseudo-version that
+# sandbox/go/conformance/go.mod pins. The v1.1.1 release commit (a139cc42) is refused by the Go
+# module proxy here; see README.md "OCI conformance".
+CONFORMANCE_VERSION=v0.0.0-20231101194043-f2182352d4cc
 
 if [ "${SANDBOX_REGISTRY_FALLBACK:-}" = debian ]; then
   REGISTRY_IMAGE=${SANDBOX_REGISTRY_IMAGE:-private-registry/registry:2.8-debian-local}
@@ -16,8 +20,22 @@ else
 fi
 TEST_IMAGE=${SANDBOX_TEST_IMAGE:-private-registry/busybox:local}
 
+# The node (kubelet + containerd + CNI, README "Node"): kubelet and kube-scheduler are built at
+# KUBE_VERSION; kubelet 1.36 needs containerd 2.x. Cache keys: version + contents of the inputs.
+CONTAINERD_VERSION=2.4.2
+PAUSE_IMAGE=${SANDBOX_PAUSE_IMAGE:-private-registry/pause:local}
+NODE_TEST_IMAGE=${SANDBOX_NODE_TEST_IMAGE:-private-registry/busybox:node-local}
+inputs_key() { cat "$@" | sha1sum | cut -c1-12; }  # contents, never paths
+kube_node_bin_dir() {
+  echo "$CACHE_ROOT/kube-node-$KUBE_VERSION-$(inputs_key "$SANDBOX_SRC/go/kube/go.mod" "$SANDBOX_SRC/go/kube/go.sum")"
+}
+containerd_bin_dir() {
+  echo "$CACHE_ROOT/containerd-$CONTAINERD_VERSION-$(inputs_key "$SANDBOX_SRC/go/containerd/go.mod" "$SANDBOX_SRC/go/containerd/go.sum")"
+}
+
 log() { echo "sandbox: $*" >&2; }
 die() { echo "sandbox: ERROR: $*" >&2; exit 1; }
 
 registry_bin_dir() { echo "$CACHE_ROOT/registry-$REGISTRY_VERSION"; }
 kube_bin_dir() { echo "$CACHE_ROOT/kube-$KUBE_VERSION"; }
+conformance_bin_dir() { echo "$CACHE_ROOT/conformance-$CONFORMANCE_VERSION"; }

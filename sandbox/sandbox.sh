@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Local sandbox for the end-to-end tests: a Docker daemon and a Kubernetes API server
-# (etcd + kube-apiserver + kube-controller-manager), all on loopback, state in <repo>/.sandbox.
+# Local sandbox for the end-to-end tests: a Docker daemon, a Kubernetes API server
+# (etcd + kube-apiserver + kube-controller-manager) and one node (containerd + kube-scheduler +
+# kubelet, sandbox/node.sh), all on loopback, state in <repo>/.sandbox.
 #   sandbox.sh up [--no-kube]   start (idempotent); builds the images/binaries on first use
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
@@ -91,6 +92,10 @@ stop_pid() {
 elapsed() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
 
 port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+# ---------------------------------------------------------------- node (node_up/down/status/env)
+# shellcheck source=sandbox/node.sh
+. "$HERE/node.sh"
 
 # ---------------------------------------------------------------- docker
 other_dockerd_running() {
@@ -259,6 +264,7 @@ kube_up() {
   local bin
   bin=$("$HERE/build-kube.sh") || die "building the Kubernetes binaries failed"
   kube_pki
+  node_apiserver_pki
   write_kubeconfig
 
   if pid_alive "$KUBE_DIR/etcd.pid"; then
@@ -293,7 +299,7 @@ kube_up() {
       --tls-cert-file "$KUBE_DIR/pki/apiserver.crt" --tls-private-key-file "$KUBE_DIR/pki/apiserver.key" \
       --client-ca-file "$KUBE_DIR/pki/ca.crt" \
       --token-auth-file "$KUBE_DIR/tokens.csv" \
-      --authorization-mode RBAC \
+      "${NODE_APISERVER_ARGS[@]}" \
       --service-account-issuer https://kubernetes.default.svc \
       --service-account-key-file "$KUBE_DIR/pki/sa.pub" \
       --service-account-signing-key-file "$KUBE_DIR/pki/sa.key" \
@@ -346,19 +352,21 @@ print_env() {
   echo "export SANDBOX_REGISTRY_HOST=$BRIDGE_IP"
   # dockerd reads registry CAs from here whatever its data/exec root or config file
   echo "export SANDBOX_DOCKER_CERTS_D=/etc/docker/certs.d"
+  node_env
 }
 
 cmd_up() {
   local kube=1
   [ "${1:-}" = --no-kube ] && kube=0
   local start; start=$(date +%s%N)
-  if docker_status >/dev/null 2>&1 && { [ $kube -eq 0 ] || kube_status >/dev/null 2>&1; } \
+  if docker_status >/dev/null 2>&1 && { [ $kube -eq 0 ] || { kube_status && node_status; } >/dev/null 2>&1; } \
      && docker image inspect "$REGISTRY_IMAGE" "$TEST_IMAGE" >/dev/null 2>&1; then
     log "already up; nothing to do"
   else
     docker_up
     docker_images
     [ $kube -eq 1 ] && kube_up
+    [ $kube -eq 1 ] && node_up
     log "up in $(elapsed "$start")s"
   fi
   echo "# sandbox state: $SANDBOX_DIR" >&2
@@ -368,6 +376,8 @@ cmd_up() {
 
 cmd_down() {
   local start; start=$(date +%s%N)
+  # the node first: its Pods are deleted through the API server
+  node_down
   # the two stacks are independent: stop them in parallel
   docker_down &
   local dpid=$!
@@ -386,6 +396,7 @@ cmd_status() {
   docker_status || rc=1
   if [ -f "$KUBE_DIR/enabled" ]; then
     kube_status || rc=1
+    if [ -f "$NODE_DIR/enabled" ]; then node_status || rc=1; else echo "node:           not running"; rc=1; fi
   else
     echo "kubernetes:     not running (not started, or up --no-kube)"
   fi
@@ -393,6 +404,10 @@ cmd_status() {
 }
 
 case "${1:-}" in
+  node) case "${2:-}" in  # the node alone, the control plane staying up (sandbox/node.sh)
+          up) node_up ;; down) node_down ;; status) node_status ;;
+          *) echo "usage: $0 node up|down|status" >&2; exit 2 ;;
+        esac ;;
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;

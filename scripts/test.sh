@@ -19,17 +19,31 @@ bash toolchain/build.sh all
 echo "== sandbox (dockerd, registry image, Kubernetes API server)"
 bash sandbox/install-deps.sh
 started_sandbox=0
+footprint=$(mktemp)
 if ! bash sandbox/sandbox.sh status >/dev/null 2>&1; then
+  bash sandbox/node-footprint.sh > "$footprint"  # the machine before the node starts
   bash sandbox/sandbox.sh up
   started_sandbox=1
 fi
-# Stop the sandbox again if this run started it, whatever the tests' outcome.
-trap '[ "$started_sandbox" = 1 ] && bash sandbox/sandbox.sh down' EXIT
+# Stop the sandbox again if this run started it, whatever the tests' outcome; then `down` must
+# have left nothing of the node behind (processes, mounts, links, iptables, sysctls, directories).
+finish() {
+  local rc=$?
+  if [ "$started_sandbox" = 1 ]; then
+    bash sandbox/sandbox.sh down || rc=1
+    echo "== sandbox down left the machine as it found it"
+    bash sandbox/node-footprint.sh compare "$footprint" || rc=1
+  fi
+  rm -f "$footprint"
+  exit $rc
+}
+trap finish EXIT
 eval "$(bash sandbox/sandbox.sh env)"
 # shellcheck source=toolchain/env.sh
 . toolchain/env.sh
 bash toolchain/install-plugins.sh
 
+bash sandbox/build-conformance.sh >/dev/null # OCI conformance suite binary for tests/e2e/test_conformance.py (cached)
 echo "== end-to-end tests (real pulumi, dockerd, kube-apiserver, docker/skopeo/kubectl)"
 venv/bin/python -m pytest -q -m e2e -p no:cacheprovider tests/e2e
 

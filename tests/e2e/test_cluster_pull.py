@@ -109,8 +109,12 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
     container, volume = f"registry-cluster-{suffix}", f"registry-data-cluster-{suffix}"
     stack = Stack(workdir, "e2e-cluster")
     c = Cluster(stack, port)
+    # Leftovers of an aborted earlier run would conflict with this stack's server-side applies: the
+    # sandbox cluster belongs to the tests, so start from clean namespaces and KEP-1755 ConfigMaps.
+    kubectl("delete", "namespace", PATCHED, UNPATCHED, "--ignore-not-found", "--timeout=120s")
+    kubectl("delete", "configmap", "local-registry-hosting", "private-registry-ca", "-n", "kube-public", "--ignore-not-found")
     for namespace in (PATCHED, UNPATCHED):
-        kubectl("create", "namespace", namespace, check=False)
+        kubectl("create", "namespace", namespace)
     stack.init(
         {
             "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
@@ -141,9 +145,8 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
         run([*docker, "push", c.image])
         yield c
     finally:
-        for namespace in (PATCHED, UNPATCHED):
-            kubectl("delete", "pods", "--all", "-n", namespace, "--wait=false", check=False)
         stack.pulumi("destroy", "--yes", check=False)
+        kubectl("delete", "namespace", PATCHED, UNPATCHED, "--ignore-not-found", "--wait=false", check=False)
         c.remove_trust()
         shutil.rmtree(ca_dir, ignore_errors=True)
         run(["docker", "rm", "-f", container], check=False)

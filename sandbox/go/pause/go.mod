@@ -1,0 +1,3 @@
+module local/sandbox-pause
+
+go 1.26.0
