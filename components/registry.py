@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.leftover_container import container_labels, leftover_hook
+
 REGISTRY_PORT = 5000  # inside the container; the host port is configurable
 STORAGE_ROOT = "/var/lib/registry"
 CERT_PATH = "/etc/distribution/certs/tls.crt"
@@ -100,6 +102,12 @@ class RegistryContainer(pulumi.ComponentResource):
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(
             pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
         )
+        # An interrupted `up` can leave a container with this name that no state records: the hook
+        # removes it before the create only when it carries these labels and is idle (see the module).
+        labels = container_labels(pulumi.get_project(), pulumi.get_stack())
+        remove_leftover = pulumi.ResourceHook(
+            f"{name}-remove-leftover-container", leftover_hook(labels, pulumi.Config("docker").get("host"))
+        )
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
@@ -123,8 +131,12 @@ class RegistryContainer(pulumi.ComponentResource):
             wait=True,
             wait_timeout=args.health_timeout_seconds,
             stop_timeout=DRAIN_SECONDS + 5,
-            labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=True,
+                hooks=pulumi.ResourceHookBinding(before_create=[remove_leftover]),
+            ),
         )
 
         self.container_name = container.name

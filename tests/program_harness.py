@@ -79,6 +79,7 @@ class Registration:
     additional_secret_outputs: list[str]
     provider: str
     dependencies: list[str]
+    before_create_hooks: list[str]
 
 
 class RecordingMonitor(MockMonitor):
@@ -106,6 +107,7 @@ class RecordingMonitor(MockMonitor):
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     provider=request.provider,
                     dependencies=list(request.dependencies),
+                    before_create_hooks=list(request.hooks.before_create),
                 )
             )
         return response

@@ -194,6 +194,20 @@ def test_cluster_mode_uses_the_context() -> None:
     assert provider.inputs["context"] == "kind-ci" and "renderYamlToDirectory" not in provider.inputs
 
 
+def test_cluster_mode_keeps_the_kubeconfig_path_out_of_the_provider_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SDK would copy $KUBECONFIG into the inputs (and state): another machine's path would be a diff.
+    monkeypatch.setenv("KUBECONFIG", "/home/someone/.kube/config")
+    provider = evaluate(DEV).one("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == ""
+
+
+def test_container_carries_the_stack_labels_and_the_leftover_hook() -> None:
+    container = evaluate(DEV, stack="staging").one(CONTAINER)
+    labels = {item["label"]: item["value"] for item in container.inputs["labels"]}
+    assert labels == {"io.private-registry.managed-by": "pulumi", "io.private-registry.stack": "private-registry/staging"}
+    assert container.before_create_hooks == ["registry-registry-remove-leftover-container"]
+
+
 def test_configured_secret_password_is_used() -> None:
     settings: dict[str, Any] = {**DEV, "users": [{"name": "admin", "password": "from-config"}, {"name": "ci"}]}
     run = evaluate(settings, secret_keys=["private-registry:users"])
