@@ -61,6 +61,7 @@ class RegistryClient:
     """The registry's HTTP API over TLS verified against the stack's CA, as one user."""
 
     def __init__(self, endpoint: str, ca_pem: str, user: str, password: str) -> None:
+        self.endpoint, self.ca_pem, self.user = endpoint, ca_pem, user
         self.base = f"https://{endpoint}"
         self.context = ssl.create_default_context(cadata=ca_pem)
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -74,6 +75,9 @@ class RegistryClient:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read()
+
+    def with_password(self, password: str) -> RegistryClient:
+        return RegistryClient(self.endpoint, self.ca_pem, self.user, password)
 
     def answers(self) -> bool:
         """The registry answers over TLS verified against the CA (`GET /v2/`: 200, or 401 for an old password)."""
@@ -298,6 +302,8 @@ def deployed_registry(workdir: Path, name: str, settings: dict[str, Any] | None 
         "pullSecret": {"namespaces": []},
     }
     with throwaway_registry_stack(workdir, name, {**base, **(settings or {})}) as stack:
+        # A configured password (not a generated one): changing it later replaces nothing else.
+        stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
         stack.up()
         out = stack.outputs()
         client = RegistryClient(out["endpoint"], out["caCertificate"], "admin", out["passwords"]["admin"])
