@@ -217,10 +217,15 @@ def session_processes(session_id: int) -> list[int]:
 
 
 def process_name(pid: int) -> str:
+    """The program a process runs (the basename of its argv[0], or of argv[1] for a script)."""
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
     except OSError:
         return "?"
+    names = [os.path.basename(a) for a in argv[:3] if a]
+    if names and names[0] in ("sh", "bash", "python", "python3") and len(names) > 1:
+        return " ".join(names[:3]) if names[1] == "-u" else names[1]
+    return names[0] if names else "?"
 
 
 def kill_pids(pids: list[int]) -> None:

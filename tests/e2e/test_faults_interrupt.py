@@ -94,42 +94,46 @@ def test_sigkill_during_the_replacement_then_cancel_and_up_recover(registry: Dep
         with OutageProbe(registry.client) as probe, docker_events(registry.container) as events:
             cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
             try:
+                # Right after the old container was deleted: the provider has just created the new one.
                 wait_until(lambda: any(e["Action"] == "create" for e in events), 120, "the new container is created")
                 cli.process.send_signal(signal.SIGKILL)
                 cli.wait(timeout=30)
             finally:
                 orphans = [pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid]
-            killed_at = time.perf_counter()
-            time.sleep(3)  # whatever the orphaned plugins still do, they do now
+            assert any(e["Action"] == "destroy" and e["Actor"]["ID"] == old for e in events), "the old container is deleted"
+            time.sleep(3)  # whatever the orphaned plugins would still do, they do now
             leftover = container_status(registry.container)
-            orphan_names = sorted(process_name(pid) for pid in orphans)
-            assert old not in {e["Actor"]["ID"] for e in events if e["Action"] == "start"}
             assert leftover == "created", f"expected the new container created, never started: {leftover}"
             assert not registry.client.answers(), "the registry is down after the kill"
+            orphan_names = sorted(process_name(pid) for pid in orphans if os.path.exists(f"/proc/{pid}"))
 
             # What a user meets next: the stack is locked by the killed run ...
             locked = registry.stack.pulumi("up", "--yes", "--skip-preview", check=False)
             assert locked.returncode != 0 and "currently locked" in locked.stdout + locked.stderr
-            # ... a preview plans the create and leaves the leftover alone (hooks never run in preview) ...
-            preview = registry.stack.pulumi("preview", "--json")
-            assert container_status(registry.container) == "created", preview.stdout
+            # ... and a preview plans the create but leaves the leftover alone (hooks never run in preview).
+            registry.stack.pulumi("preview")
+            assert container_status(registry.container) == "created"
 
-            # The README's steps, as written:
+            # The README's steps, as written: `pulumi cancel`, then a plain `pulumi up`.
+            user_started = time.perf_counter()
             registry.stack.pulumi("cancel", "--yes")
             recovering = registry.stack.pulumi("up", "--yes", "--skip-preview")
-            recovered_at = time.perf_counter()
+            recovery_seconds = time.perf_counter() - user_started
             wait_until(registry.client.answers, 60, "the registry answers after the recovering `up`")
             time.sleep(0.2)  # let the probe see it answer
         output = recovering.stdout + recovering.stderr
         assert f"removed container '{registry.container}'" in output, output
-        assert "pending operations" in output, output  # the engine's warning about the killed run's create
+        assert "interrupted while creating" in output, output  # the engine's warning about the killed run
         # The killed run's pending create outlives the recovery (the engine keeps pending creates until a
         # refresh clears them, and warns on every `up`): the README's last step clears it.
         assert pending_operations(registry.stack) == ["creating registry-registry-container"]
         registry.stack.pulumi("refresh", "--clear-pending-creates", "--yes")
-        record(f"SIGKILL right after the old container was deleted: leftover container {leftover}, "
-               f"orphaned processes {', '.join(orphan_names) or 'none'}; `pulumi cancel` + `pulumi up` recovered "
-               f"{recovered_at - killed_at:.1f} s after the kill; registry down {probe.longest:.1f} s")  # fmt: skip
+        outage_start, outage_end = max(probe.outages, key=lambda o: o[1] - o[0])
+        record(f"SIGKILL right after the old container was deleted: new container left `{leftover}`, stack locked, "
+               f"{len(orphan_names)} orphaned processes ({', '.join(orphan_names)}); `pulumi cancel` + `pulumi up` "
+               f"took {recovery_seconds:.1f} s, the registry answered {outage_end - user_started:.1f} s after "
+               f"`pulumi cancel` began; registry down {outage_end - outage_start:.1f} s in all, of which "
+               f"{user_started - outage_start:.1f} s before the recovery began (the kill and the test's checks)")  # fmt: skip
         assert_converged(registry, image, "faults/sigkill")
     finally:
         kill_pids(orphans)
