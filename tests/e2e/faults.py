@@ -222,9 +222,11 @@ def process_name(pid: int) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
     except OSError:
         return "?"
-    names = [os.path.basename(a) for a in argv[:3] if a]
-    if names and names[0] in ("sh", "bash", "python", "python3") and len(names) > 1:
-        return " ".join(names[:3]) if names[1] == "-u" else names[1]
+    names = [os.path.basename(a) for a in argv[:4] if a]
+    if names and names[0] in ("sh", "bash") and len(names) > 1:
+        return names[1]
+    if names and names[0].startswith("python") and len(names) > 1:
+        return " ".join(names)
     return names[0] if names else "?"
 
 

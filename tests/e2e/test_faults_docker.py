@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import record, run
+from tests.e2e.conftest import TEST_IMAGE, record, run
 from tests.e2e.faults import (
     Deployed,
     OutageProbe,
@@ -70,3 +70,24 @@ def test_container_removed_out_of_band_is_recreated_by_up_refresh(registry: Depl
     assert container_status(registry.container) == "running"
     registry.client.assert_image("faults/removed", "1", image)
     registry.stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_a_foreign_container_holding_the_name_stops_up_and_is_left_alone(registry: Deployed) -> None:
+    image = registry.client.push_image("faults/foreign", "1")
+    run(["docker", "rm", "--force", registry.container])
+    # Someone else's container (no labels of this stack) takes the name while the registry is gone.
+    foreign = run(["docker", "create", "--name", registry.container, TEST_IMAGE, "sleep", "600"]).stdout.strip()
+    try:
+        failed = registry.stack.pulumi("up", "--refresh", "--yes", "--skip-preview", check=False)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0, output
+        assert 'before hook "registry-registry-remove-leftover-container" failed' in output, output
+        assert f"container '{registry.container}' ({foreign[:12]}, created)" in output and "is not this stack's" in output, output
+        assert container_id(registry.container) == foreign, "the foreign container must be left alone"
+    finally:
+        run(["docker", "rm", "--force", foreign], check=False)
+    registry.stack.pulumi("up", "--refresh", "--yes", "--skip-preview")
+    wait_until(registry.client.answers, 30, "the registry answers once the name is free")
+    registry.client.assert_image("faults/foreign", "1", image)
+    registry.stack.pulumi("preview", "--expect-no-changes")
+    record("a foreign container holding the name: `pulumi up` stopped by the hook, naming it; the container left alone")

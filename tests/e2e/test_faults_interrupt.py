@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import record
+from tests.e2e.conftest import record, run
 from tests.e2e.faults import (
     CliRun,
     Deployed,
@@ -40,9 +40,11 @@ def registry(workdir: Path) -> Iterator[Deployed]:
         yield deployed
 
 
-def change_password(registry: Deployed) -> None:
+def change_password(registry: Deployed) -> str:
     """A new password for the pull user: the next `up` replaces the container."""
-    registry.stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
+    password = "admin-" + os.urandom(8).hex()
+    registry.stack.set_secret("users[0].password", password)
+    return password
 
 
 def assert_converged(registry: Deployed, image: tuple[str, str, bytes], repo: str) -> None:
@@ -135,6 +137,40 @@ def test_sigkill_during_the_replacement_then_cancel_and_up_recover(registry: Dep
                f"`pulumi cancel` began; registry down {outage_end - outage_start:.1f} s in all, of which "
                f"{user_started - outage_start:.1f} s before the recovery began (the kill and the test's checks)")  # fmt: skip
         assert_converged(registry, image, "faults/sigkill")
+    finally:
+        kill_pids(orphans)
+
+
+def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(registry: Deployed) -> None:
+    # Killed later, during the health wait: the new container runs (and serves). The hook does not
+    # remove a running container, even one of this stack: the next `up` stops, naming it.
+    image = registry.client.push_image("faults/sigkill-started", "1")
+    new_password = change_password(registry)
+    orphans: list[int] = []
+    try:
+        with docker_events(registry.container) as events:
+            cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
+            try:
+                wait_until(lambda: any(e["Action"] == "start" for e in events), 120, "the new container is started")
+                cli.process.send_signal(signal.SIGKILL)
+                cli.wait(timeout=30)
+            finally:
+                orphans = [pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid]
+        started = container_id(registry.container)
+        assert container_status(registry.container) == "running"
+        registry.stack.pulumi("cancel", "--yes")
+        refused = registry.stack.pulumi("up", "--yes", "--skip-preview", check=False)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0, output
+        assert f"container '{registry.container}' ({started[:12]}) carries this stack's labels but is running" in output, output
+        assert f"docker rm -f {registry.container}" in output, output
+        assert container_id(registry.container) == started and registry.client.with_password(new_password).authenticated()
+        # The message's steps.
+        run(["docker", "rm", "-f", registry.container])
+        registry.stack.pulumi("up", "--yes", "--skip-preview")
+        registry.stack.pulumi("refresh", "--clear-pending-creates", "--yes")
+        record("SIGKILL after the new container started: it runs on, serving; the next `up` stops, naming it")
+        assert_converged(registry, image, "faults/sigkill-started")
     finally:
         kill_pids(orphans)
 
