@@ -7,8 +7,11 @@ name "/registry-dev" is already in use`, and neither `pulumi cancel` nor `pulumi
 --clear-pending-creates` touches Docker. A `before_create` resource hook on the container removes
 such a leftover, but only when it is provably this stack's and idle: it carries this stack's labels
 and is not running. A container of anyone else, or a running one, stops the `up` with an error that
-names it; nothing is removed then. Resource hooks never run during preview (`on_dry_run` is off),
-and the engine runs `before_create` for the create half of a delete-before-replace too.
+names it; nothing is removed then. A running one may be serving (a run killed after it started the
+new container): removing it would be an outage nobody asked for, so the user decides. Resource hooks
+never run during preview (`on_dry_run` is off), and the engine runs `before_create` for the create
+half of a delete-before-replace too; both checked with CLI 3.274.1 and this project's language host
+(the hook runs in the program's own process, tests/e2e/test_faults_interrupt.py).
 
 Alternatives weighed: an `on_error` hook that retries after the Conflict (the failed create is
 reported first, and a retry needs the same checks); `pulumi refresh --import-pending-creates`
