@@ -99,7 +99,8 @@ def test_apiserver_down_during_up_fails_on_the_kubernetes_step_only(registry: De
         new_client.assert_image("faults/apiserver", "1", image)
     finally:
         ensure_apiserver_running()
-    assert pull_secret_password(registry) == old_password, "the Secret cannot have changed without an API server"
+    unchanged = pull_secret_password(registry) == old_password  # a bool: a failing assert must not print passwords
+    assert unchanged, "the Secret cannot have changed without an API server"
     # Once the API server is back, only the pull secret is left to do.
     steps = stack.preview_steps()
     assert {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps} == {("update", f"registry-pull-secrets-{NAMESPACE}")}, steps
@@ -109,7 +110,8 @@ def test_apiserver_down_during_up_fails_on_the_kubernetes_step_only(registry: De
     record(f"API server down: `pulumi up` failed on the pull secret after {failed_after:.1f} s (registry untouched); "
            f"`up --continue-on-error` replaced the container in {partial_after:.1f} s (registry down {probe.longest:.1f} s); "
            f"API server back: `pulumi up` converged in {converged_after:.1f} s")  # fmt: skip
-    assert pull_secret_password(registry) == new_password
+    updated = pull_secret_password(registry) == new_password
+    assert updated, "the pull secret must carry the new password once the API server is back"
     assert container_id(registry.container) == new_container
     stack.pulumi("preview", "--expect-no-changes")
 
