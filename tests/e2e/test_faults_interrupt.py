@@ -75,7 +75,7 @@ def test_sigint_during_the_replacement_then_a_plain_up_recovers(registry: Deploy
         output = cli.output
         assert code != 0 and "cancel" in output.lower(), output
         # A graceful cancel releases the lock and leaves no pending operation: no `pulumi cancel` needed.
-        assert lock_files(registry.stack) == [], output
+        assert lock_files(registry.stack) == [] and pending_operations(registry.stack) == [], output
         after_sigint = container_status(registry.container)
         started = time.perf_counter()
         registry.stack.pulumi("up", "--yes", "--skip-preview")
