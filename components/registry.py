@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.leftover_container import container_labels, leftover_hook
+from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 
 REGISTRY_PORT = 5000  # inside the container; the host port is configurable
 STORAGE_ROOT = "/var/lib/registry"
@@ -103,10 +103,10 @@ class RegistryContainer(pulumi.ComponentResource):
             pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
         )
         # An interrupted `up` can leave a container with this name that no state records: the hook
-        # removes it before the create only when it carries these labels and is idle (see the module).
-        labels = container_labels(pulumi.get_project(), pulumi.get_stack())
+        # removes it before the create only when it is this stack's and idle (components/leftover_container.py).
         remove_leftover = pulumi.ResourceHook(
-            f"{name}-remove-leftover-container", leftover_hook(labels, pulumi.Config("docker").get("host"))
+            f"{name}-remove-leftover-container",
+            leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, pulumi.Config("docker").get("host")),
         )
         container = docker.Container(
             f"{name}-container",
@@ -131,7 +131,7 @@ class RegistryContainer(pulumi.ComponentResource):
             wait=True,
             wait_timeout=args.health_timeout_seconds,
             stop_timeout=DRAIN_SECONDS + 5,
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
+            labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=True,

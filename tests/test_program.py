@@ -10,6 +10,8 @@ from typing import Any
 import bcrypt
 import pytest
 
+from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, data_volume
+from components.registry import STORAGE_ROOT
 from components.settings import SettingsError
 from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
 
@@ -201,11 +203,13 @@ def test_cluster_mode_keeps_the_kubeconfig_path_out_of_the_provider_inputs(monke
     assert provider.inputs["kubeconfig"] == ""
 
 
-def test_container_carries_the_stack_labels_and_the_leftover_hook() -> None:
-    container = evaluate(DEV, stack="staging").one(CONTAINER)
+def test_container_carries_the_label_the_leftover_hook_checks_and_the_hook(dev: ProgramRun) -> None:
+    container = dev.one(CONTAINER)
     labels = {item["label"]: item["value"] for item in container.inputs["labels"]}
-    assert labels == {"io.private-registry.managed-by": "pulumi", "io.private-registry.stack": "private-registry/staging"}
+    assert labels == {MANAGED_BY_LABEL: MANAGED_BY}
     assert container.before_create_hooks == ["registry-registry-remove-leftover-container"]
+    # The hook reads the data volume from these inputs (the volume at the storage root).
+    assert data_volume(container.inputs, STORAGE_ROOT) == "registry-data-dev"
 
 
 def test_configured_secret_password_is_used() -> None:

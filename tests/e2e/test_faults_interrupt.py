@@ -162,7 +162,7 @@ def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(reg
         refused = registry.stack.pulumi("up", "--yes", "--skip-preview", check=False)
         output = refused.stdout + refused.stderr
         assert refused.returncode != 0, output
-        assert f"container '{registry.container}' ({started[:12]}) carries this stack's labels but is running" in output, output
+        assert f"container '{registry.container}' ({started[:12]}) is this stack's registry but running" in output, output
         assert f"docker rm -f {registry.container}" in output, output
         assert container_id(registry.container) == started and registry.client.with_password(new_password).authenticated()
         # The message's steps.
