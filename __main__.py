@@ -1,13 +1,16 @@
 """A private Docker registry for private Kubernetes clusters: settings -> PrivateRegistry -> outputs."""
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.config import raw_config
+from components.config import stack_config
 from components.private_registry import PrivateRegistry, PrivateRegistryArgs
-from components.settings import load_settings
+from components.settings import SettingsError, load_settings
 
-settings = load_settings(raw_config(pulumi.Config(), {**get_config_env(), **CONFIG.get()}), pulumi.get_stack())
+config = stack_config()
+try:
+    settings = load_settings(config.values, pulumi.get_stack(), secret_keys=config.secret_keys)
+except SettingsError as error:  # the problems, not a traceback: nothing has been created
+    raise pulumi.RunError(str(error)) from None
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 

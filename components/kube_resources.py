@@ -1,9 +1,10 @@
-"""The two Kubernetes resource types the pull secrets need, declared without `pulumi_kubernetes.core.v1`.
+"""The Kubernetes resource types the program uses, declared without importing their SDK modules.
 
-Importing that generated module (4.5 MB of Python) takes about 1 s, more than the rest of the
-program's evaluation together (bench/mock_eval.py). These classes register exactly the type tokens
-and wire properties the SDK classes do, with the SDK's plugin version and secret outputs, so the
-engine and the kubernetes provider cannot tell them apart.
+Importing `pulumi_kubernetes.core.v1` (4.5 MB of generated Python) takes about 1 s, more than the
+rest of the program's evaluation together (bench/mock_eval.py); `apps.v1` adds more. These classes
+register exactly the type tokens, wire properties, aliases, plugin version and secret outputs the
+SDK classes do (tests/test_kube_resources.py compares them), so the engine and the kubernetes
+provider cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -58,3 +59,31 @@ class ServiceAccountPatch(pulumi.CustomResource):
             "secrets": None,
         }
         super().__init__("kubernetes:core/v1:ServiceAccountPatch", name, props, _options(opts))
+
+
+class ConfigMap(pulumi.CustomResource):
+    """`kubernetes:core/v1:ConfigMap`."""
+
+    def __init__(self, name: str, metadata: Mapping[str, object], data: pulumi.Input[Mapping[str, pulumi.Input[str]]],
+                 opts: pulumi.ResourceOptions) -> None:  # fmt: skip
+        props = {
+            "apiVersion": "v1",
+            "binaryData": None,
+            "data": data,
+            "immutable": None,
+            "kind": "ConfigMap",
+            "metadata": dict(metadata),
+        }
+        super().__init__("kubernetes:core/v1:ConfigMap", name, props, _options(opts))
+
+
+class DaemonSet(pulumi.CustomResource):
+    """`kubernetes:apps/v1:DaemonSet`, with the SDK's aliases for its older API groups."""
+
+    def __init__(self, name: str, metadata: Mapping[str, object], spec: pulumi.Input[Mapping[str, object]],
+                 opts: pulumi.ResourceOptions) -> None:  # fmt: skip
+        props = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": dict(metadata), "spec": spec, "status": None}
+        old_groups = ("kubernetes:apps/v1beta2:DaemonSet", "kubernetes:extensions/v1beta1:DaemonSet")
+        aliases: list[pulumi.Input[str] | pulumi.Alias] = [pulumi.Alias(type_=t) for t in old_groups]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))
+        super().__init__("kubernetes:apps/v1:DaemonSet", name, props, _options(opts))

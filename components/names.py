@@ -1,11 +1,14 @@
-"""Name rules shared by the settings checks: DNS names, Kubernetes names and Docker object names."""
+"""Name and address rules of the settings checks: DNS, Kubernetes and Docker names; endpoints and SANs."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Sequence
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?")
 
 
 def dns_label_ok(name: str) -> bool:
@@ -28,6 +31,63 @@ def dns_name_ok(name: str, allow_wildcard: bool = False) -> bool:
     return all(dns_label_ok(label) for label in name.split("."))
 
 
+def image_ref_ok(ref: str) -> bool:
+    """An image reference such as `registry:3.1.2`, `host:5000/team/app:1` or `repo@sha256:...`."""
+    return bool(_IMAGE_REF.fullmatch(ref.lower())) and ref == ref.strip()
+
+
+def image_registry(ref: str) -> str | None:
+    """The registry host (with port) an image reference names, or None for Docker Hub's."""
+    first, slash, _ = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
 def docker_name_ok(name: str) -> bool:
     """A Docker container or volume name."""
     return len(name) <= 255 and bool(_DOCKER_NAME.fullmatch(name))
+
+
+def is_ip(text: str) -> bool:
+    """Whether `text` is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """Split `host:port` (IPv6 as `[addr]:port`) into host and port; raise ValueError when malformed."""
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", endpoint)
+    if not match:
+        raise ValueError(endpoint)
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 1 <= port <= 65535:
+        raise ValueError(endpoint)
+    return host, port
+
+
+def join_endpoint(host: str, port: int) -> str:
+    """`host:port`, with brackets around an IPv6 host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def san_covers(host: str, hostnames: Sequence[str], ip_addresses: Sequence[str]) -> bool:
+    """Whether a certificate with these SANs is valid for `host` (IP SANs for IPs, DNS SANs else).
+
+    A wildcard SAN matches exactly one leftmost label, as TLS clients do.
+    """
+    if is_ip(host):
+        ip = ipaddress.ip_address(host)
+        return any(ipaddress.ip_address(a) == ip for a in ip_addresses)
+    host = host.lower().rstrip(".")
+    for name in hostnames:
+        name = name.lower().rstrip(".")
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.generated_secret import GeneratedSecret
 from components.htpasswd import Htpasswd, HtpasswdArgs
-from components.pull_secret import PullSecrets, PullSecretsArgs, containerd_hosts_toml, docker_config_json
+from components.kube_provider import kubernetes_provider
+from components.node_trust import NodeTrust, NodeTrustArgs
+from components.pull_secret import PullSecrets, PullSecretsArgs
 from components.registry import RegistryContainer, RegistryContainerArgs
 from components.settings import Settings
-from components.tls import RegistryTls, RegistryTlsArgs, ca_subject_for
-
-HTTP_SECRET_BYTES = 32
+from components.tls import RegistryTls, RegistryTlsArgs
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 hostnames=s.hostnames,
                 ip_addresses=s.ip_addresses,
                 subject=s.subject,
-                ca_subject=ca_subject_for(s.subject, s.stack),
+                stack=s.stack,
                 key_algorithm=s.key_algorithm,
                 rsa_bits=s.rsa_bits,
                 ecdsa_curve=s.ecdsa_curve,
@@ -48,7 +47,6 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
-        http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, child)
         registry = RegistryContainer(
             f"{name}-registry",
             RegistryContainerArgs(
@@ -63,24 +61,49 @@ class PrivateRegistry(pulumi.ComponentResource):
                 cert_pem=tls.cert_pem,
                 key_pem=tls.private_key_pem,
                 htpasswd=users.content,
-                http_secret=http_secret.value,
                 realm=f"private-registry {s.stack}",
+                # Until 2026-12 the HTTP secret was a child of this component, named after it.
+                http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
             ),
             child,
         )
+        # One Kubernetes provider for every Kubernetes resource, only when there is one: a stack
+        # without pull secrets and node trust needs no cluster access at all.
+        daemonset = s.node_trust.mode == "daemonset"
+        provider = None
+        if s.pull_secret.namespaces or daemonset or s.local_registry_hosting:
+            # Until 2026-12 the provider was a child of PullSecrets, named after it.
+            old = pulumi.Alias(
+                name=f"{name}-pull-secrets-k8s",
+                parent=pulumi.create_urn(f"{name}-pull-secrets", "private-registry:index:PullSecrets", parent=self),
+            )
+            provider = kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
         pull_user = s.pull_secret.user
-        # Only the pull user's password feeds the pull secrets: another user's change leaves them alone.
-        self.docker_config_json: pulumi.Output[str] = pulumi.Output.secret(
-            users.user_passwords[pull_user].apply(lambda pw: docker_config_json(s.endpoint, pull_user, pw))
-        )
-        PullSecrets(
+        pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
             PullSecretsArgs(
                 name=s.pull_secret.name,
                 namespaces=s.pull_secret.namespaces,
-                docker_config_json=self.docker_config_json,
+                endpoint=s.endpoint,
+                username=pull_user,
+                # Only the pull user's password: another user's change leaves the pull secrets alone.
+                password=users.user_passwords[pull_user],
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
-                kubernetes=s.kubernetes,
+                provider=provider,
+            ),
+            child,
+        )
+        node_trust = NodeTrust(
+            f"{name}-node-trust",
+            NodeTrustArgs(
+                stack=s.stack,
+                endpoint=s.endpoint,
+                ca_cert_pem=tls.ca_cert_pem,
+                daemonset_image=s.node_trust.image if daemonset else None,
+                namespace=s.node_trust.namespace,
+                certs_dir=s.node_trust.certs_dir,
+                local_registry_hosting=s.local_registry_hosting,
+                provider=provider,
             ),
             child,
         )
@@ -90,7 +113,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.certificate_expires_at = tls.expires_at
         self.usernames = pulumi.Output.from_input([u.name for u in s.users])
         self.passwords = users.passwords
-        self.containerd_hosts_toml = pulumi.Output.from_input(containerd_hosts_toml(s.endpoint))
+        self.docker_config_json = pull_secrets.docker_config_json
+        self.containerd_hosts_toml = node_trust.hosts_toml
         self.container_name = registry.container_name
         self.data_volume = registry.volume_name
         self.pull_secret_name = pulumi.Output.from_input(s.pull_secret.name)

@@ -8,11 +8,13 @@ name, same port), and the registry drains in-flight requests on stop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
+from components.generated_secret import GeneratedSecret
 from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 
 REGISTRY_PORT = 5000  # inside the container; the host port is configurable
@@ -21,6 +23,7 @@ CERT_PATH = "/etc/distribution/certs/tls.crt"
 KEY_PATH = "/etc/distribution/certs/tls.key"
 HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
 DRAIN_SECONDS = 5
+HTTP_SECRET_BYTES = 32
 # The debug listener serves `/debug/health` (which includes the storage driver's health) over plain
 # HTTP on the container's own loopback: the health check needs no TLS client in the image (busybox
 # `wget` cannot complete TLS with a Go 1.25+ server), and the port is never published on the host.
@@ -69,12 +72,16 @@ class RegistryContainerArgs:
     cert_pem: pulumi.Input[str]
     key_pem: pulumi.Input[str]
     htpasswd: pulumi.Input[str]
-    http_secret: pulumi.Input[str]
     realm: str
+    # Where the HTTP secret lived before this component owned it: deployed stacks keep their secret
+    # (and so their container) instead of generating a new one.
+    http_secret_aliases: Sequence[pulumi.Alias] = field(default_factory=list)
 
 
 class RegistryContainer(pulumi.ComponentResource):
-    """The named data volume, the image (pulled once, kept locally) and the registry container."""
+    """The named data volume, the image (pulled once, kept locally), the registry's HTTP secret
+    (generated once) and the registry container.
+    """
 
     container_name: pulumi.Output[str]
     volume_name: pulumi.Output[str]
@@ -99,8 +106,14 @@ class RegistryContainer(pulumi.ComponentResource):
         else:
             image = args.image
 
+        # Signs upload state: without a fixed secret an upload in progress fails after a restart.
+        http_secret = GeneratedSecret(
+            f"{name}-http-secret",
+            HTTP_SECRET_BYTES,
+            pulumi.ResourceOptions(parent=self, aliases=list(args.http_secret_aliases)),
+        )
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-            pulumi.Output.from_input(args.http_secret).apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
+            http_secret.value.apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
         )
         # An interrupted `up` can leave a container with this name that no state records: the hook
         # removes it before the create only when it is this stack's and idle (components/leftover_container.py).

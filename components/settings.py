@@ -7,22 +7,33 @@ stops before it declares a single resource.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from components.names import dns_label_ok, dns_name_ok, dns_subdomain_ok, docker_name_ok
-
-PROJECT = "private-registry"
+from components.names import (
+    dns_label_ok,
+    dns_name_ok,
+    dns_subdomain_ok,
+    docker_name_ok,
+    image_ref_ok,
+    image_registry,
+    is_ip,
+    join_endpoint,
+    san_covers,
+    split_endpoint,
+)
+from components.setting_keys import BY_NAME, NAMES, PROJECT, default
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
-MIN_RSA_BITS = 2048
-MAX_RSA_BITS = 16384
 ECDSA_CURVES = ("P256", "P384")
 KEY_ALGORITHMS = ("RSA", "ECDSA")
 KUBERNETES_MODES = ("cluster", "render")
+NODE_TRUST_MODES = ("none", "daemonset")
+CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"  # containerd's usual registry `config_path`
 SUBJECT_FIELDS = {
     "commonName": "common_name",
     "organization": "organization",
@@ -31,7 +42,6 @@ SUBJECT_FIELDS = {
     "province": "province",
     "country": "country",
 }
-DEFAULT_IMAGE = "registry:3.1.2"
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,16 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class NodeTrustSettings:
+    """How nodes come to trust the CA: by their own provisioning (`none`) or a DaemonSet."""
+
+    mode: Literal["none", "daemonset"]
+    image: str | None
+    namespace: str
+    certs_dir: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated settings of one stack."""
 
@@ -100,6 +120,8 @@ class Settings:
     endpoint: str
     pull_secret: PullSecretSettings
     kubernetes: KubernetesSettings
+    node_trust: NodeTrustSettings
+    local_registry_hosting: bool
     warnings: tuple[str, ...] = ()
 
     @property
@@ -122,35 +144,74 @@ def key(name: str) -> str:
     return f"{PROJECT}:{name}"
 
 
-class _Problems:
-    """Collects problems so every bad value is reported in one run."""
+def top_level(name: str) -> str:
+    """The setting a message is about: `users` for `users[0].password`, `pullSecret` for `pullSecret.user`."""
+    return re.split(r"[.\[]", name, maxsplit=1)[0]
 
-    def __init__(self) -> None:
+
+def shape(value: Any) -> str:
+    """What a value is, without any of its content: safe to print for a secret."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)" if value else "an empty list"
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(str(k) for k in value))
+        return f"an object with keys {keys}" if value else "an empty object"
+    return "null" if value is None else type(value).__name__
+
+
+class _Problems:
+    """Collects problems so every bad value is reported in one run, showing only what is safe.
+
+    Settings errors reach terminals and CI logs, so a value is printed only when it cannot hold a
+    secret: never for a key the engine holds encrypted, nor for anything under `users` (entries hold
+    passwords), nor for an unknown key (a misspelled `usres` holds passwords too). Those show their
+    shape instead (`<secret: an object with keys password>`).
+    """
+
+    def __init__(self, secret_keys: frozenset[str] = frozenset()) -> None:
         self.items: list[str] = []
+        self.secret_keys = secret_keys
+
+    def show(self, name: str, value: Any) -> str:
+        """`value` as it may appear in a message about setting `name`."""
+        setting = top_level(name)
+        if setting in self.secret_keys or "password" in name:
+            return f"<secret: {shape(value)}>"
+        if setting == "users" or setting not in NAMES:
+            return f"<{shape(value)}>"
+        return repr(value)
 
     def add(self, name: str, value: Any, allowed: str) -> None:
-        shown = "<secret>" if "password" in name else repr(value)
-        self.items.append(f"{key(name)} = {shown}: {allowed}")
+        self.items.append(f"{key(name)} = {self.show(name, value)}: {allowed}")
 
 
-def _integer(raw: Mapping[str, Any], name: str, default: int, low: int, high: int, p: _Problems) -> int:
-    value = raw.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        p.add(name, value, f"must be an integer in {low}..{high}")
-        return default
+def _integer(raw: Mapping[str, Any], name: str, p: _Problems) -> int:
+    spec = BY_NAME[name]
+    value = raw.get(name, spec.default)
+    assert spec.low is not None and spec.high is not None, name
+    if isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high:
+        p.add(name, value, f"must be an integer in {spec.bounds}")
+        return int(spec.default)
     return value
 
 
-def _boolean(raw: Mapping[str, Any], name: str, default: bool, p: _Problems) -> bool:
-    value = raw.get(name, default)
+def _boolean(raw: Mapping[str, Any], name: str, p: _Problems, default_value: bool | None = None) -> bool:
+    fallback = default(name) if default_value is None else default_value
+    value = raw.get(name, fallback)
     if not isinstance(value, bool):
         p.add(name, value, "must be true or false")
-        return default
+        return bool(fallback)
     return value
 
 
-def _string_list(raw: Mapping[str, Any], name: str, default: Sequence[str], p: _Problems) -> tuple[str, ...]:
-    value = raw.get(name, list(default))
+def _string_list(raw: Mapping[str, Any], name: str, p: _Problems) -> tuple[str, ...]:
+    value = raw.get(name, default(name))
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         p.add(name, value, "must be a list of strings")
         return ()
@@ -169,25 +230,28 @@ def _object(raw: Mapping[str, Any], name: str, allowed_keys: Sequence[str], p: _
 
 
 def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
-    value = raw.get("users", [{"name": "admin"}])
+    value = raw.get("users", default("users"))
+    if isinstance(value, dict):  # `--path 'users.password'`: the `[0]` was forgotten
+        p.add("users", value, "must be a list of {name, password?} objects; with --path, index the entry: users[0].password")
+        return ()
     if not isinstance(value, list) or not value:
         p.add("users", value, "must be a non-empty list of {name, password?} objects")
         return ()
     users: list[User] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # name -> index of its first entry
     for i, item in enumerate(value):
         where = f"users[{i}]"
         if not isinstance(item, dict) or set(item) - {"name", "password"}:
-            p.add(where, "<object>", "must be an object with keys name and optional password")
+            p.add(where, item, "must be an object with keys name and optional password")
             continue
         name = item.get("name")
         if not isinstance(name, str) or not name or re.search(r"[:\s]", name) or not name.isprintable():
             p.add(f"{where}.name", name, "must be a non-empty name without ':', white space or control characters")
             continue
         if name in seen:
-            p.add(f"{where}.name", name, "duplicate user name; each user may appear once")
+            p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")
             continue
-        seen.add(name)
+        seen[name] = i
         password = item.get("password")
         if password is not None:
             if not isinstance(password, str) or not password:
@@ -205,19 +269,11 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
     return tuple(users)
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _hostnames(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
-    names = _string_list(raw, "hostnames", ["localhost"], p)
+    names = _string_list(raw, "hostnames", p)
     good = []
     for i, name in enumerate(names):
-        if _is_ip(name):
+        if is_ip(name):
             p.add(f"hostnames[{i}]", name, "is an IP address; list it under ipAddresses")
         elif dns_name_ok(name, allow_wildcard=True):
             good.append(name.lower())
@@ -227,7 +283,7 @@ def _hostnames(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
 
 
 def _ip_addresses(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
-    ips = _string_list(raw, "ipAddresses", ["127.0.0.1"], p)
+    ips = _string_list(raw, "ipAddresses", p)
     good = []
     for i, text in enumerate(ips):
         try:
@@ -235,41 +291,6 @@ def _ip_addresses(raw: Mapping[str, Any], p: _Problems) -> tuple[str, ...]:
         except ValueError:
             p.add(f"ipAddresses[{i}]", text, "must be an IPv4 or IPv6 address")
     return tuple(good)
-
-
-def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """Split `host:port` (IPv6 as `[addr]:port`) into host and port; raise ValueError when malformed."""
-    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", endpoint)
-    if not match:
-        raise ValueError(endpoint)
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if not 1 <= port <= 65535:
-        raise ValueError(endpoint)
-    return host, port
-
-
-def join_endpoint(host: str, port: int) -> str:
-    """`host:port`, with brackets around an IPv6 host."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def san_covers(host: str, hostnames: Sequence[str], ip_addresses: Sequence[str]) -> bool:
-    """Whether a certificate with these SANs is valid for `host` (IP SANs for IPs, DNS SANs else).
-
-    A wildcard SAN matches exactly one leftmost label, as TLS clients do.
-    """
-    if _is_ip(host):
-        ip = ipaddress.ip_address(host)
-        return any(ipaddress.ip_address(a) == ip for a in ip_addresses)
-    host = host.lower().rstrip(".")
-    for name in hostnames:
-        name = name.lower().rstrip(".")
-        if name == host:
-            return True
-        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
-            return True
-    return False
 
 
 def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
@@ -291,9 +312,9 @@ def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
 
 
 def _key(raw: Mapping[str, Any], p: _Problems) -> tuple[Literal["RSA", "ECDSA"], int, str]:
-    algorithm = raw.get("keyAlgorithm", "RSA")
-    rsa_bits = _integer(raw, "rsaBits", 4096, MIN_RSA_BITS, MAX_RSA_BITS, p)
-    curve = raw.get("ecdsaCurve", "P256")
+    algorithm = raw.get("keyAlgorithm", default("keyAlgorithm"))
+    rsa_bits = _integer(raw, "rsaBits", p)
+    curve = raw.get("ecdsaCurve", default("ecdsaCurve"))
     if curve not in ECDSA_CURVES:
         p.add("ecdsaCurve", curve, "must be P256 or P384 (Go TLS clients refuse P224 certificates)")
         curve = "P256"
@@ -312,18 +333,14 @@ def _name(raw: Mapping[str, Any], name: str, default: str, check: Callable[[str]
 
 
 def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
-    image = raw.get("image", DEFAULT_IMAGE)
-    if (
-        not isinstance(image, str)
-        or not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9]?", image.lower())
-        or (image != image.strip())
-    ):
+    image = raw.get("image", default("image"))
+    if not isinstance(image, str) or not image_ref_ok(image):
         p.add("image", image, "must be an image reference such as registry:3.1.2 or host/repo@sha256:...")
-        return DEFAULT_IMAGE
+        return str(default("image"))
     last = image.rsplit("/", 1)[-1]
     if "@" not in image and (":" not in last or last.endswith(":latest")):
         warnings.append(
-            f"{key('image')} = {image!r} is a floating tag: once present on the Docker host it is never "
+            f"{key('image')} = {p.show('image', image)} is a floating tag: once present on the Docker host it is never "
             "pulled again; pin an exact release or a digest"
         )
     return image
@@ -380,48 +397,56 @@ def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesS
     return KubernetesSettings(mode=mode, context=context, render_directory=directory)
 
 
-KNOWN_KEYS = [
-    "users",
-    "bcryptCost",
-    "hostnames",
-    "ipAddresses",
-    "subject",
-    "keyAlgorithm",
-    "rsaBits",
-    "ecdsaCurve",
-    "validityDays",
-    "caValidityDays",
-    "earlyRenewalDays",
-    "image",
-    "pullImage",
-    "port",
-    "containerName",
-    "dataVolume",
-    "retainData",
-    "deleteEnabled",
-    "healthTimeoutSeconds",
-    "endpoint",
-    "pullSecret",
-    "kubernetes",
-]
+def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
+    value = _object(raw, "nodeTrust", ["mode", "image", "namespace", "certsDir"], p)
+    mode = value.get("mode", "none")
+    if mode not in NODE_TRUST_MODES:
+        p.add("nodeTrust.mode", mode, "must be none (nodes are provisioned with the outputs) or daemonset")
+        mode = "none"
+    image = value.get("image")
+    if image is not None and (not isinstance(image, str) or not image_ref_ok(image)):
+        p.add("nodeTrust.image", image, "must be an image reference such as busybox:1.37 or host/repo@sha256:...")
+        image = None
+    elif mode == "daemonset" and image is None:
+        p.add(
+            "nodeTrust.image",
+            None,
+            "is required with nodeTrust.mode = daemonset: an image with a POSIX shell (e.g. busybox) that the nodes "
+            "can already pull (not one from this registry: the nodes do not trust it yet)",
+        )
+    elif mode == "daemonset" and isinstance(image, str) and image_registry(image) == endpoint:
+        p.add("nodeTrust.image", image, "is in this registry, which the nodes cannot pull from before they trust it")
+    namespace = value.get("namespace", "kube-system")
+    if not isinstance(namespace, str) or not dns_label_ok(namespace):
+        p.add("nodeTrust.namespace", namespace, "must be an existing namespace (a DNS-1123 label)")
+        namespace = "kube-system"
+    certs_dir = value.get("certsDir", CONTAINERD_CERTS_DIR)
+    if not isinstance(certs_dir, str) or not certs_dir.startswith("/") or certs_dir.rstrip("/") == "":
+        p.add("nodeTrust.certsDir", certs_dir, "must be an absolute path: containerd's registry config_path on the nodes")
+        certs_dir = CONTAINERD_CERTS_DIR
+    return NodeTrustSettings(mode=mode, image=image, namespace=namespace, certs_dir=certs_dir.rstrip("/"))
 
 
-def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
+def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
-    Raises `SettingsError` naming every bad key, its value and what is allowed.
+    Raises `SettingsError` naming every bad key, its value (unless it may hold a secret: see
+    `_Problems`) and what is allowed. `secret_keys` are the keys the engine holds encrypted.
     """
-    p = _Problems()
+    p = _Problems(secret_keys)
     warnings: list[str] = []
-    for name in sorted(set(raw) - set(KNOWN_KEYS)):
-        p.add(name, raw[name], f"is not a setting of this project; known settings: {', '.join(KNOWN_KEYS)}")
+    for name in sorted(set(raw) - set(NAMES)):
+        close = difflib.get_close_matches(name, NAMES, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        p.add(name, raw[name], f"is not a setting of this project; {hint}known settings: {', '.join(NAMES)}")
 
     users = _users(raw, p)
-    cost = _integer(raw, "bcryptCost", 10, 4, 31, p)
+    cost = _integer(raw, "bcryptCost", p)
+    shown_cost = p.show("bcryptCost", cost)
     if cost < 10 and "bcryptCost" in raw:
-        warnings.append(f"{key('bcryptCost')} = {cost} is below 10: the hashes are cheap to brute-force")
+        warnings.append(f"{key('bcryptCost')} = {shown_cost} is below 10: the hashes are cheap to brute-force")
     if cost > 13:
-        warnings.append(f"{key('bcryptCost')} = {cost}: the registry verifies the hash on every request; expect slow pulls")
+        warnings.append(f"{key('bcryptCost')} = {shown_cost}: the registry verifies the hash on every request; expect slow pulls")
 
     hostnames = _hostnames(raw, p)
     ips = _ip_addresses(raw, p)
@@ -432,27 +457,32 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     subject = _subject(raw, first_san, p)
     algorithm, rsa_bits, curve = _key(raw, p)
 
-    validity = _integer(raw, "validityDays", 365, 1, 3650, p)
-    ca_validity = _integer(raw, "caValidityDays", 3650, 1, 36500, p)
-    early = _integer(raw, "earlyRenewalDays", 30, 0, 3650, p)
+    validity = _integer(raw, "validityDays", p)
+    shown_validity = p.show("validityDays", validity)
+    ca_validity = _integer(raw, "caValidityDays", p)
+    early = _integer(raw, "earlyRenewalDays", p)
     if early >= validity:
         p.add(
             "earlyRenewalDays",
             early,
-            f"must be shorter than validityDays ({validity}); otherwise every run replaces the certificate",
+            f"must be shorter than validityDays ({shown_validity}); otherwise every run replaces the certificate",
         )
     if ca_validity < validity:
-        p.add("caValidityDays", ca_validity, f"must be at least validityDays ({validity}): the CA must outlive its certificates")
+        p.add(
+            "caValidityDays",
+            ca_validity,
+            f"must be at least validityDays ({shown_validity}): the CA must outlive its certificates",
+        )
 
     image = _image(raw, p, warnings)
-    pull_image = _boolean(raw, "pullImage", True, p)
-    port = _integer(raw, "port", 5000, 1, 65535, p)
+    pull_image = _boolean(raw, "pullImage", p)
+    port = _integer(raw, "port", p)
     docker_allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
     container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
     data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
-    retain_data = _boolean(raw, "retainData", True, p)
-    delete_enabled = _boolean(raw, "deleteEnabled", False, p)
-    health_timeout = _integer(raw, "healthTimeoutSeconds", 60, 5, 3600, p)
+    retain_data = _boolean(raw, "retainData", p)
+    delete_enabled = _boolean(raw, "deleteEnabled", p)
+    health_timeout = _integer(raw, "healthTimeoutSeconds", p)
 
     endpoint = raw.get("endpoint", join_endpoint(first_san, port))
     try:
@@ -463,8 +493,9 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
             p.add(
                 "endpoint",
                 endpoint,
-                f"host {host!r} is not covered by the certificate's SANs "
-                f"(hostnames {list(hostnames)}, ipAddresses {list(ips)}); add it to one of them",
+                f"host {p.show('endpoint', host)} is not covered by the certificate's SANs "
+                f"(hostnames {p.show('hostnames', list(hostnames))}, ipAddresses {p.show('ipAddresses', list(ips))}); "
+                "add it to one of them",
             )
     except ValueError:
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
@@ -477,6 +508,11 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
             True,
             "needs kubernetes.mode = cluster (a rendered ServiceAccount would overwrite the live one)",
         )
+
+    node_trust = _node_trust(raw, str(endpoint), p)
+    # On by default when the stack applies to a cluster anyway; a Docker-only stack needs no cluster.
+    uses_cluster = kubernetes.mode == "cluster" and bool(pull_secret.namespaces or node_trust.mode == "daemonset")
+    local_registry_hosting = _boolean(raw, "localRegistryHosting", p, default_value=uses_cluster)
 
     if p.items:
         raise SettingsError(p.items)
@@ -504,5 +540,7 @@ def load_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         endpoint=str(endpoint),
         pull_secret=pull_secret,
         kubernetes=kubernetes,
+        node_trust=node_trust,
+        local_registry_hosting=local_registry_hosting,
         warnings=tuple(warnings),
     )

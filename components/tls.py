@@ -53,12 +53,12 @@ def ca_subject_for(server: Subject, stack: str) -> Subject:
 
 @dataclass(frozen=True)
 class RegistryTlsArgs:
-    """Names, subjects, key type and lifetimes (in hours) of the CA and server certificates."""
+    """Names, subject, key type and lifetimes (in hours) of the CA and server certificates."""
 
     hostnames: Sequence[str]
     ip_addresses: Sequence[str]
     subject: Subject
-    ca_subject: Subject
+    stack: str  # names the CA: `private-registry <stack> CA`
     key_algorithm: str
     rsa_bits: int
     ecdsa_curve: str
@@ -84,7 +84,7 @@ class RegistryTls(pulumi.ComponentResource):
         ca_cert = SelfSignedCert(
             f"{name}-ca-cert",
             private_key_pem=ca_key.private_key_pem,
-            subject=SelfSignedCertSubjectArgs(**subject_inputs(args.ca_subject)),
+            subject=SelfSignedCertSubjectArgs(**subject_inputs(ca_subject_for(args.subject, args.stack))),
             is_ca_certificate=True,
             set_subject_key_id=True,
             allowed_uses=CA_USES,

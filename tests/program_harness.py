@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,10 @@ class Registration:
     additional_secret_outputs: list[str]
     provider: str
     dependencies: list[str]
-    before_create_hooks: list[str]
+    version: str = ""
+    aliases: list[str] = field(default_factory=list)  # alias URNs, or alias specs as text
+    wire_inputs: dict[str, Any] = field(default_factory=dict)  # as sent, secrets still wrapped
+    before_create_hooks: list[str] = field(default_factory=list)  # names of the resource hooks bound
 
 
 class RecordingMonitor(MockMonitor):
@@ -107,6 +111,9 @@ class RecordingMonitor(MockMonitor):
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     provider=request.provider,
                     dependencies=list(request.dependencies),
+                    version=request.version,
+                    aliases=list(request.aliasURNs) + [json_format.MessageToJson(a) for a in request.aliases],
+                    wire_inputs=raw,
                     before_create_hooks=list(request.hooks.before_create),
                 )
             )
@@ -148,19 +155,24 @@ def config_values(settings: dict[str, Any]) -> dict[str, str]:
     return {f"private-registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()}
 
 
-def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None) -> ProgramRun:
-    """Evaluate `__main__.py` with these settings under mocks; return registrations and outputs."""
+def register(program: Callable[[], None], stack: str = "dev") -> list[Registration]:
+    """Run any Pulumi code under the mocks; return what it registered."""
     mocks = RegistryMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="private-registry", stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(config_values(settings), secret_keys or [])
+    _sync_await(run_pulumi_func(program))
+    return monitor.registrations
+
+
+def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None) -> ProgramRun:
+    """Evaluate `__main__.py` with these settings under mocks; return registrations and outputs."""
     namespace: dict[str, Any] = {}
 
     def program() -> None:
+        pulumi.runtime.set_all_config(config_values(settings), secret_keys or [])
         namespace.update(runpy.run_path(str(MAIN), run_name="__main__"))
 
-    _sync_await(run_pulumi_func(program))
-    run = ProgramRun(registrations=monitor.registrations)
+    run = ProgramRun(registrations=register(program, stack))
     for name, output in namespace["registry"].outputs().items():
         run.outputs[name] = _sync_await(output.future())
         if _sync_await(output.is_secret()):

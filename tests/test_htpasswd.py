@@ -7,6 +7,7 @@ from unittest import mock
 import bcrypt
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pulumi.runtime import rpc
 
 from components import htpasswd
 from components.htpasswd import Entry, HtpasswdProvider, htpasswd_content, needs_update, reconcile, state_outputs
@@ -83,3 +84,14 @@ def test_any_password_round_trips(password: str) -> None:
     (entry,) = reconcile([{"name": "u", "password": password}], COST)
     assert isinstance(entry, Entry)
     assert bcrypt.checkpw(password.encode(), entry.hash.encode())
+
+
+def test_diff_with_unknown_inputs_during_preview_is_a_change() -> None:
+    # A preview that adds a user with a generated password: the users list (or one entry of it) is
+    # not known yet. The engine hands it over as the UNKNOWN sentinel (keep_unknowns).
+    olds = state_outputs(COST, reconcile([{"name": "a", "password": "pa"}], COST))
+    partly = [{"name": "a", "password": "pa"}, {"name": "dave", "password": rpc.UNKNOWN}]
+    for users in (rpc.UNKNOWN, partly, [rpc.UNKNOWN]):
+        assert HtpasswdProvider().diff("id", olds, {"users": users, "cost": COST}).changes is True
+    assert HtpasswdProvider().diff("id", olds, {"users": [{"name": "a", "password": "pa"}], "cost": rpc.UNKNOWN}).changes
+    assert HtpasswdProvider().diff("id", olds, {"users": [{"name": "a", "password": "pa"}], "cost": COST}).changes is False

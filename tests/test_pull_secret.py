@@ -12,7 +12,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.pull_secret import containerd_hosts_toml, docker_config_json, prepare_render_directory
+from components.kube_provider import prepare_render_directory
+from components.node_trust import containerd_hosts_toml
+from components.pull_secret import docker_config_json
 
 
 def test_docker_config_json_has_user_password_and_auth() -> None:
@@ -39,7 +41,7 @@ def test_containerd_hosts_toml_points_at_the_endpoint_and_the_ca() -> None:
     assert parsed["server"] == "https://registry.example:5000"
     host = parsed["host"]["https://registry.example:5000"]
     assert host["capabilities"] == ["pull", "resolve"]
-    assert host["ca"] == "/etc/containerd/certs.d/registry.example:5000/ca.crt"
+    assert host["ca"] == "ca.crt"  # beside hosts.toml: containerd resolves it against the file's folder
 
 
 def test_render_directory_is_owner_only(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.names import dns_label_ok
-from components.settings import SettingsError, load_settings, san_covers, split_endpoint
+from components.names import dns_label_ok, san_covers, split_endpoint
+from components.settings import SettingsError, load_settings
 
 
 def problems(raw: dict[str, Any]) -> list[str]:
@@ -52,23 +53,28 @@ def test_all_problems_are_reported_together() -> None:
 
 
 def test_empty_user_list() -> None:
-    assert "private-registry:users = []: must be a non-empty list" in only_problem({"users": []})
+    assert "private-registry:users = <an empty list>: must be a non-empty list" in only_problem({"users": []})
 
 
 @pytest.mark.parametrize("name", ["ad:min", "ad min", "admin\t", "", "tab\there"])
 def test_user_name_with_colon_or_white_space(name: str) -> None:
-    message = only_problem({"users": [{"name": name}]})
-    assert message.startswith("private-registry:users[0].name = ") and "':'" in message
+    assert only_problem({"users": [{"name": name}]}) == (
+        "private-registry:users[0].name = <" + ("an empty string" if not name else "a string") + ">: "
+        "must be a non-empty name without ':', white space or control characters"
+    )
+    assert load_settings({"users": [{"name": re.sub(r"[:\s]", "", name) or "ok"}]}, "dev")  # the rest is fine
 
 
 def test_duplicate_users() -> None:
     message = only_problem({"users": [{"name": "a"}, {"name": "b"}, {"name": "a"}]})
-    assert message.startswith("private-registry:users[2].name = 'a': duplicate user name")
+    assert message.startswith("private-registry:users[2].name = <a string>: duplicate of users[0].name")
 
 
 def test_empty_password() -> None:
     message = only_problem({"users": [{"name": "a", "password": ""}]})
-    assert message == "private-registry:users[0].password = <secret>: must be a non-empty string, or left out to generate one"
+    assert message == (
+        "private-registry:users[0].password = <secret: an empty string>: must be a non-empty string, or left out to generate one"
+    )
 
 
 def test_password_over_72_bytes_is_refused_without_showing_it() -> None:
@@ -191,7 +197,9 @@ def test_render_mode_cannot_patch_service_accounts() -> None:
 
 
 def test_unknown_setting_is_named() -> None:
-    assert "private-registry:prot = 5000: is not a setting of this project" in only_problem({"prot": 5000})
+    assert "private-registry:prot = <a number>: is not a setting of this project; did you mean port?" in only_problem(
+        {"prot": 5000}
+    )
 
 
 def test_unknown_object_key_is_named() -> None:
@@ -243,13 +251,92 @@ def test_an_ip_san_covers_itself_and_its_endpoint(ip: ipaddress.IPv4Address | ip
     endpoint = f"[{host}]:5000" if ip.version == 6 else f"{host}:5000"
     assert split_endpoint(endpoint) == (host, 5000)
     s = load_settings({"hostnames": [], "ipAddresses": [host], "endpoint": endpoint}, "dev")
-    assert san_covers(s.endpoint_host, s.hostnames, s.ip_addresses)
+    assert s.endpoint_host == host and s.subject.common_name == host  # the only SAN names the server
+    # An endpoint on any other address is refused before anything is created.
+    other = ipaddress.ip_address(int(ip) ^ 1)
+    other_endpoint = f"[{other}]:5000" if ip.version == 6 else f"{other}:5000"
+    assert "is not covered by the certificate's SANs" in only_problem(
+        {"hostnames": [], "ipAddresses": [host], "endpoint": other_endpoint}
+    )
 
 
 @given(st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z][a-z0-9]{0,10}){0,3}", fullmatch=True), st.text(max_size=12))
 def test_san_coverage_is_exact_for_dns_names(name: str, other: str) -> None:
     assert san_covers(name, [name], [])
     assert san_covers(name.upper(), [name], [])
-    assert not san_covers(name + "x", [name], []) or (name + "x") == name
-    if other.lower() != name:
-        assert not san_covers(other or "z", [name], []) or (other or "z").lower().rstrip(".") == name
+    assert san_covers(name + ".", [name], [])  # the root dot is not part of the name
+    assert not san_covers(name + "x", [name], [])
+    assert not san_covers("x" + name, [name], [])
+    assert not san_covers("a." + name, [name], []) and san_covers("a." + name, ["*." + name], [])
+    other = other or "z"
+    if other.lower().rstrip(".") != name:
+        assert not san_covers(other, [name], [])
+
+
+# Settings errors reach terminals and CI logs: no shape of mistake may print a password.
+PASSWORD = "hunter2-do-not-print"
+
+
+def all_problems(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(raw, "dev", secret_keys=secret_keys)
+    return str(caught.value)
+
+
+def test_forgotten_index_in_a_path_set_password_is_not_printed() -> None:
+    # `pulumi config set --secret --path 'private-registry:users.password' ...` (no `[0]`)
+    message = all_problems({"users": {"password": PASSWORD}}, frozenset({"users"}))
+    assert PASSWORD not in message
+    assert "private-registry:users = <secret: an object with keys password>" in message
+    assert "index the entry: users[0].password" in message
+
+
+def test_misspelled_key_holding_users_is_not_printed() -> None:
+    message = all_problems({"usres": [{"name": "a", "password": PASSWORD}]})
+    assert PASSWORD not in message
+    assert "private-registry:usres = <a list of 1 item(s)>: is not a setting of this project; did you mean users?" in message
+
+
+def test_user_entry_with_a_misspelled_key_is_not_printed() -> None:
+    message = all_problems({"users": [{"name": "a", "passwd": PASSWORD}]})
+    assert PASSWORD not in message
+    assert "private-registry:users[0] = <an object with keys name, passwd>: must be an object with keys name" in message
+
+
+def test_value_of_a_secret_key_is_never_printed() -> None:
+    message = all_problems({"bcryptCost": PASSWORD, "endpoint": PASSWORD}, frozenset({"bcryptCost", "endpoint"}))
+    assert PASSWORD not in message
+    assert "private-registry:bcryptCost = <secret: a string>: must be an integer in 4..31" in message
+    assert "private-registry:endpoint = <secret: a string>: must be host:port" in message
+
+
+def test_user_name_in_a_secret_users_key_is_not_printed() -> None:
+    message = all_problems({"users": [{"name": PASSWORD + " x", "password": "p"}]}, frozenset({"users"}))
+    assert PASSWORD not in message and "private-registry:users[0].name = <secret: a string>" in message
+
+
+def test_warnings_do_not_print_secret_values() -> None:
+    s = load_settings({"bcryptCost": 4, "image": "registry"}, "dev", secret_keys=frozenset({"bcryptCost", "image"}))
+    assert len(s.warnings) == 2 and all("<secret: " in w for w in s.warnings)
+    assert not any("= 4" in w or "'registry'" in w for w in s.warnings)
+
+
+MARK = "Zq9Xw"  # in no message text: if it appears, a password was printed (str or repr keep it as is)
+
+
+@given(st.text(max_size=30))
+def test_no_mistake_shape_prints_the_password(tail: str) -> None:
+    password = MARK + tail
+    shapes: list[tuple[dict[str, Any], frozenset[str]]] = [
+        ({"users": {"password": password}}, frozenset({"users"})),
+        ({"users": {"password": password}}, frozenset()),
+        ({"usres": [{"name": "a", "password": password}]}, frozenset({"usres"})),
+        ({"usres": [{"name": "a", "password": password}]}, frozenset()),
+        ({"users": [{"name": "a", "pasword": password}]}, frozenset()),
+        ({"users": [{"name": "a", "password": password * 20}]}, frozenset({"users"})),
+        ({"users": [{"name": "a:b", "password": password}]}, frozenset()),
+        ({"users": [password]}, frozenset()),
+        ({"port": password}, frozenset({"port"})),
+    ]
+    for raw, secret in shapes:
+        assert MARK not in all_problems(raw, secret), raw.keys()

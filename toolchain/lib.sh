@@ -58,6 +58,11 @@ tc_part_begin() {
   TC_OUT=$TC_CACHE/$TC_PART-$TC_VERSION-$(tc_key "$@")
   TC_LOG=$TC_OUT/build.log
   TC_START=$(tc_now)
+  # Two checkouts building the same part at once would write into one folder: the second waits
+  # (the lock goes with the build script's process) and then reuses the first one's build.
+  mkdir -p "$TC_CACHE"
+  exec {TC_LOCK_FD}>"$TC_OUT.lock"
+  flock "$TC_LOCK_FD"
   if [ -f "$TC_OUT/.complete" ]; then
     tc_log "$TC_PART $TC_VERSION: reused $TC_OUT"
     tc_record

@@ -63,7 +63,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, *
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 
 
-def copy_project(target: Path, source: Path = REPO) -> Path:
+def copy_project(target: Path, source: Path = REPO, link_venv: bool = True) -> Path:
     """A copy of the program in `target` (stack files and state stay out of the repository)."""
     target.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
@@ -71,7 +71,8 @@ def copy_project(target: Path, source: Path = REPO) -> Path:
             shutil.copytree(source / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source / name, target / name)
-    (target / "venv").symlink_to(REPO / "venv")
+    if link_venv:
+        (target / "venv").symlink_to(REPO / "venv")
     return target
 
 
@@ -165,7 +166,14 @@ def throwaway_registry_stack(workdir: Path, name: str, settings: dict[str, Any])
     suffix = os.urandom(3).hex()
     container, volume = f"registry-{name}-{suffix}", f"registry-data-{name}-{suffix}"
     stack = Stack(workdir, name)
-    base = {"image": REGISTRY_IMAGE, "pullImage": False, "port": free_port(), "containerName": container, "dataVolume": volume}
+    base = {
+        "image": REGISTRY_IMAGE,
+        "pullImage": False,
+        "port": free_port(),
+        "containerName": container,
+        "dataVolume": volume,
+        "localRegistryHosting": False,  # one stack per cluster may own it: tests/e2e/test_cluster_pull.py
+    }
     stack.init({**base, "retainData": False, **settings})
     try:
         yield stack

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import threading
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REGISTRY_IMAGE, REPO, TEST_IMAGE, Stack, free_port, record, run
+from tests.e2e.conftest import REGISTRY_IMAGE, TEST_IMAGE, Stack, free_port, record, run
 
 CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))
 # dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
@@ -115,6 +114,7 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
             # A name of its own: another stack on the same cluster (the dev stack) owns the default one.
             "pullSecret": {"name": f"e2e-pull-{suffix}", "namespaces": NAMESPACES, "patchDefaultServiceAccount": True},
             "subject": {"organization": "e2e"},
+            "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns it on the sandbox cluster
         }
     )
     stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
@@ -279,28 +279,6 @@ def test_namespace_change_touches_only_kubernetes(deployment: Deployment) -> Non
     assert types == {"kubernetes:core/v1:Secret", "kubernetes:core/v1:ServiceAccountPatch"}, steps
     deployment.stack.up()
     kubectl("get", "secret", deployment.outputs["pullSecretName"], "-n", "e2e-more")
-
-
-def test_a_consumer_stack_reads_the_outputs(deployment: Deployment) -> None:
-    source = REPO / "examples" / "consumer"
-    project = deployment.stack.workdir / "consumer"
-    project.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy2(source / name, project / name)
-    text = (project / "Pulumi.yaml").read_text().replace("virtualenv: ../../venv", f"virtualenv: {REPO / 'venv'}")
-    (project / "Pulumi.yaml").write_text(text)
-    consumer = Stack(deployment.stack.workdir, "consumer", project_dir=project)
-    consumer.init({"registryStack": "organization/private-registry/e2e"})
-    try:
-        consumer.up()
-        out, mine = deployment.outputs, consumer.outputs()
-        assert mine["registryEndpoint"] == out["endpoint"] and mine["caCertificate"] == out["caCertificate"]
-        assert mine["caPath"] == f"/etc/containerd/certs.d/{out['endpoint']}/ca.crt"
-        assert mine["dockerConfigJson"] == out["dockerConfigJson"]
-        shown = consumer.pulumi("stack", "output", "dockerConfigJson").stdout
-        assert "[secret]" in shown and out["passwords"]["admin"] not in shown
-    finally:
-        consumer.pulumi("destroy", "--yes", check=False)
 
 
 def test_state_and_cli_output_hold_no_plaintext_secret(deployment: Deployment) -> None:

@@ -65,6 +65,10 @@ if bad:
   out=$cache/$name-$version-$key
   bin=$out/bin/pulumi-resource-$name
 
+  # Another checkout building the same plugin at the same time would write into this folder too.
+  mkdir -p "$cache"
+  exec {lock_fd}>"$out.lock"
+  flock "$lock_fd"
   if [ -f "$out/.complete" ] && [ -x "$bin" ]; then
     echo "pulumi-resource-$name $version: cached ($out)" >&2
     echo "$bin"

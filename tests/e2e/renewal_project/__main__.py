@@ -17,7 +17,7 @@ tls = RegistryTls(
         hostnames=["localhost"],
         ip_addresses=["127.0.0.1"],
         subject=Subject(common_name="localhost"),
-        ca_subject=Subject(common_name="renewal-check CA"),
+        stack="renewal-check",
         key_algorithm="ECDSA",
         rsa_bits=2048,
         ecdsa_curve="P256",

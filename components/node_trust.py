@@ -1,0 +1,170 @@
+"""Node trust: what a node needs so that its container runtime trusts the registry's CA.
+
+A pull secret carries credentials, not trust: every node must also trust the CA, or each pull fails
+with an x509 error. containerd reads `<config_path>/<endpoint>/hosts.toml` with the CA beside it as
+`ca.crt`. Three ways, side by side (README "Using it from a cluster"):
+
+1. the outputs `containerdHostsToml` and `caCertificate`, installed by node provisioning;
+2. `nodeTrust.mode: daemonset`: a DaemonSet writes both onto every node from a ConfigMap and keeps
+   them current (a CA change rolls it: the pod template carries the content's hash);
+3. the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public`, so that tools (Tilt, Skaffold,
+   ctlptl) find the registry, with the CA in a ConfigMap beside it (the KEP carries no TLS data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes import Provider
+
+LOCAL_REGISTRY_HOSTING = "local-registry-hosting"  # KEP-1755: this name in kube-public
+CA_CONFIG_MAP = "private-registry-ca"
+TRUST_MOUNT, HOST_MOUNT = "/trust", "/host-certs.d"
+# Written CA first, then hosts.toml, each by rename: containerd never reads a half-written file nor a
+# hosts.toml whose CA is missing. Checked again every 30 s, so a deleted file comes back.
+INSTALL_SCRIPT = f"""set -eu
+trap 'exit 0' TERM INT
+target="{HOST_MOUNT}/$ENDPOINT"
+while true; do
+  mkdir -p "$target"
+  for f in ca.crt hosts.toml; do
+    if ! cmp -s "{TRUST_MOUNT}/$f" "$target/$f"; then
+      cp "{TRUST_MOUNT}/$f" "$target/.$f.new" && mv "$target/.$f.new" "$target/$f"
+      echo "installed $target/$f"
+    fi
+  done
+  sleep 30 & wait $!
+done
+"""
+
+
+def containerd_hosts_toml(endpoint: str) -> str:
+    """`<config_path>/<endpoint>/hosts.toml`; `ca.crt` beside it (containerd resolves the relative path
+    against the file's own folder, so it holds wherever the node's `config_path` is).
+    """
+    return (
+        f'server = "https://{endpoint}"\n'
+        "\n"
+        f'[host."https://{endpoint}"]\n'
+        '  capabilities = ["pull", "resolve"]\n'
+        '  ca = "ca.crt"\n'
+    )
+
+
+def local_registry_hosting(endpoint: str) -> str:
+    """The `localRegistryHosting.v1` document of KEP-1755."""
+    return f'host: "{endpoint}"\nhostFromContainerRuntime: "{endpoint}"\n'
+
+
+def object_name(prefix: str, stack: str) -> str:
+    """A Kubernetes object name for this stack (DNS-1123: lower case, digits and '-', at most 63)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
+    return f"{prefix}-{slug}"[:63].rstrip("-")
+
+
+def trust_hash(hosts_toml: str, ca_pem: str) -> str:
+    """A hash of the files the DaemonSet installs: in the pod template, a change rolls the pods."""
+    return hashlib.sha256((hosts_toml + "\0" + ca_pem).encode()).hexdigest()
+
+
+def daemonset_spec(name: str, image: str, endpoint: str, certs_dir: str, content_hash: str) -> dict[str, object]:
+    """The DaemonSet that installs the ConfigMap `name` into `<certs_dir>/<endpoint>/` on every node."""
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
+    return {
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels, "annotations": {"private-registry/trust-sha256": content_hash}},
+            "spec": {
+                "tolerations": [{"operator": "Exists"}],  # every node, control plane and tainted ones too
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": 5,
+                "containers": [
+                    {
+                        "name": "install",
+                        "image": image,
+                        "command": ["sh", "-c", INSTALL_SCRIPT],
+                        "env": [{"name": "ENDPOINT", "value": endpoint}],
+                        "volumeMounts": [
+                            {"name": "trust", "mountPath": TRUST_MOUNT, "readOnly": True},
+                            {"name": "certs-d", "mountPath": HOST_MOUNT},
+                        ],
+                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                        # Root owns containerd's config folder; nothing else is needed.
+                        "securityContext": {
+                            "runAsUser": 0,
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                    }
+                ],
+                "volumes": [
+                    {"name": "trust", "configMap": {"name": name}},
+                    {"name": "certs-d", "hostPath": {"path": certs_dir, "type": "DirectoryOrCreate"}},
+                ],
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class NodeTrustArgs:
+    """What nodes must trust and how it reaches them."""
+
+    stack: str
+    endpoint: str
+    ca_cert_pem: pulumi.Input[str]
+    daemonset_image: str | None  # None: no DaemonSet (nodes are provisioned with the outputs)
+    namespace: str
+    certs_dir: str
+    local_registry_hosting: bool
+    provider: Provider | None
+
+
+class NodeTrust(pulumi.ComponentResource):
+    """The node trust content (`hosts_toml`), and the DaemonSet and KEP-1755 ConfigMaps when asked."""
+
+    hosts_toml: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("private-registry:index:NodeTrust", name, None, opts)
+        # Imported here: the kube types (and pulumi_kubernetes) only when Kubernetes is used at all.
+        from components.kube_resources import ConfigMap, DaemonSet
+
+        hosts_toml = containerd_hosts_toml(args.endpoint)
+        self.hosts_toml = pulumi.Output.from_input(hosts_toml)
+        ca = pulumi.Output.from_input(args.ca_cert_pem)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        if args.daemonset_image is not None and args.provider is not None:
+            object_ = object_name("registry-trust", args.stack)
+            files = ConfigMap(
+                f"{name}-files",
+                metadata={"name": object_, "namespace": args.namespace},
+                data={"hosts.toml": hosts_toml, "ca.crt": ca},
+                opts=child,
+            )
+            image, endpoint, certs_dir = args.daemonset_image, args.endpoint, args.certs_dir
+            spec = ca.apply(lambda pem: daemonset_spec(object_, image, endpoint, certs_dir, trust_hash(hosts_toml, pem)))
+            DaemonSet(
+                f"{name}-daemonset",
+                metadata={"name": object_, "namespace": args.namespace},
+                spec=spec,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[files])),
+            )
+        if args.local_registry_hosting and args.provider is not None:
+            ConfigMap(
+                f"{name}-local-registry-hosting",
+                metadata={"name": LOCAL_REGISTRY_HOSTING, "namespace": "kube-public"},
+                data={"localRegistryHosting.v1": local_registry_hosting(args.endpoint)},
+                opts=child,
+            )
+            ConfigMap(
+                f"{name}-ca",
+                metadata={"name": CA_CONFIG_MAP, "namespace": "kube-public"},
+                data={"ca.crt": ca},
+                opts=child,
+            )
+        self.register_outputs({"hostsToml": self.hosts_toml})

@@ -1,0 +1,177 @@
+"""The one table of settings: name, kind, default, bounds and meaning of every `private-registry:*` key.
+
+Everything else is derived from it: the config reader (which keys are plain strings), the
+known-key check and the defaults in `settings.py`, the typed `config:` block of `Pulumi.yaml` and
+the settings table of the README (`python -m components.setting_keys --write` regenerates both;
+a unit test fails when they drift). Adding a setting is one entry here plus its use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+PROJECT = "private-registry"
+Kind = Literal["string", "integer", "boolean", "list", "object"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting. `default` None means computed from other settings (`shown_default` says how)."""
+
+    name: str
+    kind: Kind
+    default: Any
+    meaning: str
+    low: int | None = None
+    high: int | None = None
+    shown_default: str | None = None
+
+    @property
+    def typed(self) -> bool:
+        """Declared with its type and default in Pulumi.yaml (which cannot type objects, nor
+        declare a computed default: a declared key without a default is required).
+        """
+        return self.kind != "object" and self.default is not None
+
+    @property
+    def bounds(self) -> str:
+        return f"{self.low}..{self.high}" if self.low is not None else ""
+
+
+KEYS: tuple[Key, ...] = (
+    Key("users", "object", [{"name": "admin"}],
+        "htpasswd users `[{name, password?}]`; `password` from a config secret (`pulumi config set --secret --path "
+        "'users[0].password' ...`), else generated once and kept in state as a secret. Names: no `:` or white space; "
+        "passwords at most 72 bytes (bcrypt ignores the rest)", shown_default="`[{name: admin}]`"),
+    Key("bcryptCost", "integer", 10, "bcrypt cost of the htpasswd hashes; warns below 10; the registry checks the hash "
+        "on every request", 4, 31),
+    Key("hostnames", "list", ["localhost"], "DNS SANs of the server certificate (`*.example.com` allowed)"),
+    Key("ipAddresses", "list", ["127.0.0.1"], "IP SANs of the server certificate"),
+    Key("subject", "object", {}, "`{commonName, organization, organizationalUnit, locality, province, country}`; "
+        "the CA gets CN `private-registry <stack> CA`", shown_default="CN = first hostname"),
+    Key("keyAlgorithm", "string", "RSA", "`RSA` (with `rsaBits`) or `ECDSA` (with `ecdsaCurve`)"),
+    Key("rsaBits", "integer", 4096, "RSA key size", 2048, 16384),
+    Key("ecdsaCurve", "string", "P256", "ECDSA curve, `P256` or `P384` (Go TLS clients refuse P224)"),
+    Key("validityDays", "integer", 365, "server certificate lifetime in days", 1, 3650),
+    Key("caValidityDays", "integer", 3650, "CA certificate lifetime in days (at least `validityDays`)", 1, 36500),
+    Key("earlyRenewalDays", "integer", 30, "a plain `pulumi up` this many days before expiry issues a new server "
+        "certificate (shorter than `validityDays`)", 0, 3650),
+    Key("image", "string", "registry:3.1.2", "registry image; pin an exact release (a floating tag is never pulled "
+        "again once present)"),
+    Key("pullImage", "boolean", True, "`false`: use an image already on the Docker host, by name"),
+    Key("port", "integer", 5000, "host port of the registry", 1, 65535),
+    Key("containerName", "string", None, "Docker container name", shown_default="`registry-<stack>`"),
+    Key("dataVolume", "string", None, "Docker volume with the image data. Renaming it switches the registry to a new, "
+        "empty volume (the old one is kept)", shown_default="`registry-data-<stack>`"),
+    Key("retainData", "boolean", True, "keep the data volume on `pulumi destroy`"),
+    Key("deleteEnabled", "boolean", False, "allow deleting manifests and blobs through the API (needed before "
+        "`scripts/gc.sh` can free space). Set explicitly either way (the official image's own config turns it on). "
+        "With htpasswd auth every user, the pull user too, gains the right to delete"),
+    Key("healthTimeoutSeconds", "integer", 60, "how long `pulumi up` waits for the container's health check "
+        "(`/debug/health` on the registry's debug listener, container loopback only) before it fails", 5, 3600),
+    Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
+        shown_default="first hostname and `port`"),
+    Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "
+        "namespace; optionally added to each namespace's `default` ServiceAccount",
+        shown_default="`{name: registry-pull-secret, namespaces: [default], user: <first user>, "
+        "patchDefaultServiceAccount: false}`"),
+    Key("kubernetes", "object", {}, "`{mode, context, renderDirectory}`. `cluster`: apply to the kubeconfig context "
+        "`context` (default: current); `render`: write manifests to `renderDirectory` (default `rendered/<stack>`, "
+        "created owner-only; the Secrets in it are plaintext). The mode is fixed per stack: switching replaces every "
+        "Kubernetes resource", shown_default="`{mode: cluster}`"),
+    Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir}`: how nodes trust the CA. `none`: node "
+        "provisioning installs the outputs `containerdHostsToml` and `caCertificate`; `daemonset`: a DaemonSet in "
+        "`namespace` (default `kube-system`, must exist) writes both into `certsDir` (default "
+        "`/etc/containerd/certs.d`, containerd's `config_path`) on every node and keeps them current; `image` (required "
+        "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)",
+        shown_default="`{mode: none}`"),
+    Key("localRegistryHosting", "boolean", None, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
+        "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; one stack per "
+        "cluster may own them",
+        shown_default="`true` in cluster mode with pull secret namespaces or the node-trust DaemonSet, else `false`"),
+)  # fmt: skip
+
+BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+STRING_KEYS: tuple[str, ...] = tuple(k.name for k in KEYS if k.kind == "string")
+
+
+def default(name: str) -> Any:
+    """The default of a setting (a fresh copy for lists and objects)."""
+    return json.loads(json.dumps(BY_NAME[name].default))
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_scalar(v) for v in value) + "]"
+    return str(value)
+
+
+def pulumi_yaml_config() -> str:
+    """The `config:` block of Pulumi.yaml: every typed setting with its type, default and meaning."""
+    lines = [
+        "# Generated from components/setting_keys.py (python -m components.setting_keys --write).",
+        "# Object settings (users, subject, pullSecret, kubernetes) cannot be typed here, nor settings",
+        "# whose default is computed per stack; they are validated by components/settings.py.",
+        "config:",
+    ]
+    types = {"string": "string", "integer": "integer", "boolean": "boolean", "list": "array"}
+    for key in KEYS:
+        if not key.typed:
+            continue
+        lines.append(f"  {PROJECT}:{key.name}:")
+        lines.append(f"    type: {types[key.kind]}")
+        if key.kind == "list":
+            lines += ["    items:", "      type: string"]
+        lines.append(f"    default: {_yaml_scalar(key.default)}")
+        description = re.sub(r"`", "", key.meaning.split(". ")[0]).replace('"', "'")
+        if key.bounds:
+            description += f"; {key.bounds}"
+        lines.append(f'    description: "{description}"')
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key in KEYS:
+        shown = key.shown_default or f"`{_yaml_scalar(key.default) if key.kind != 'object' else json.dumps(key.default)}`"
+        meaning = f"{key.bounds}; {key.meaning}" if key.bounds else key.meaning
+        rows.append(f"| `{key.name}` | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+README_BEGIN = "<!-- settings table: generated from components/setting_keys.py -->\n"
+README_END = "<!-- end of settings table -->\n"
+
+
+def with_generated_parts(pulumi_yaml: str, readme: str) -> tuple[str, str]:
+    """Pulumi.yaml and README.md texts with their generated parts replaced by the table's."""
+    head = pulumi_yaml.split("# Generated from components/setting_keys.py", 1)[0]
+    start, end = readme.index(README_BEGIN) + len(README_BEGIN), readme.index(README_END)
+    return head + pulumi_yaml_config(), readme[:start] + markdown_table() + readme[end:]
+
+
+def main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parent.parent
+    pulumi_yaml, readme = root / "Pulumi.yaml", root / "README.md"
+    new_yaml, new_readme = with_generated_parts(pulumi_yaml.read_text(), readme.read_text())
+    if argv[1:] == ["--write"]:
+        pulumi_yaml.write_text(new_yaml)
+        readme.write_text(new_readme)
+        return 0
+    stale = [p.name for p, new in ((pulumi_yaml, new_yaml), (readme, new_readme)) if p.read_text() != new]
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run python -m components.setting_keys --write", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

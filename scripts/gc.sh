@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Garbage collection of a stack's registry: frees the blobs no manifest references any more
+# (after deletes through the API, which need `deleteEnabled: true`, or overwritten tags).
+#   bash scripts/gc.sh [stack] [--delete-untagged] [--dry-run]
+#     --delete-untagged  also delete manifests no tag points at (an image pushed by digest only
+#                        goes too), then their blobs
+#     --dry-run          report what would be freed, change nothing (the registry still stops)
+# Distribution's garbage-collect must not run while the registry accepts writes (an upload that
+# lands during the mark phase would lose its blobs), so the container is stopped for the
+# collection and started again afterwards; pulls are unavailable meanwhile, and the script prints
+# for how long. The container's restart policy is set to `no` while it runs (a dockerd restart must
+# not bring the registry back mid-collection) and restored afterwards, whatever happens.
+# Uses DOCKER_HOST as `pulumi up` does; PROJECT_DIR (default: this repository) holds the stack.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+stack=dev
+gc_args=()
+for arg in "$@"; do
+  case $arg in
+    --delete-untagged) gc_args+=(--delete-untagged) ;;
+    --dry-run) gc_args+=(--dry-run) ;;
+    -*) echo "usage: $0 [stack] [--delete-untagged] [--dry-run]" >&2; exit 2 ;;
+    *) stack=$arg ;;
+  esac
+done
+log() { echo "gc: $*" >&2; }
+die() { echo "gc: ERROR: $*" >&2; exit 1; }
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
+
+# shellcheck source=scripts/pulumi-env.sh
+. "$repo/scripts/pulumi-env.sh"
+project=${PROJECT_DIR:-$repo}
+output() { pulumi stack output "$1" --stack "$stack" --cwd "$project" --non-interactive; }
+container=$(output containerName) || die "no outputs for stack '$stack': run pulumi up first"
+volume=$(output dataVolume)
+
+info=$(docker inspect -f '{{.Image}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}}' "$container" 2>/dev/null) ||
+  die "container $container (stack $stack) not found on ${DOCKER_HOST:-the local Docker daemon}: run pulumi up"
+read -r image restart status <<<"$info"
+[ "$status" = running ] || die "container $container is $status, not running: run pulumi up --refresh first"
+
+# The registry's own image runs the collection: its busybox, its registry binary, its config file.
+in_image() { docker run --rm --network none -v "$volume:/var/lib/registry" --entrypoint /bin/busybox "$image" "$@"; }
+used_kb() { in_image du -sk /var/lib/registry | cut -f1; }
+
+restore() {
+  docker update --restart "$restart" "$container" >/dev/null || log "WARNING: could not restore the restart policy ($restart)"
+  docker start "$container" >/dev/null || log "WARNING: could not start $container: run pulumi up --refresh"
+}
+
+t_stop=$(now)
+docker update --restart no "$container" >/dev/null
+trap restore EXIT
+docker stop "$container" >/dev/null
+t_stopped=$(now)
+before=$(used_kb)
+log "collecting on volume $volume with $image${gc_args[*]:+ (${gc_args[*]})}"
+t_gc=$(now)
+in_image sh -c 'c=/etc/distribution/config.yml; [ -f "$c" ] || c=/etc/docker/registry/config.yml
+  REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry OTEL_TRACES_EXPORTER=none exec registry garbage-collect "$@" "$c"' \
+  gc "${gc_args[@]}" | tail -n 5 >&2
+t_gc_done=$(now)
+after=$(used_kb)
+trap - EXIT
+restore
+
+# Unavailable until the health check passes again (it includes the storage driver's health).
+health=starting
+for _ in $(seq 600); do
+  health=$(docker inspect -f '{{.State.Health.Status}}' "$container" 2>/dev/null || echo unknown)
+  [ "$health" = healthy ] && break
+  sleep 0.2
+done
+t_healthy=$(now)
+[ "$health" = healthy ] || die "$container did not turn healthy after the collection ($health)"
+echo "gc: freed $(((before - after) / 1024)) MiB (data ${before} KiB -> ${after} KiB)"
+echo "gc: collection $(secs "$t_gc" "$t_gc_done") s; registry unavailable $(secs "$t_stop" "$t_healthy") s (stop $(secs "$t_stop" "$t_stopped") s, until healthy again)"
