@@ -45,13 +45,14 @@ def containerd_hosts_toml(endpoint: str) -> str:
     """`<config_path>/<endpoint>/hosts.toml`; `ca.crt` beside it (containerd resolves the relative path
     against the file's own folder, so it holds wherever the node's `config_path` is).
     """
-    return (
-        f'server = "https://{endpoint}"\n'
-        "\n"
-        f'[host."https://{endpoint}"]\n'
-        '  capabilities = ["pull", "resolve"]\n'
-        '  ca = "ca.crt"\n'
-    )
+    lines = [
+        f'server = "https://{endpoint}"',
+        "",
+        f'[host."https://{endpoint}"]',
+        '  capabilities = ["pull", "resolve"]',
+        '  ca = "ca.crt"',
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def local_registry_hosting(endpoint: str) -> str:

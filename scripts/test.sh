@@ -30,5 +30,6 @@ eval "$(bash sandbox/sandbox.sh env)"
 . toolchain/env.sh
 bash toolchain/install-plugins.sh
 
+bash sandbox/build-conformance.sh >/dev/null # OCI conformance suite binary for tests/e2e/test_conformance.py (cached)
 echo "== end-to-end tests (real pulumi, dockerd, kube-apiserver, docker/skopeo/kubectl)"
 venv/bin/python -m pytest -q -m e2e -p no:cacheprovider tests/e2e

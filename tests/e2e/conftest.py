@@ -97,9 +97,11 @@ class Stack:
         self.env.pop("PULUMI_CONFIG_PASSPHRASE", None)
         self.transcript: list[str] = []  # everything the CLI printed, except `stack output --show-secrets`
 
-    def pulumi(self, *args: str, check: bool = True, record_output: bool = True) -> subprocess.CompletedProcess[str]:
+    def pulumi(
+        self, *args: str, check: bool = True, record_output: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cmd = ["pulumi", *args, "--cwd", str(self.project_dir), "--stack", self.name, "--non-interactive"]
-        result = run(cmd, env=self.env, check=False)
+        result = run(cmd, env=self.env, check=False, input=stdin)
         if record_output:
             self.transcript += [result.stdout, result.stderr]
         if check and result.returncode != 0:
@@ -124,8 +126,10 @@ class Stack:
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def set_secret(self, path_key: str, value: str) -> None:
-        """`pulumi config set --secret --path <key> <value>`."""
-        self.pulumi("config", "set", "--secret", "--path", path_key, value)
+        """`pulumi config set --secret --path <key>` with the value on stdin: never on a command line
+        (where a failure message or `ps` would show it).
+        """
+        self.pulumi("config", "set", "--secret", "--path", path_key, stdin=value)
 
     def up(self) -> float:
         started = time.perf_counter()
