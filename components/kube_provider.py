@@ -28,9 +28,12 @@ def kubernetes_provider(name: str, k8s: KubernetesSettings, opts: pulumi.Resourc
         name,
         context=k8s.context,
         render_yaml_to_directory=k8s.render_directory if k8s.mode == "render" else None,
-        # The SDK fills `kubeconfig` from $KUBECONFIG, which the provider refuses beside a render
-        # folder: rendering must not depend on (or reach) any cluster.
-        kubeconfig="" if k8s.mode == "render" else None,
+        # Never let the SDK copy $KUBECONFIG into the provider's inputs (it does when this is None).
+        # In cluster mode the path would be saved in state, so a PR check on another machine (another
+        # path) would show a provider diff, and fail once the old path is gone; with "" the provider
+        # reads $KUBECONFIG (or ~/.kube/config) itself. In render mode the provider refuses a
+        # kubeconfig beside a render folder: rendering must not depend on (or reach) any cluster.
+        kubeconfig="",
         # Update the data in place: a replaced Secret would briefly be missing for pulls.
         enable_secret_mutable=True,
         opts=opts,

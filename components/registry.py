@@ -15,6 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.generated_secret import GeneratedSecret
+from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 
 REGISTRY_PORT = 5000  # inside the container; the host port is configurable
 STORAGE_ROOT = "/var/lib/registry"
@@ -114,6 +115,12 @@ class RegistryContainer(pulumi.ComponentResource):
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(
             http_secret.value.apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
         )
+        # An interrupted `up` can leave a container with this name that no state records: the hook
+        # removes it before the create only when it is this stack's and idle (components/leftover_container.py).
+        remove_leftover = pulumi.ResourceHook(
+            f"{name}-remove-leftover-container",
+            leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, pulumi.Config("docker").get("host")),
+        )
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
@@ -138,7 +145,11 @@ class RegistryContainer(pulumi.ComponentResource):
             wait_timeout=args.health_timeout_seconds,
             stop_timeout=DRAIN_SECONDS + 5,
             labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                delete_before_replace=True,
+                hooks=pulumi.ResourceHookBinding(before_create=[remove_leftover]),
+            ),
         )
 
         self.container_name = container.name

@@ -6,6 +6,10 @@
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
+# Faults for the end-to-end tests (each acts only on what `up` started, by pid):
+#   sandbox.sh restart-docker   stop dockerd (containers stop with it) and start it again
+#   sandbox.sh stop-apiserver   stop kube-apiserver only (etcd and the controller-manager keep running)
+#   sandbox.sh start-apiserver  start whatever of the Kubernetes part is down again
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=sandbox/lib.sh
@@ -391,6 +395,26 @@ cmd_down() {
   fi
 }
 
+cmd_restart_docker() {
+  pid_alive "$DOCKER_PIDFILE" || die "dockerd of this sandbox is not running: sandbox.sh up"
+  local start; start=$(date +%s%N)
+  stop_pid "$DOCKER_PIDFILE" 40 dockerd
+  docker_up
+  log "dockerd restarted in $(elapsed "$start")s"
+}
+
+cmd_stop_apiserver() {
+  [ -f "$KUBE_DIR/enabled" ] || die "the Kubernetes part of this sandbox was not started"
+  stop_pid "$KUBE_DIR/kube-apiserver.pid" 30 kube-apiserver
+}
+
+cmd_start_apiserver() {
+  [ -f "$KUBE_DIR/enabled" ] || die "the Kubernetes part of this sandbox was not started"
+  local start; start=$(date +%s%N)
+  kube_up
+  log "Kubernetes part up in $(elapsed "$start")s"
+}
+
 cmd_status() {
   local rc=0
   docker_status || rc=1
@@ -412,5 +436,9 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) print_env ;;
-  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env" >&2; exit 2 ;;
+  restart-docker) cmd_restart_docker ;;
+  stop-apiserver) cmd_stop_apiserver ;;
+  start-apiserver) cmd_start_apiserver ;;
+  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env | restart-docker | stop-apiserver | start-apiserver" >&2
+     exit 2 ;;
 esac

@@ -83,6 +83,7 @@ class Registration:
     version: str = ""
     aliases: list[str] = field(default_factory=list)  # alias URNs, or alias specs as text
     wire_inputs: dict[str, Any] = field(default_factory=dict)  # as sent, secrets still wrapped
+    before_create_hooks: list[str] = field(default_factory=list)  # names of the resource hooks bound
 
 
 class RecordingMonitor(MockMonitor):
@@ -113,6 +114,7 @@ class RecordingMonitor(MockMonitor):
                     version=request.version,
                     aliases=list(request.aliasURNs) + [json_format.MessageToJson(a) for a in request.aliases],
                     wire_inputs=raw,
+                    before_create_hooks=list(request.hooks.before_create),
                 )
             )
         return response

@@ -12,6 +12,8 @@ import pulumi
 import pytest
 
 from components.htpasswd import GENERATED_PASSWORD_COST
+from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, data_volume
+from components.registry import STORAGE_ROOT
 from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
 
 DEV = {
@@ -195,6 +197,22 @@ def test_render_mode_writes_manifests_to_a_folder(tmp_path: Path) -> None:
 def test_cluster_mode_uses_the_context() -> None:
     provider = evaluate({**DEV, "kubernetes": {"mode": "cluster", "context": "kind-ci"}}).one("pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "kind-ci" and "renderYamlToDirectory" not in provider.inputs
+
+
+def test_cluster_mode_keeps_the_kubeconfig_path_out_of_the_provider_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SDK would copy $KUBECONFIG into the inputs (and state): another machine's path would be a diff.
+    monkeypatch.setenv("KUBECONFIG", "/home/someone/.kube/config")
+    provider = evaluate(DEV).one("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == ""
+
+
+def test_container_carries_the_label_the_leftover_hook_checks_and_the_hook(dev: ProgramRun) -> None:
+    container = dev.one(CONTAINER)
+    labels = {item["label"]: item["value"] for item in container.inputs["labels"]}
+    assert labels == {MANAGED_BY_LABEL: MANAGED_BY}
+    assert container.before_create_hooks == ["registry-registry-remove-leftover-container"]
+    # The hook reads the data volume from these inputs (the volume at the storage root).
+    assert data_volume(container.inputs, STORAGE_ROOT) == "registry-data-dev"
 
 
 def test_configured_secret_password_is_used() -> None:

@@ -286,8 +286,11 @@ def test_a_consumer_cluster_stack_runs_the_image(cluster: Cluster) -> None:
         deployment = json.loads(kubectl("get", "deployment", mine["deployment"], "-n", mine["namespace"], "-o", "json").stdout)
         available = {c["type"]: c["status"] for c in deployment["status"]["conditions"]}
         assert available.get("Available") == "True"
-        assert mine["registryEndpoint"] == cluster.endpoint and mine["dockerConfigJson"] == cluster.outputs["dockerConfigJson"]
+        assert mine["registryEndpoint"] == cluster.endpoint
+        same = mine["dockerConfigJson"] == cluster.outputs["dockerConfigJson"]  # booleans: no secret in a report
+        assert same, "the consumer does not see the registry's dockerConfigJson"
         shown = consumer.pulumi("stack", "output", "dockerConfigJson").stdout
-        assert "[secret]" in shown and cluster.outputs["passwords"]["puller"] not in shown
+        leaked = cluster.outputs["passwords"]["puller"] in shown
+        assert "[secret]" in shown and not leaked, "the consumer's secret output is shown in plaintext"
     finally:
         consumer.pulumi("destroy", "--yes", check=False)

@@ -91,7 +91,8 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
             record(f"gc.sh after deleting one 8 MiB image: {gc.stdout.strip().splitlines()[-2]}")
             record(gc.stdout.strip().splitlines()[-1])
             assert int(freed.group(1)) >= 7, gc.stdout  # the deleted image's layer (8 MiB, incompressible)
-            assert password not in gc.stdout + gc.stderr
+            leaked = password in gc.stdout + gc.stderr
+            assert not leaked, "gc.sh printed the password"
 
             # The other tag still pulls; the deleted one is gone; the container is as Pulumi left it.
             docker("pull", f"{endpoint}/gc/app:two")

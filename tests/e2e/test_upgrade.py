@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -52,8 +53,10 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
             "retainData": False,
             "pullSecret": {"namespaces": ["apps"]},
             "kubernetes": {"mode": "render", "renderDirectory": str(workdir / "upgrade-rendered")},
+            "users": [{"name": "admin"}],
         }
     )
+    stack.set_secret("users[0].password", "upgrade-" + os.urandom(8).hex())
     stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # render mode: no cluster at all
     try:
         stack.up()
