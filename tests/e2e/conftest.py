@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -25,6 +26,13 @@ from tests.conftest import FIGURES
 REPO = Path(__file__).resolve().parents[2]
 TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
 REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
+
+
+# Run from a background job (`cmd &`, as CI runners and nohup do), SIGINT arrives ignored and stays
+# ignored in every child: the pulumi CLI stops its plugins with SIGINT and kills them only after 5 s,
+# so each pulumi command would take 5 s longer. A handler of our own is reset in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
