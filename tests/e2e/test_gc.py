@@ -13,6 +13,8 @@ import re
 import shutil
 import ssl
 import tarfile
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +44,50 @@ def registry_request(endpoint: str, ca_pem: str, auth: str, method: str, path: s
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers)
+
+
+class PullProbe:
+    """Polls one authenticated GET in the background and keeps the sequence of up and down stretches."""
+
+    def __init__(self, endpoint: str, ca_pem: str, auth: str, path: str) -> None:
+        self.args = (endpoint, ca_pem, auth, "GET", path)
+        self.states: list[str] = []
+        self.longest_gap = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        down_since: float | None = None
+        while not self.stop.is_set():
+            try:
+                up = registry_request(*self.args)[0] == 200
+            except OSError:
+                up = False
+            state = "up" if up else "down"
+            if not self.states or self.states[-1] != state:
+                self.states.append(state)
+            if not up:
+                down_since = down_since or time.perf_counter()
+            elif down_since is not None:
+                self.longest_gap = max(self.longest_gap, time.perf_counter() - down_since)
+                down_since = None
+            time.sleep(0.05)
+
+    @property
+    def gaps(self) -> int:
+        return self.states.count("down")
+
+    def pattern(self) -> str:
+        return " -> ".join(self.states)
+
+    def __enter__(self) -> PullProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(1.0)  # let the probe see the registry answer again
+        self.stop.set()
+        self.thread.join()
 
 
 def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdir: Path) -> None:
@@ -84,7 +130,13 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
             assert status == 202, f"DELETE of the manifest by digest: {status}"
 
             env = {**stack.env, "PROJECT_DIR": str(stack.project_dir)}
-            gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
+            with PullProbe(endpoint, out["caCertificate"], auth, "/v2/gc/app/manifests/two") as probe:
+                gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
+            # Served, then down (switch to the read-only twin), served by the twin, down (switch
+            # back), served: two separate gaps. Stopping the registry for the whole collection
+            # would show one.
+            record(f"gc.sh: pulls during the collection: {probe.pattern()} (longest gap {probe.longest_gap:.1f} s)")
+            assert probe.gaps == 2, probe.pattern()
             freed = re.search(r"gc: freed (\d+) MiB", gc.stdout)
             unavailable = re.search(r"registry unavailable ([\d.]+) s", gc.stdout)
             assert freed and unavailable, gc.stdout + gc.stderr
@@ -100,6 +152,8 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
             assert status == 404
             policy = run(["docker", "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", out["containerName"]]).stdout
             assert policy.strip() == "always"
+            twin = run(["docker", "inspect", out["containerName"] + "-gc-readonly"], check=False)
+            assert twin.returncode != 0, "the read-only twin is removed"
             stack.pulumi("preview", "--expect-no-changes")
         finally:
             shutil.rmtree(ca_dir, ignore_errors=True)
