@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes import Provider
 
+from components.kube_resources import ConfigMap, DaemonSet
+
 LOCAL_REGISTRY_HOSTING = "local-registry-hosting"  # KEP-1755: this name in kube-public
 CA_CONFIG_MAP = "private-registry-ca"
 TRUST_MOUNT, HOST_MOUNT = "/trust", "/host-certs.d"
@@ -132,9 +134,6 @@ class NodeTrust(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:NodeTrust", name, None, opts)
-        # Imported here: the kube types (and pulumi_kubernetes) only when Kubernetes is used at all.
-        from components.kube_resources import ConfigMap, DaemonSet
-
         hosts_toml = containerd_hosts_toml(args.endpoint)
         self.hosts_toml = pulumi.Output.from_input(hosts_toml)
         ca = pulumi.Output.from_input(args.ca_cert_pem)
