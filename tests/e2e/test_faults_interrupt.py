@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,19 @@ from tests.e2e.faults import (
 def registry(workdir: Path) -> Iterator[Deployed]:
     with deployed_registry(workdir, "e2e-faults-interrupt") as deployed:
         yield deployed
+
+
+def sigkill_up_after(registry: Deployed, events: list[dict[str, Any]], action: str, orphans: list[int]) -> None:
+    """Start `pulumi up` and SIGKILL the CLI once the container has had the Docker event `action`;
+    the processes the CLI leaves behind go into `orphans`, even when this fails (for the caller to end).
+    """
+    cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
+    try:
+        wait_until(lambda: any(e["Action"] == action for e in events), 120, f"the new container: {action}")
+        cli.process.send_signal(signal.SIGKILL)
+        cli.wait(timeout=30)
+    finally:
+        orphans.extend(pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid)
 
 
 def change_password(registry: Deployed) -> str:
@@ -94,14 +108,8 @@ def test_sigkill_during_the_replacement_then_cancel_and_up_recover(registry: Dep
     orphans: list[int] = []
     try:
         with OutageProbe(registry.client) as probe, docker_events(registry.container) as events:
-            cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
-            try:
-                # Right after the old container was deleted: the provider has just created the new one.
-                wait_until(lambda: any(e["Action"] == "create" for e in events), 120, "the new container is created")
-                cli.process.send_signal(signal.SIGKILL)
-                cli.wait(timeout=30)
-            finally:
-                orphans = [pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid]
+            # Right after the old container was deleted: the provider has just created the new one.
+            sigkill_up_after(registry, events, "create", orphans)
             assert any(e["Action"] == "destroy" and e["Actor"]["ID"] == old for e in events), "the old container is deleted"
             time.sleep(3)  # whatever the orphaned plugins would still do, they do now
             leftover = container_status(registry.container)
@@ -149,13 +157,7 @@ def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(reg
     orphans: list[int] = []
     try:
         with docker_events(registry.container) as events:
-            cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
-            try:
-                wait_until(lambda: any(e["Action"] == "start" for e in events), 120, "the new container is started")
-                cli.process.send_signal(signal.SIGKILL)
-                cli.wait(timeout=30)
-            finally:
-                orphans = [pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid]
+            sigkill_up_after(registry, events, "start", orphans)
         started = container_id(registry.container)
         assert container_status(registry.container) == "running"
         registry.stack.pulumi("cancel", "--yes")
