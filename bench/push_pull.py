@@ -44,12 +44,10 @@ from typing import Any
 
 from common import Ratio, print_times, ratio, samples_from_env, save
 
-from tests.e2e.conftest import REGISTRY_IMAGE, Stack, free_port, run, throwaway_registry_stack
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, Stack, free_port, run, throwaway_registry_stack
 
 TARGET = 1.15
 IMAGE_MB = int(os.environ.get("BENCH_IMAGE_MB", "100"))
-HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
-CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))
 CERTS_DIR = "/etc/distribution/certs"  # where the program's container keeps tls.crt and tls.key
 
 
@@ -163,8 +161,8 @@ def main() -> None:
         root = Path(tmp)
         port = free_port()
         settings = {
-            "ipAddresses": ["127.0.0.1", HOST],
-            "endpoint": f"{HOST}:{port}",
+            "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
+            "endpoint": f"{REGISTRY_HOST}:{port}",
             "port": port,
             "users": [{"name": "admin"}, {"name": "ci"}],  # admin: a generated password; ci: configured below
             "pullSecret": {"namespaces": []},
@@ -193,7 +191,7 @@ def main() -> None:
         sides = {
             generated: Side("tls+auth", out["endpoint"], root / "docker-tls-auth"),
             configured: Side("tls+auth configured", out["endpoint"], root / "docker-tls-auth-ci"),
-            "tls only": Side("tls only", f"{HOST}:{tls_port}", root / "docker-tls"),
+            "tls only": Side("tls only", f"{REGISTRY_HOST}:{tls_port}", root / "docker-tls"),
             "plain": Side("plain", f"127.0.0.1:{plain_port}", root / "docker-plain"),
             "tls+auth via loopback": Side("tls+auth via loopback", f"127.0.0.1:{port}", root / "docker-loopback"),
         }
@@ -203,7 +201,7 @@ def main() -> None:
             ca_dir.mkdir(parents=True, exist_ok=True)
             (ca_dir / "ca.crt").write_text(out["caCertificate"])
         tls_env = [f"REGISTRY_HTTP_TLS_CERTIFICATE={CERTS_DIR}/tls.crt", f"REGISTRY_HTTP_TLS_KEY={CERTS_DIR}/tls.key"]
-        start_extra_registry(extra["tls"], f"{HOST}:{tls_port}:5000", tls_env, certs_from=container)
+        start_extra_registry(extra["tls"], f"{REGISTRY_HOST}:{tls_port}:5000", tls_env, certs_from=container)
         start_extra_registry(extra["plain"], f"127.0.0.1:{plain_port}:5000", [], certs_from=None)
         for name, user in (*users.items(), ("tls+auth via loopback", "admin")):
             sides[name].docker("login", sides[name].endpoint, "-u", user, "--password-stdin", input=passwords[user])

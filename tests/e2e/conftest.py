@@ -26,6 +26,10 @@ from tests.conftest import FIGURES
 REPO = Path(__file__).resolve().parents[2]
 TEST_IMAGE = os.environ.get("SANDBOX_TEST_IMAGE", "private-registry/busybox:local")
 REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/registry:3.1.2-local")
+# dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
+# tests reach the registry on the sandbox bridge address, where the CA really is verified.
+REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
+CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))  # dockerd's registry CAs
 
 
 # Run from a background job (`cmd &`, as CI runners and nohup do), SIGINT arrives ignored and stays

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import REPO, Stack, free_port, run, throwaway_registry_stack
+from tests.e2e.conftest import REGISTRY_HOST, REPO, Stack, free_port, run, throwaway_registry_stack
 
 SANDBOX = REPO / "sandbox" / "sandbox.sh"
-REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
 
 
 def sandbox(*args: str) -> subprocess.CompletedProcess[str]:
@@ -86,6 +85,14 @@ class RegistryClient:
         except OSError:
             return False
 
+    def pulls(self, repo: str, reference: str) -> bool:
+        """The manifest `repo:reference` can be fetched (as a pull's first request does)."""
+        accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+        try:
+            return self.request("GET", f"/v2/{repo}/manifests/{reference}", headers={"Accept": accept}, timeout=2)[0] == 200
+        except OSError:
+            return False
+
     def authenticated(self) -> bool:
         """This user's password is accepted (`GET /v2/` is 200)."""
         try:
@@ -136,10 +143,12 @@ class RegistryClient:
 
 
 class OutageProbe:
-    """Polls the registry every 50 ms in the background and keeps every stretch it did not answer."""
+    """Polls the registry every 50 ms in the background and keeps every stretch it did not answer
+    (`check`: what counts as answering; by default `GET /v2/` over verified TLS).
+    """
 
-    def __init__(self, client: RegistryClient) -> None:
-        self.client = client
+    def __init__(self, client: RegistryClient, check: Callable[[], bool] | None = None) -> None:
+        self.check = check or client.answers
         self.stop = threading.Event()
         self.outages: list[tuple[float, float]] = []
         self.down_since: float | None = None
@@ -147,13 +156,16 @@ class OutageProbe:
 
     def _poll(self) -> None:
         while not self.stop.is_set():
-            now = time.perf_counter()
-            if self.client.answers():
+            asked = time.perf_counter()
+            if self.check():
+                # The outage ends when the answer arrives, not when the request was sent: docker-proxy
+                # accepts on the host port as soon as a container starts, and the request then waits
+                # for the registry inside to listen.
                 if self.down_since is not None:
-                    self.outages.append((self.down_since, now))
+                    self.outages.append((self.down_since, time.perf_counter()))
                     self.down_since = None
             elif self.down_since is None:
-                self.down_since = now
+                self.down_since = asked
             time.sleep(0.05)
 
     @property

@@ -24,8 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import REGISTRY_IMAGE, REPO, TEST_IMAGE, Stack, free_port, record, run
-from tests.e2e.test_registry import CERTS_D, REGISTRY_HOST
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, Stack, free_port, record, run
 
 NODE_CERTS_D = Path(os.environ.get("SANDBOX_CONTAINERD_CERTS_D", "/etc/containerd/certs.d"))
 # The DaemonSet's image must be one the node can pull before it trusts the registry: the test image,

@@ -25,9 +25,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conformance_report import OTHER, WORKFLOWS, WorkflowResult, parse_junit
-from tests.e2e.conftest import REPO, Stack, free_port, record, run, throwaway_registry_stack
+from tests.e2e.conftest import REGISTRY_HOST, REPO, Stack, free_port, record, run, throwaway_registry_stack
 
-REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
 USER = "conformance"
 REFERRERS = "Test content discovery endpoints (listing references) "
 

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
-from tests.e2e.test_registry import CERTS_D, REGISTRY_HOST
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 
 NODE_NAME = os.environ.get("SANDBOX_NODE_NAME", "")
 NODE_CERTS_D = Path(os.environ.get("SANDBOX_CONTAINERD_CERTS_D", "/nonexistent/certs.d"))

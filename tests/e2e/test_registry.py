@@ -10,7 +10,6 @@ import json
 import os
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,46 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REGISTRY_IMAGE, TEST_IMAGE, Stack, free_port, record, run
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, TEST_IMAGE, Stack, free_port, record, run
+from tests.e2e.faults import OutageProbe, RegistryClient, wait_until
 
-CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))
-# dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
-# tests reach the registry on the sandbox bridge address, where the CA really is verified.
-REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
 NAMESPACES = ["default", "e2e-apps"]
-
-
-class AvailabilityProbe:
-    """Polls `GET /` over TLS in the background and keeps the longest stretch without an answer."""
-
-    def __init__(self, endpoint: str, ca_pem: str) -> None:
-        self.url = f"https://{endpoint}/"
-        self.context = ssl.create_default_context(cadata=ca_pem)
-        self.stop = threading.Event()
-        self.longest_gap = 0.0
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self) -> None:
-        down_since: float | None = None
-        while not self.stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, context=self.context, timeout=2):
-                    pass
-                if down_since is not None:
-                    self.longest_gap = max(self.longest_gap, time.perf_counter() - down_since)
-                    down_since = None
-            except (OSError, urllib.error.URLError):
-                down_since = down_since or time.perf_counter()
-            time.sleep(0.05)
-
-    def __enter__(self) -> AvailabilityProbe:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        time.sleep(0.5)  # let the probe see the new container answer
-        self.stop.set()
-        self.thread.join()
 
 
 def htpasswd_lines(container: str) -> dict[str, str]:
@@ -248,11 +211,13 @@ def test_password_change_touches_only_what_depends_on_it(deployment: Deployment)
         if name == "registry-registry-container"
     )
     started = time.perf_counter()
-    with AvailabilityProbe(before["endpoint"], before["caCertificate"]) as probe:
+    admin = RegistryClient(before["endpoint"], before["caCertificate"], "admin", before["passwords"]["admin"])
+    with OutageProbe(admin) as probe:
         stack.up()
+        wait_until(lambda: probe.down_since is None, 30, "the probe sees the new container answer")
     record(f"pulumi up (password change, container replaced): {time.perf_counter() - started:.1f} s")
-    record(f"registry unavailable during the container replacement: {probe.longest_gap:.1f} s (longest gap)")
-    assert probe.longest_gap > 0, "the replacement must have been observed by the probe"
+    record(f"registry unavailable during the container replacement: {probe.longest:.1f} s (longest gap)")
+    assert probe.longest > 0, "the replacement must have been observed by the probe"
     after = deployment.refresh_outputs()
     # Booleans, so that a failing assert prints no password.
     kept = [after["passwords"][u] == before["passwords"][u] for u in ("admin", "reader", "ci")]
