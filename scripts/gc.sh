@@ -6,12 +6,10 @@
 #                        goes too), then their blobs
 #     --dry-run          report what would be freed, change nothing (the registry still stops)
 # Distribution's garbage-collect must not run while the registry accepts writes (an upload that
-# lands during the mark phase would lose its blobs). So the container is stopped, and while the
-# collector runs a read-only twin of it (same image, configuration, files, volume and port, with
-# `storage.maintenance.readonly` on) serves pulls; pushes are refused (405) meanwhile. Pulls are
-# unavailable only while the two switch over; the script prints both durations. The container's
-# restart policy is `no` until it is back (a dockerd restart must not start it mid-collection);
-# whatever happens, the twin is removed and the container started again with its policy restored.
+# lands during the mark phase would lose its blobs), so the container is stopped for the
+# collection and started again afterwards; pulls are unavailable meanwhile, and the script prints
+# for how long. The container's restart policy is set to `no` while it runs (a dockerd restart must
+# not bring the registry back mid-collection) and restored afterwards, whatever happens.
 # Uses DOCKER_HOST as `pulumi up` does; PROJECT_DIR (default: this repository) holds the stack.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,30 +44,7 @@ read -r image restart status <<<"$info"
 in_image() { docker run --rm --network none -v "$volume:/var/lib/registry" --entrypoint /bin/busybox "$image" "$@"; }
 used_kb() { in_image du -sk /var/lib/registry | cut -f1; }
 
-# The read-only twin: created (not started) beside the running registry, with its environment
-# (the HTTP secret among it) passed through a pipe, never a file, and its files (certificate, key,
-# htpasswd) copied container to container.
-twin=$container-gc-readonly
-twin_label=io.private-registry.gc-readonly-twin-of
-remove_twin() {
-  if [ "$(docker inspect -f "{{index .Config.Labels \"$twin_label\"}}" "$twin" 2>/dev/null)" = "$container" ]; then
-    docker rm -f "$twin" >/dev/null
-  fi
-}
-remove_twin  # a leftover of an interrupted run
-docker inspect "$twin" >/dev/null 2>&1 && die "a container named $twin exists and is not our read-only twin: remove it"
-binding=$(docker inspect -f '{{range $p, $b := .HostConfig.PortBindings}}{{(index $b 0).HostIp}} {{(index $b 0).HostPort}}{{end}}' "$container")
-read -r host_ip host_port <<<"$binding"
-[ -n "$host_port" ] || die "container $container publishes no port"
-docker create --name "$twin" --label "$twin_label=$container" -p "${host_ip:+$host_ip:}$host_port:5000" \
-  -v "$volume:/var/lib/registry" \
-  --env-file <(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$container") \
-  -e 'REGISTRY_STORAGE_MAINTENANCE_READONLY={"enabled": true}' "$image" >/dev/null
-docker cp "$container:/etc/distribution" - | docker cp - "$twin:/etc"
-twin_ready() { docker exec "$twin" wget -q -O /dev/null http://127.0.0.1:5001/debug/health 2>/dev/null; }
-
 restore() {
-  remove_twin
   docker update --restart "$restart" "$container" >/dev/null || log "WARNING: could not restore the restart policy ($restart)"
   docker start "$container" >/dev/null || log "WARNING: could not start $container: run pulumi up --refresh"
 }
@@ -78,20 +53,15 @@ t_stop=$(now)
 docker update --restart no "$container" >/dev/null
 trap restore EXIT
 docker stop "$container" >/dev/null
-docker start "$twin" >/dev/null
-for _ in $(seq 300); do twin_ready && break; sleep 0.1; done
-twin_ready || die "the read-only twin $twin did not come up"
-t_twin=$(now)
+t_stopped=$(now)
 before=$(used_kb)
-log "collecting on volume $volume with $image${gc_args[*]:+ (${gc_args[*]})}; pulls served read-only meanwhile"
+log "collecting on volume $volume with $image${gc_args[*]:+ (${gc_args[*]})}"
 t_gc=$(now)
-# shellcheck disable=SC2016  # expanded by the sh inside the image
 in_image sh -c 'c=/etc/distribution/config.yml; [ -f "$c" ] || c=/etc/docker/registry/config.yml
   REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry OTEL_TRACES_EXPORTER=none exec registry garbage-collect "$@" "$c"' \
   gc "${gc_args[@]}" | tail -n 5 >&2
 t_gc_done=$(now)
 after=$(used_kb)
-t_back=$(now)
 trap - EXIT
 restore
 
@@ -105,5 +75,4 @@ done
 t_healthy=$(now)
 [ "$health" = healthy ] || die "$container did not turn healthy after the collection ($health)"
 echo "gc: freed $(((before - after) / 1024)) MiB (data ${before} KiB -> ${after} KiB)"
-unavailable=$(awk -v a="$(secs "$t_stop" "$t_twin")" -v b="$(secs "$t_back" "$t_healthy")" 'BEGIN { printf "%.1f", a + b }')
-echo "gc: collection $(secs "$t_gc" "$t_gc_done") s; read-only $(secs "$t_twin" "$t_back") s; registry unavailable $unavailable s (switching to the read-only twin $(secs "$t_stop" "$t_twin") s, back until healthy $(secs "$t_back" "$t_healthy") s)"
+echo "gc: collection $(secs "$t_gc" "$t_gc_done") s; registry unavailable $(secs "$t_stop" "$t_healthy") s (stop $(secs "$t_stop" "$t_stopped") s, until healthy again)"

@@ -85,14 +85,6 @@ class RegistryClient:
         except OSError:
             return False
 
-    def pulls(self, repo: str, reference: str) -> bool:
-        """The manifest `repo:reference` can be fetched (as a pull's first request does)."""
-        accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
-        try:
-            return self.request("GET", f"/v2/{repo}/manifests/{reference}", headers={"Accept": accept}, timeout=2)[0] == 200
-        except OSError:
-            return False
-
     def authenticated(self) -> bool:
         """This user's password is accepted (`GET /v2/` is 200)."""
         try:
@@ -143,12 +135,10 @@ class RegistryClient:
 
 
 class OutageProbe:
-    """Polls the registry every 50 ms in the background and keeps every stretch it did not answer
-    (`check`: what counts as answering; by default `GET /v2/` over verified TLS).
-    """
+    """Polls the registry every 50 ms in the background and keeps every stretch it did not answer."""
 
-    def __init__(self, client: RegistryClient, check: Callable[[], bool] | None = None) -> None:
-        self.check = check or client.answers
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
         self.stop = threading.Event()
         self.outages: list[tuple[float, float]] = []
         self.down_since: float | None = None
@@ -157,7 +147,7 @@ class OutageProbe:
     def _poll(self) -> None:
         while not self.stop.is_set():
             asked = time.perf_counter()
-            if self.check():
+            if self.client.answers():
                 # The outage ends when the answer arrives, not when the request was sent: docker-proxy
                 # accepts on the host port as soon as a container starts, and the request then waits
                 # for the registry inside to listen.

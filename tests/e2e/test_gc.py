@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REPO, free_port, record, run, throwaway_registry_stack
-from tests.e2e.faults import OutageProbe, RegistryClient, wait_until
+from tests.e2e.faults import RegistryClient
 
 LAYER_BYTES = 8 * 1024 * 1024
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
@@ -70,22 +70,15 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
             assert status == 202, f"DELETE of the manifest by digest: {status}"
 
             env = {**stack.env, "PROJECT_DIR": str(stack.project_dir)}
-            with OutageProbe(client, check=lambda: client.pulls("gc/app", "two")) as probe:
-                gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
-                wait_until(lambda: probe.down_since is None, 10, "the probe sees the registry pull again")
-            # Served, then down (switch to the read-only twin), served by the twin, down (switch
-            # back), served: two separate gaps. Stopping the registry for the whole collection
-            # would show one.
-            gaps = [f"{end - start:.1f} s" for start, end in probe.outages]
-            record(f"gc.sh: pulls during the collection: gaps of {', '.join(gaps)} (longest {probe.longest:.1f} s)")
-            assert len(probe.outages) == 2, gaps
-            freed = re.search(r"gc: freed (\d+) MiB", gc.stdout)
-            unavailable = re.search(r"registry unavailable ([\d.]+) s", gc.stdout)
-            assert freed and unavailable, gc.stdout + gc.stderr
-            record(f"gc.sh after deleting one 8 MiB image: {gc.stdout.strip().splitlines()[-2]}")
-            record(gc.stdout.strip().splitlines()[-1])
-            assert int(freed.group(1)) >= 7, gc.stdout  # the deleted image's layer (8 MiB, incompressible)
-            leaked = password in gc.stdout + gc.stderr
+            gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
+            stdout, stderr = gc.stdout, gc.stderr
+            freed = re.search(r"gc: freed (\d+) MiB", stdout)
+            unavailable = re.search(r"registry unavailable ([\d.]+) s", stdout)
+            assert freed and unavailable, stdout + stderr
+            record(f"gc.sh after deleting one 8 MiB image: {stdout.strip().splitlines()[-2]}")
+            record(stdout.strip().splitlines()[-1])
+            assert int(freed.group(1)) >= 7, stdout  # the deleted image's layer (8 MiB, incompressible)
+            leaked = password in stdout + stderr
             assert not leaked, "gc.sh printed the password"
 
             # The other tag still pulls; the deleted one is gone; the container is as Pulumi left it.
@@ -94,8 +87,6 @@ def test_delete_by_digest_then_gc_frees_the_space_and_keeps_the_other_tag(workdi
             assert status == 404
             policy = run(["docker", "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", out["containerName"]]).stdout
             assert policy.strip() == "always"
-            twin = run(["docker", "inspect", out["containerName"] + "-gc-readonly"], check=False)
-            assert twin.returncode != 0, "the read-only twin is removed"
             stack.pulumi("preview", "--expect-no-changes")
         finally:
             shutil.rmtree(ca_dir, ignore_errors=True)
