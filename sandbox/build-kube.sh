@@ -3,8 +3,9 @@
 # outside the repository. Prints the bin directory on stdout. A second run is instant.
 #   build-kube.sh        control plane: kube-apiserver, kube-controller-manager, etcd
 #                        (cached by version)
-#   build-kube.sh node   the node's kubelet and kube-scheduler (cached by version and the
-#                        contents of go.mod/go.sum)
+#   build-kube.sh node   the node's kubelet, kube-scheduler and kube-proxy (cached by version
+#                        and the contents of go.mod/go.sum; a command missing from the cached
+#                        dir, e.g. one added later, is built into it)
 # Both use the same flags (-trimpath, version ldflags), so they share the Go build cache and
 # the version reads v$KUBE_VERSION, not v0.0.0.
 set -euo pipefail
@@ -49,18 +50,24 @@ build_control_plane() {
   echo "$out"
 }
 
+NODE_COMMANDS=(kubelet kube-scheduler kube-proxy)
+
 build_node() {
-  local out; out=$(kube_node_bin_dir)
-  if [ -f "$out/.complete" ]; then echo "$out"; return 0; fi
-  command -v go >/dev/null || die "go not found (needed to build kubelet/kube-scheduler)"
+  local out cmd missing=()
+  out=$(kube_node_bin_dir)
+  for cmd in "${NODE_COMMANDS[@]}"; do
+    [ -f "$out/.complete" ] && [ -x "$out/$cmd" ] || missing+=("$cmd")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then echo "$out"; return 0; fi
+  command -v go >/dev/null || die "go not found (needed to build ${missing[*]})"
   mkdir -p "$out"
-  log "building kubelet, kube-scheduler v$KUBE_VERSION into $out (takes a while on a cold cache)"
+  log "building ${missing[*]} v$KUBE_VERSION into $out (takes a while on a cold cache)"
   local start; start=$(date +%s)
-  kube_go_build "$out" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler
-  "$out/kubelet" --version >&2
-  "$out/kube-scheduler" --version >&2
+  rm -f "$out/.complete"
+  kube_go_build "$out" "${missing[@]/#/k8s.io/kubernetes/cmd/}"
+  for cmd in "${NODE_COMMANDS[@]}"; do "$out/$cmd" --version >&2; done
   touch "$out/.complete"
-  log "kubelet + kube-scheduler built in $(( $(date +%s) - start ))s"
+  log "${missing[*]} built in $(( $(date +%s) - start ))s"
   echo "$out"
 }
 

@@ -5,6 +5,8 @@
 #   build-node.sh pause        the pod sandbox image: a static Go program of our own (go/pause) in
 #                              an OCI image layout tar; prints the tar path
 #   build-node.sh test-image   the node's own busybox image (OCI layout tar); prints the tar path
+#   build-node.sh registry-image  the registry image under the name the program uses
+#                              (docker.io/library/registry:$REGISTRY_VERSION, OCI layout tar); prints the tar path
 #   build-node.sh kube         kubelet + kube-scheduler (build-kube.sh node); prints the dir
 # Cached by version and the contents of the inputs (never their paths): a second run is instant.
 set -euo pipefail
@@ -98,10 +100,27 @@ build_test_image() {
   echo "$tar"
 }
 
+# The sandbox's registry image (registry-image.sh: Distribution v$REGISTRY_VERSION + busybox) for
+# the node, named as the program names it (registry:$REGISTRY_VERSION), so Pods of the registry
+# Deployment start with imagePullPolicy IfNotPresent and no pull. Same root filesystem and
+# settings as the Docker image; a label of its own keeps its image ID apart (see test-image).
+build_registry_image() {
+  local rootfs key tar
+  rootfs=$("$HERE/registry-image.sh" --tars | head -1)
+  key=$(inputs_key "$rootfs" "$0")
+  tar=$CACHE_ROOT/images/node-registry-image-$key.oci.tar
+  if [ -f "$tar" ]; then echo "$tar"; return 0; fi
+  oci_image_tar "$rootfs" \
+    '{"Env":["PATH=/bin","OTEL_TRACES_EXPORTER=none"],"Entrypoint":["/bin/registry","serve","/etc/distribution/config.yml"],"ExposedPorts":{"5000/tcp":{}},"Volumes":{"/var/lib/registry":{}},"Labels":{"org.private-registry.sandbox.node-local":"true"}}' \
+    "$NODE_REGISTRY_IMAGE" "$tar"
+  echo "$tar"
+}
+
 case "${1:-}" in
   containerd) build_containerd ;;
   pause) build_pause ;;
   test-image) build_test_image ;;
+  registry-image) build_registry_image ;;
   kube) "$HERE/build-kube.sh" node ;;
-  *) die "usage: build-node.sh containerd|pause|test-image|kube" ;;
+  *) die "usage: build-node.sh containerd|pause|test-image|registry-image|kube" ;;
 esac

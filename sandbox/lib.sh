@@ -25,6 +25,9 @@ TEST_IMAGE=${SANDBOX_TEST_IMAGE:-private-registry/busybox:local}
 CONTAINERD_VERSION=2.4.2
 PAUSE_IMAGE=${SANDBOX_PAUSE_IMAGE:-private-registry/pause:local}
 NODE_TEST_IMAGE=${SANDBOX_NODE_TEST_IMAGE:-private-registry/busybox:node-local}
+# The registry image in the node's containerd under the exact name the program uses
+# (registry:$REGISTRY_VERSION, i.e. docker.io/library/registry:$REGISTRY_VERSION).
+NODE_REGISTRY_IMAGE=library/registry:$REGISTRY_VERSION
 inputs_key() { cat "$@" | sha1sum | cut -c1-12; }  # contents, never paths
 kube_node_bin_dir() {
   echo "$CACHE_ROOT/kube-node-$KUBE_VERSION-$(inputs_key "$SANDBOX_SRC/go/kube/go.mod" "$SANDBOX_SRC/go/kube/go.sum")"
@@ -38,4 +41,9 @@ die() { echo "sandbox: ERROR: $*" >&2; exit 1; }
 
 registry_bin_dir() { echo "$CACHE_ROOT/registry-$REGISTRY_VERSION"; }
 kube_bin_dir() { echo "$CACHE_ROOT/kube-$KUBE_VERSION"; }
+# The S3-compatible object store (README "S3 object store"): versitygw, posix backend.
+VERSITYGW_VERSION=1.8.0
+s3_bin_dir() {
+  echo "$CACHE_ROOT/versitygw-$VERSITYGW_VERSION-$(inputs_key "$SANDBOX_SRC/go/versitygw/go.mod" "$SANDBOX_SRC/go/versitygw/go.sum")"
+}
 conformance_bin_dir() { echo "$CACHE_ROOT/conformance-$CONFORMANCE_VERSION"; }

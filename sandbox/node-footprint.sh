@@ -17,8 +17,8 @@ KUBE_DIR=$SANDBOX_DIR/kube
 
 snapshot() {
   local p m ipt t
-  echo "## processes (kubelet, kube-scheduler, containerd and shims of this sandbox)"
-  for p in $(pgrep -x kubelet; pgrep -x kube-scheduler; pgrep -f containerd-shim-runc-v2; pgrep -x containerd) ; do
+  echo "## processes (kubelet, kube-scheduler, kube-proxy, containerd and shims of this sandbox)"
+  for p in $(pgrep -x kubelet; pgrep -x kube-scheduler; pgrep -x kube-proxy; pgrep -f containerd-shim-runc-v2; pgrep -x containerd) ; do
     if [ "$(basename "$(readlink "/proc/$p/exe" 2>/dev/null)")" = containerd ] &&
        ! tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q "$NODE_DIR"; then
       continue  # another daemon's containerd (dockerd starts its own)
@@ -49,8 +49,10 @@ snapshot() {
         grep -E -- "^-N |KUBE-|CNI-|$CNI_BRIDGE|${POD_CIDR%/*}" | sed "s/^/$ipt -t $t /" || true
     done
   done
+  echo "## nftables tables of kube-proxy (nftables mode; --cleanup removes them)"
+  if command -v nft >/dev/null; then nft list tables 2>/dev/null | grep -E ' kube-proxy$' || true; fi
   echo "## sysctls"
-  for p in "${NODE_SYSCTLS[@]}"; do echo "$p = $(sysctl -n "$p")"; done
+  for p in "${NODE_SYSCTLS[@]}"; do echo "$p = $(sysctl -n "$p" 2>/dev/null)"; done
   echo "## global directories"
   for p in "${NODE_GLOBAL_PATHS[@]}" "${NODE_DEFAULT_PATHS[@]}"; do [ -e "$p" ] && echo "exists $p"; done
   echo "## cgroups (the node's cgroupRoot and kubepods at a hierarchy root)"

@@ -1,4 +1,4 @@
-# The sandbox node: containerd + kube-scheduler + kubelet registered with the sandbox API server
+# The sandbox node: containerd + kube-scheduler + kubelet + kube-proxy registered with the sandbox API server
 # (sourced by sandbox.sh after its helpers; README "Node"). Entry points: node_up, node_down,
 # node_status, node_env; kube_up uses node_apiserver_pki and NODE_APISERVER_ARGS.
 #   sandbox.sh node up|down|status   the node alone (the control plane must be up)
@@ -13,6 +13,12 @@ NODE_NAME=$(hostname)  # the apiserver reaches the kubelet by this name (kubectl
 KUBELET_PORT=${SANDBOX_KUBELET_PORT:-10250}
 KUBELET_HEALTHZ_PORT=${SANDBOX_KUBELET_HEALTHZ_PORT:-10248}
 SCHEDULER_PORT=${SANDBOX_SCHEDULER_PORT:-10259}
+KUBE_PROXY_HEALTHZ_PORT=${SANDBOX_KUBE_PROXY_HEALTHZ_PORT:-10256}
+KUBE_PROXY_METRICS_PORT=${SANDBOX_KUBE_PROXY_METRICS_PORT:-10249}
+# The node's InternalIP (kubelet --node-ip), where NodePorts answer: the address of the default
+# route's interface unless set. Not loopback: NodePorts on 127.0.0.1 need route_localnet.
+node_default_ip() { ip -4 route get 192.0.2.255 2>/dev/null | grep -o 'src [0-9.]*' | cut -d' ' -f2; }
+NODE_IP=${SANDBOX_NODE_IP:-$(node_default_ip)}
 # Pod network: its own bridge and subnet, apart from the docker bridges (172.31.250-252.0/24).
 POD_CIDR=${SANDBOX_POD_CIDR:-172.31.248.0/24}
 CNI_BRIDGE=${SANDBOX_CNI_BRIDGE:-prsbxcni0}
@@ -32,15 +38,20 @@ CNI_DIR=$NODE_DIR/cni
 # Recorded before the node starts, restored by node_down.
 NODE_BEFORE=$NODE_DIR/machine-before
 # What the kubelet and the CNI plugins change on the machine.
+# kube-proxy's conntrack and route_localnet settings are switched off in its configuration; they
+# are listed so that node-footprint.sh would see a change anyway.
 NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward)
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward
+  net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_tcp_timeout_established
+  net.netfilter.nf_conntrack_tcp_timeout_close_wait net.ipv4.conf.all.route_localnet)
 # Created by the kubelet (device plugins, /var/log/containers links) and libcni (result cache),
 # whatever their configuration says; node_down removes those that did not exist before.
 NODE_GLOBAL_PATHS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni)
 # Defaults our configuration moves away from: node-footprint.sh checks they stay untouched.
 # shellcheck disable=SC2034  # used by node-footprint.sh
 NODE_DEFAULT_PATHS=(/run/containerd /etc/cni /etc/containerd /run/netns /var/lib/containerd)
-NODE_IPTABLES_CHAINS=(KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT)
+# node_down removes every KUBE-* and CNI-* chain that was not there before (after
+# `kube-proxy --cleanup`, which removes its own).
 
 node_kubectl() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 node_ctr() { "$(containerd_bin_dir)/ctr" --address "$CONTAINERD_SOCK" "$@"; }
@@ -76,7 +87,8 @@ node_record_machine() {
   rm -rf "$NODE_BEFORE"; mkdir -p "$NODE_BEFORE"
   local s p ipt t
   for s in "${NODE_SYSCTLS[@]}"; do
-    echo "$s=$(sysctl -n "$s")" >> "$NODE_BEFORE/sysctls"
+    # a key of a module that is not loaded (nf_conntrack) has nothing to restore
+    sysctl -n "$s" >/dev/null 2>&1 && echo "$s=$(sysctl -n "$s")" >> "$NODE_BEFORE/sysctls"
   done
   for p in "${NODE_GLOBAL_PATHS[@]}"; do
     [ -e "$p" ] && echo "$p" >> "$NODE_BEFORE/paths"
@@ -306,16 +318,18 @@ node_pause_image() {
   log "imported pause image docker.io/$PAUSE_IMAGE ($want)"
 }
 
-# The node's test image, for Pods that must run before the node trusts any registry (the
-# node-trust DaemonSet): imported into containerd's k8s.io namespace (build-node.sh test-image).
-node_test_image() {
-  local tar=$1 want
+# An OCI layout tar $1 named docker.io/$2 (build-node.sh), imported into containerd's k8s.io
+# namespace unless that name already points at the same manifest. Used for the node's test image
+# (Pods that must run before the node trusts any registry, e.g. the node-trust DaemonSet) and its
+# registry image (the registry Deployment), both with imagePullPolicy IfNotPresent.
+node_import_image() {
+  local tar=$1 name=$2 want
   want=$(tar -xOf "$tar" ./index.json | grep -o '"digest":"sha256:[0-9a-f]*"' | head -1 | cut -d'"' -f4)
-  if [ "$(node_ctr -n k8s.io images ls "name==docker.io/$NODE_TEST_IMAGE" | awk 'NR==2 {print $3}')" = "$want" ]; then
+  if [ "$(node_ctr -n k8s.io images ls "name==docker.io/$name" | awk 'NR==2 {print $3}')" = "$want" ]; then
     return 0
   fi
   node_ctr -n k8s.io images import "$tar" >/dev/null
-  log "imported test image docker.io/$NODE_TEST_IMAGE ($want) into the node's containerd"
+  log "imported docker.io/$name ($want) into the node's containerd"
 }
 
 node_scheduler_up() {
@@ -358,7 +372,7 @@ node_kubelet_up() {
     : > "$NODE_DIR/kubelet.log"
     spawn "$NODE_DIR/kubelet.pid" "$NODE_DIR/kubelet.log" "$bin/kubelet" \
       --config "$KUBELET_DIR/config.yaml" --kubeconfig "$KUBELET_DIR/kubeconfig" \
-      --root-dir "$KUBELET_DIR/root" --hostname-override "$NODE_NAME" --v 1
+      --root-dir "$KUBELET_DIR/root" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
   fi
   local rc=0
   wait_for 120 "$NODE_DIR/kubelet.pid" node_ready || rc=$?
@@ -366,14 +380,122 @@ node_kubelet_up() {
   log "kubelet up (pid $(cat "$NODE_DIR/kubelet.pid")), node $NODE_NAME Ready"
 }
 
+# kube-proxy's client certificate: CN system:kube-proxy is the user the default ClusterRoleBinding
+# system:node-proxier grants what kube-proxy needs (watch Services, EndpointSlices, Nodes; events).
+node_write_kube_proxy_files() {
+  local dir=$NODE_DIR/kube-proxy
+  mkdir -p "$dir"
+  if [ ! -f "$dir/client.crt" ]; then
+    (
+      cd "$dir" || exit 1
+      openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
+        -subj "/CN=system:kube-proxy" 2>/dev/null
+      printf 'extendedKeyUsage=clientAuth\n' > client.ext
+      openssl x509 -req -in client.csr -CA "$KUBE_DIR/pki/ca.crt" -CAkey "$KUBE_DIR/pki/ca.key" \
+        -CAcreateserial -days 3650 -extfile client.ext -out client.crt 2>/dev/null
+      chmod 600 client.key
+    )
+  fi
+  (
+    umask 077
+    cat > "$dir/kubeconfig" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: sandbox
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $KUBE_DIR/pki/ca.crt
+users:
+- name: system:kube-proxy
+  user:
+    client-certificate: $dir/client.crt
+    client-key: $dir/client.key
+contexts:
+- name: kube-proxy
+  context: {cluster: sandbox, user: "system:kube-proxy"}
+current-context: kube-proxy
+KCFG
+  )
+  cat > "$dir/config.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $dir/kubeconfig
+hostnameOverride: $NODE_NAME
+mode: iptables
+# Traffic from outside the pod network to a ClusterIP is masqueraded (detectLocalMode ClusterCIDR).
+clusterCIDR: $POD_CIDR
+detectLocalMode: ClusterCIDR
+# NodePorts answer on the node's InternalIP only, not on every address of this shared machine;
+# no loopback NodePorts, so kube-proxy leaves net.ipv4.conf.all.route_localnet alone.
+nodePortAddresses: ["$NODE_IP/32"]
+iptables:
+  localhostNodePorts: false
+  masqueradeAll: false
+  syncPeriod: 30s
+  minSyncPeriod: 1s
+# root here lacks CAP_SYS_RESOURCE: kube-proxy could not lower its own OOM score (-999)
+oomScoreAdj: 0
+healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$KUBE_PROXY_METRICS_PORT
+# 0 leaves the machine's conntrack sysctls as they are (kube-proxy would raise nf_conntrack_max
+# and shorten the TCP timeouts machine-wide).
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+  udpTimeout: 0s
+  udpStreamTimeout: 0s
+YAML
+}
+
+node_kube_proxy_healthy() {
+  curl -fsS --max-time 2 "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz" >/dev/null 2>&1
+}
+
+# After the kubelet: kube-proxy reads the node's InternalIP from the Node object.
+node_kube_proxy_up() {
+  local bin=$1
+  if pid_alive "$NODE_DIR/kube-proxy.pid"; then
+    log "kube-proxy already running (pid $(cat "$NODE_DIR/kube-proxy.pid"))"
+    return 0
+  fi
+  command -v iptables-restore >/dev/null || die "iptables missing: run sandbox/install-deps.sh"
+  port_free "$KUBE_PROXY_HEALTHZ_PORT" || die "port $KUBE_PROXY_HEALTHZ_PORT is taken: set SANDBOX_KUBE_PROXY_HEALTHZ_PORT"
+  port_free "$KUBE_PROXY_METRICS_PORT" || die "port $KUBE_PROXY_METRICS_PORT is taken: set SANDBOX_KUBE_PROXY_METRICS_PORT"
+  node_write_kube_proxy_files
+  : > "$NODE_DIR/kube-proxy.log"
+  spawn "$NODE_DIR/kube-proxy.pid" "$NODE_DIR/kube-proxy.log" "$bin/kube-proxy" \
+    --config "$NODE_DIR/kube-proxy/config.yaml" --v 1
+  local rc=0
+  wait_for 60 "$NODE_DIR/kube-proxy.pid" node_kube_proxy_healthy || rc=$?
+  [ $rc -eq 0 ] || fail_with_log "kube-proxy did not become healthy (rc=$rc)" "$NODE_DIR/kube-proxy.log"
+  log "kube-proxy up (pid $(cat "$NODE_DIR/kube-proxy.pid")), iptables mode, NodePorts on $NODE_IP"
+}
+
+# Stops kube-proxy, then removes every chain and rule it made (iptables, and nftables/ipvs if a
+# mode was ever switched): `kube-proxy --cleanup` exits once done.
+node_kube_proxy_down() {
+  stop_pid "$NODE_DIR/kube-proxy.pid" 15 kube-proxy
+  [ -f "$NODE_DIR/kube-proxy/config.yaml" ] || return 0
+  local bin; bin=$(kube_node_bin_dir)
+  [ -x "$bin/kube-proxy" ] || return 0
+  "$bin/kube-proxy" --config "$NODE_DIR/kube-proxy/config.yaml" --cleanup >>"$NODE_DIR/kube-proxy.log" 2>&1 ||
+    log "WARNING: kube-proxy --cleanup failed (see $NODE_DIR/kube-proxy.log); removing KUBE-* chains by hand"
+}
+
 node_up() {
   local start; start=$(date +%s%N)
   [ "$(id -u)" -eq 0 ] || die "the node needs root"
-  local ctrd kube pause testimg
+  local ctrd kube pause testimg regimg
   ctrd=$("$HERE/build-node.sh" containerd) || die "building containerd failed"
   kube=$("$HERE/build-node.sh" kube) || die "building kubelet/kube-scheduler failed"
   pause=$("$HERE/build-node.sh" pause) || die "building the pause image failed"
   testimg=$("$HERE/build-node.sh" test-image) || die "building the node's test image failed"
+  regimg=$("$HERE/build-node.sh" registry-image) || die "building the node's registry image failed"
+  [ -n "$NODE_IP" ] || die "no IPv4 default route to take the node IP from: set SANDBOX_NODE_IP"
   if ! tr '\0' ' ' < "/proc/$(cat "$KUBE_DIR/kube-apiserver.pid")/cmdline" | grep -q -- --kubelet-client-certificate; then
     die "kube-apiserver runs without the node flags (started by an older sandbox.sh): run sandbox.sh down, then up"
   fi
@@ -387,9 +509,11 @@ node_up() {
   node_write_cni
   node_containerd_up "$ctrd"
   node_pause_image "$pause"
-  node_test_image "$testimg"
+  node_import_image "$testimg" "$NODE_TEST_IMAGE"
+  node_import_image "$regimg" "$NODE_REGISTRY_IMAGE"
   node_scheduler_up "$kube"
   node_kubelet_up "$kube"
+  node_kube_proxy_up "$kube"
   log "node up in $(elapsed "$start")s"
 }
 
@@ -439,10 +563,7 @@ node_restore_iptables() {
     command -v "$ipt" >/dev/null || continue
     for t in filter nat mangle; do
       for chain in $("$ipt" -t "$t" -S 2>/dev/null | awk '$1 == "-N" {print $2}'); do
-        case " ${NODE_IPTABLES_CHAINS[*]} " in
-          *" $chain "*) ;;
-          *) [[ $chain == CNI-* ]] || continue ;;
-        esac
+        [[ $chain == KUBE-* || $chain == CNI-* ]] || continue
         grep -qx "$t $chain" "$NODE_BEFORE/$ipt-chains" 2>/dev/null && continue
         # rules that jump to it, then the chain itself
         "$ipt" -t "$t" -S | grep -E -- "-j $chain( |$)" | grep -v "^-A $chain " | sed 's/^-A /-D /' |
@@ -485,6 +606,7 @@ node_down() {
   [ -d "$NODE_DIR" ] || return 0
   local start; start=$(date +%s%N)
   node_drain
+  node_kube_proxy_down
   stop_pid "$NODE_DIR/kubelet.pid" 20 kubelet
   if apiserver_ready 2>/dev/null; then
     node_kubectl delete node "$NODE_NAME" --ignore-not-found >/dev/null 2>&1 || true
@@ -503,15 +625,18 @@ node_down() {
 
 node_status() {
   local ok=0 f
-  for f in containerd/containerd kube-scheduler kubelet; do
+  for f in containerd/containerd kube-scheduler kubelet kube-proxy; do
     if pid_alive "$NODE_DIR/$f.pid"; then
       printf '%-16s up (pid %s)\n' "${f#*/}:" "$(cat "$NODE_DIR/$f.pid")"
     else
       printf '%-16s down\n' "${f#*/}:"; ok=1
     fi
   done
-  if [ $ok -eq 0 ] && node_ready; then echo "node:           $NODE_NAME Ready"
+  if [ $ok -eq 0 ] && node_ready; then echo "node:           $NODE_NAME Ready, InternalIP $NODE_IP"
   else echo "node:           $NODE_NAME not Ready"; ok=1; fi
+  if pid_alive "$NODE_DIR/kube-proxy.pid" && ! node_kube_proxy_healthy; then
+    echo "kube-proxy:     not healthy (http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz)"; ok=1
+  fi
   return $ok
 }
 
@@ -525,4 +650,8 @@ node_env() {
   echo "export SANDBOX_PAUSE_IMAGE=$PAUSE_IMAGE"
   # in the node's containerd without any pull (imagePullPolicy IfNotPresent)
   echo "export SANDBOX_NODE_TEST_IMAGE=$NODE_TEST_IMAGE"
+  # the registry image under the name the program uses (docker.io/library/ implied)
+  echo "export SANDBOX_NODE_REGISTRY_IMAGE=${NODE_REGISTRY_IMAGE#library/}"
+  # the node's InternalIP: NodePorts answer at $NODE_IP:<nodePort> (kube-proxy, iptables mode)
+  echo "export SANDBOX_NODE_IP=$NODE_IP"
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Local sandbox for the end-to-end tests: a Docker daemon, a Kubernetes API server
-# (etcd + kube-apiserver + kube-controller-manager) and one node (containerd + kube-scheduler +
-# kubelet, sandbox/node.sh), all on loopback, state in <repo>/.sandbox.
+# Local sandbox for the end-to-end tests: a Docker daemon, an S3-compatible object store
+# (versitygw), a Kubernetes API server (etcd + kube-apiserver + kube-controller-manager) and one
+# node (containerd + kube-scheduler + kubelet + kube-proxy, sandbox/node.sh), state in <repo>/.sandbox.
 #   sandbox.sh up [--no-kube]   start (idempotent); builds the images/binaries on first use
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
+#   sandbox.sh s3-bucket NAME   create bucket NAME in the sandbox's S3 store unless it exists
 # Faults for the end-to-end tests (each acts only on what `up` started, by pid):
 #   sandbox.sh restart-docker   stop dockerd (containers stop with it) and start it again
 #   sandbox.sh stop-apiserver   stop kube-apiserver only (etcd and the controller-manager keep running)
@@ -40,6 +41,13 @@ ETCD_PORT=${SANDBOX_ETCD_PORT:-12379}
 ETCD_PEER_PORT=${SANDBOX_ETCD_PEER_PORT:-12380}
 APISERVER_PORT=${SANDBOX_APISERVER_PORT:-16443}
 KUBECONFIG_PATH=$KUBE_DIR/kubeconfig
+
+# S3-compatible object store (versitygw, posix backend): on the bridge address, so the host,
+# containers of the sandbox dockerd and the node's Pods reach it; never on every address.
+S3_DIR=$SANDBOX_DIR/s3
+S3_PORT=${SANDBOX_S3_PORT:-19000}
+S3_REGION=${SANDBOX_S3_REGION:-us-east-1}
+S3_ENDPOINT=http://$BRIDGE_IP:$S3_PORT
 
 # ---------------------------------------------------------------- helpers
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -191,6 +199,86 @@ docker_status() {
   fi
   echo "dockerd:        down"
   return 1
+}
+
+# ---------------------------------------------------------------- s3 (versitygw)
+# Credentials of the store's root user: generated once, kept in .sandbox/s3/credentials (0600)
+# as `access_key=...` and `secret_key=...` lines; `env` exports them.
+s3_credentials() {
+  [ -s "$S3_DIR/credentials" ] && return 0
+  mkdir -p "$S3_DIR"
+  (
+    umask 077
+    printf 'access_key=sandbox%s\nsecret_key=%s\n' "$(openssl rand -hex 6)" "$(openssl rand -hex 20)" \
+      > "$S3_DIR/credentials.part"
+    mv "$S3_DIR/credentials.part" "$S3_DIR/credentials"
+  )
+}
+s3_key() { sed -n "s/^$1=//p" "$S3_DIR/credentials"; }
+
+# Any HTTP answer (an unsigned request gets 403 AccessDenied) means the server listens.
+s3_answers() {
+  local code; code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$S3_ENDPOINT/") || true
+  [ -n "$code" ] && [ "$code" != 000 ]
+}
+
+s3_up() {
+  if pid_alive "$S3_DIR/versitygw.pid" && s3_answers; then
+    log "versitygw already running (pid $(cat "$S3_DIR/versitygw.pid")) $S3_ENDPOINT"
+    return 0
+  fi
+  local bin; bin=$("$HERE/build-s3.sh") || die "building versitygw failed"
+  port_free "$S3_PORT" || die "port $S3_PORT is taken: set SANDBOX_S3_PORT"
+  s3_credentials
+  mkdir -p "$S3_DIR/data"
+  : > "$S3_DIR/versitygw.log"
+  # the keys go in through the environment, not the command line (ps would show them)
+  ROOT_ACCESS_KEY=$(s3_key access_key) ROOT_SECRET_KEY=$(s3_key secret_key) \
+    spawn "$S3_DIR/versitygw.pid" "$S3_DIR/versitygw.log" "$bin/versitygw" \
+      --port "$BRIDGE_IP:$S3_PORT" --region "$S3_REGION" posix "$S3_DIR/data"
+  local rc=0
+  wait_for 30 "$S3_DIR/versitygw.pid" s3_answers || rc=$?
+  [ $rc -eq 0 ] || fail_with_log "versitygw did not come up (rc=$rc)" "$S3_DIR/versitygw.log"
+  log "versitygw up (pid $(cat "$S3_DIR/versitygw.pid")) $S3_ENDPOINT"
+}
+
+s3_down() { stop_pid "$S3_DIR/versitygw.pid" 15 versitygw; }
+
+s3_status() {
+  if pid_alive "$S3_DIR/versitygw.pid" && s3_answers; then
+    echo "s3 (versitygw): up (pid $(cat "$S3_DIR/versitygw.pid")) $S3_ENDPOINT"
+    return 0
+  fi
+  echo "s3 (versitygw): down"
+  return 1
+}
+
+# A signed S3 request (curl's SigV4; the key pair goes through stdin, not the command line).
+# Prints the HTTP status code.
+s3_request() {
+  local method=$1 path=$2
+  printf 'user = "%s:%s"\n' "$(s3_key access_key)" "$(s3_key secret_key)" |
+    curl -s -o /dev/null -w '%{http_code}' --max-time 10 -K - -X "$method" \
+      --aws-sigv4 "aws:amz:$S3_REGION:s3" "$S3_ENDPOINT/$path"
+}
+
+cmd_s3_bucket() {
+  local name=${1:-}
+  [[ $name =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]] || die "usage: sandbox.sh s3-bucket NAME (an S3 bucket name: 3-63 of a-z 0-9 . -)"
+  s3_status >/dev/null || die "the S3 store of this sandbox is not running: sandbox.sh up"
+  local code
+  code=$(s3_request HEAD "$name")
+  case $code in
+    200) log "bucket $name exists"; return 0 ;;
+    404) ;;
+    *) die "HEAD bucket $name: HTTP $code" ;;
+  esac
+  code=$(s3_request PUT "$name")
+  case $code in
+    200) log "bucket $name created" ;;
+    409) log "bucket $name exists" ;;  # made by a concurrent call (BucketAlreadyOwnedByYou)
+    *) die "PUT bucket $name: HTTP $code" ;;
+  esac
 }
 
 # ---------------------------------------------------------------- kubernetes
@@ -356,6 +444,13 @@ print_env() {
   echo "export SANDBOX_REGISTRY_HOST=$BRIDGE_IP"
   # dockerd reads registry CAs from here whatever its data/exec root or config file
   echo "export SANDBOX_DOCKER_CERTS_D=/etc/docker/certs.d"
+  if [ -s "$S3_DIR/credentials" ]; then
+    # reachable from the host, from containers of the sandbox dockerd and from the node's Pods
+    echo "export SANDBOX_S3_ENDPOINT=$S3_ENDPOINT"
+    echo "export SANDBOX_S3_REGION=$S3_REGION"
+    echo "export SANDBOX_S3_ACCESS_KEY=$(s3_key access_key)"
+    echo "export SANDBOX_S3_SECRET_KEY=$(s3_key secret_key)"
+  fi
   node_env
 }
 
@@ -363,12 +458,14 @@ cmd_up() {
   local kube=1
   [ "${1:-}" = --no-kube ] && kube=0
   local start; start=$(date +%s%N)
-  if docker_status >/dev/null 2>&1 && { [ $kube -eq 0 ] || { kube_status && node_status; } >/dev/null 2>&1; } \
+  if docker_status >/dev/null 2>&1 && s3_status >/dev/null 2>&1 \
+     && { [ $kube -eq 0 ] || { kube_status && node_status; } >/dev/null 2>&1; } \
      && docker image inspect "$REGISTRY_IMAGE" "$TEST_IMAGE" >/dev/null 2>&1; then
     log "already up; nothing to do"
   else
     docker_up
     docker_images
+    s3_up
     [ $kube -eq 1 ] && kube_up
     [ $kube -eq 1 ] && node_up
     log "up in $(elapsed "$start")s"
@@ -382,6 +479,7 @@ cmd_down() {
   local start; start=$(date +%s%N)
   # the node first: its Pods are deleted through the API server
   node_down
+  s3_down
   # the two stacks are independent: stop them in parallel
   docker_down &
   local dpid=$!
@@ -418,6 +516,7 @@ cmd_start_apiserver() {
 cmd_status() {
   local rc=0
   docker_status || rc=1
+  s3_status || rc=1
   if [ -f "$KUBE_DIR/enabled" ]; then
     kube_status || rc=1
     if [ -f "$NODE_DIR/enabled" ]; then node_status || rc=1; else echo "node:           not running"; rc=1; fi
@@ -436,9 +535,10 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   env) print_env ;;
+  s3-bucket) cmd_s3_bucket "${2:-}" ;;
   restart-docker) cmd_restart_docker ;;
   stop-apiserver) cmd_stop_apiserver ;;
   start-apiserver) cmd_start_apiserver ;;
-  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env | restart-docker | stop-apiserver | start-apiserver" >&2
+  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
      exit 2 ;;
 esac
