@@ -106,7 +106,7 @@ build_test_image() {
 # settings as the Docker image; a label of its own keeps its image ID apart (see test-image).
 build_registry_image() {
   local rootfs key tar
-  rootfs=$("$HERE/registry-image.sh" --tars | head -1)
+  rootfs=$("$HERE/registry-image.sh" --tars | sed -n 1p)  # sed reads all: no SIGPIPE under pipefail
   key=$(inputs_key "$rootfs" "$0")
   tar=$CACHE_ROOT/images/node-registry-image-$key.oci.tar
   if [ -f "$tar" ]; then echo "$tar"; return 0; fi
