@@ -265,8 +265,8 @@ def bucket() -> Iterator[str]:
 
 def test_the_s3_store_answers_and_creates_a_bucket_idempotently(bucket: str) -> None:
     anonymous = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", f"{S3_ENDPOINT}/"], capture_output=True, text=True)
-    body, _, code = anonymous.stdout.rpartition("\n")
-    assert code == "403" and "<Code>AccessDenied</Code>" in body, anonymous.stdout
+    denied, _, status = anonymous.stdout.rpartition("\n")
+    assert status == "403" and "<Code>AccessDenied</Code>" in denied, anonymous.stdout
     assert s3("DELETE", bucket)[0] in (204, 404)
     assert s3("HEAD", bucket)[0] == 404
     first = run([*SANDBOX, "s3-bucket", bucket])
