@@ -77,13 +77,64 @@ class ConfigMap(pulumi.CustomResource):
         super().__init__("kubernetes:core/v1:ConfigMap", name, props, _options(opts))
 
 
-class DaemonSet(pulumi.CustomResource):
-    """`kubernetes:apps/v1:DaemonSet`, with the SDK's aliases for its older API groups."""
+class _SpecObject(pulumi.CustomResource):
+    """An object of the usual shape (`metadata`, `spec`, `status`), as the SDK registers it, with the
+    SDK's aliases for the older API groups of its type.
+    """
 
-    def __init__(self, name: str, metadata: Mapping[str, object], spec: pulumi.Input[Mapping[str, object]],
+    TYPE = ""
+    OLD_TYPES: tuple[str, ...] = ()
+
+    def __init__(self, name: str, metadata: Mapping[str, object], spec: pulumi.Input[Mapping[str, object]] | None,
                  opts: pulumi.ResourceOptions) -> None:  # fmt: skip
-        props = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": dict(metadata), "spec": spec, "status": None}
-        old_groups = ("kubernetes:apps/v1beta2:DaemonSet", "kubernetes:extensions/v1beta1:DaemonSet")
-        aliases: list[pulumi.Input[str] | pulumi.Alias] = [pulumi.Alias(type_=t) for t in old_groups]
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))
-        super().__init__("kubernetes:apps/v1:DaemonSet", name, props, _options(opts))
+        group_version, kind = self.TYPE.split(":")[1].rsplit(":", 1)[0], self.TYPE.rsplit(":", 1)[1]
+        group, version = group_version.split("/")
+        api_version = version if group == "core" else f"{group}/{version}"
+        props = {"apiVersion": api_version, "kind": kind, "metadata": dict(metadata), "spec": spec, "status": None}
+        if self.OLD_TYPES:
+            aliases: list[pulumi.Input[str] | pulumi.Alias] = [pulumi.Alias(type_=t) for t in self.OLD_TYPES]
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))
+        super().__init__(self.TYPE, name, props, _options(opts))
+
+
+class DaemonSet(_SpecObject):
+    """`kubernetes:apps/v1:DaemonSet`."""
+
+    TYPE = "kubernetes:apps/v1:DaemonSet"
+    OLD_TYPES = ("kubernetes:apps/v1beta2:DaemonSet", "kubernetes:extensions/v1beta1:DaemonSet")
+
+
+class Deployment(_SpecObject):
+    """`kubernetes:apps/v1:Deployment`; the provider waits for its rollout to complete."""
+
+    TYPE = "kubernetes:apps/v1:Deployment"
+    OLD_TYPES = (
+        "kubernetes:apps/v1beta1:Deployment",
+        "kubernetes:apps/v1beta2:Deployment",
+        "kubernetes:extensions/v1beta1:Deployment",
+    )
+
+
+class Namespace(_SpecObject):
+    """`kubernetes:core/v1:Namespace`."""
+
+    TYPE = "kubernetes:core/v1:Namespace"
+
+
+class Service(_SpecObject):
+    """`kubernetes:core/v1:Service`."""
+
+    TYPE = "kubernetes:core/v1:Service"
+
+
+class PersistentVolumeClaim(_SpecObject):
+    """`kubernetes:core/v1:PersistentVolumeClaim`."""
+
+    TYPE = "kubernetes:core/v1:PersistentVolumeClaim"
+
+
+class PodDisruptionBudget(_SpecObject):
+    """`kubernetes:policy/v1:PodDisruptionBudget`."""
+
+    TYPE = "kubernetes:policy/v1:PodDisruptionBudget"
+    OLD_TYPES = ("kubernetes:policy/v1beta1:PodDisruptionBudget",)

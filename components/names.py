@@ -91,3 +91,9 @@ def san_covers(host: str, hostnames: Sequence[str], ip_addresses: Sequence[str])
         if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
             return True
     return False
+
+
+def object_name(prefix: str, stack: str) -> str:
+    """A Kubernetes object name for this stack (DNS-1123: lower case, digits and '-', at most 63)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
+    return f"{prefix}-{slug}"[:63].rstrip("-")

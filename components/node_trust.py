@@ -14,13 +14,13 @@ with an x509 error. containerd reads `<config_path>/<endpoint>/hosts.toml` with 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes import Provider
 
 from components.kube_resources import ConfigMap, DaemonSet
+from components.names import object_name
 
 LOCAL_REGISTRY_HOSTING = "local-registry-hosting"  # KEP-1755: this name in kube-public
 CA_CONFIG_MAP = "private-registry-ca"
@@ -60,12 +60,6 @@ def containerd_hosts_toml(endpoint: str) -> str:
 def local_registry_hosting(endpoint: str) -> str:
     """The `localRegistryHosting.v1` document of KEP-1755."""
     return f'host: "{endpoint}"\nhostFromContainerRuntime: "{endpoint}"\n'
-
-
-def object_name(prefix: str, stack: str) -> str:
-    """A Kubernetes object name for this stack (DNS-1123: lower case, digits and '-', at most 63)."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
-    return f"{prefix}-{slug}"[:63].rstrip("-")
 
 
 def trust_hash(hosts_toml: str, ca_pem: str) -> str:

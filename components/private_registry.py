@@ -11,7 +11,9 @@ from components.kube_provider import kubernetes_provider
 from components.node_trust import NodeTrust, NodeTrustArgs
 from components.pull_secret import PullSecrets, PullSecretsArgs
 from components.registry import RegistryContainer, RegistryContainerArgs
+from components.registry_kube import PodSettings, RegistryDeployment, RegistryDeploymentArgs
 from components.settings import Settings
+from components.target_guard import StackTarget
 from components.tls import RegistryTls, RegistryTlsArgs
 
 
@@ -29,6 +31,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
+        # First of all: a changed target stops the run before any other resource is looked at.
+        StackTarget(f"{name}-target", s.target, child)
 
         tls = RegistryTls(
             f"{name}-tls",
@@ -47,37 +51,65 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
-        registry = RegistryContainer(
-            f"{name}-registry",
-            RegistryContainerArgs(
-                image=s.image,
-                pull_image=s.pull_image,
-                container_name=s.container_name,
-                data_volume=s.data_volume,
-                retain_data=s.retain_data,
-                delete_enabled=s.delete_enabled,
-                health_timeout_seconds=s.health_timeout_seconds,
-                port=s.port,
-                cert_pem=tls.cert_pem,
-                key_pem=tls.private_key_pem,
-                htpasswd=users.content,
-                realm=f"private-registry {s.stack}",
-                # Until 2026-12 the HTTP secret was a child of this component, named after it.
-                http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
-            ),
-            child,
-        )
-        # One Kubernetes provider for every Kubernetes resource, only when there is one: a stack
-        # without pull secrets and node trust needs no cluster access at all.
+        # One Kubernetes provider for every Kubernetes resource, only when there is one: a Docker
+        # stack without pull secrets and node trust needs no cluster access at all.
         daemonset = s.node_trust.mode == "daemonset"
+        kube_target = s.target == "kubernetes"
         provider = None
-        if s.pull_secret.namespaces or daemonset or s.local_registry_hosting:
+        if s.pull_secret.namespaces or daemonset or s.local_registry_hosting or kube_target:
             # Until 2026-12 the provider was a child of PullSecrets, named after it.
             old = pulumi.Alias(
                 name=f"{name}-pull-secrets-k8s",
                 parent=pulumi.create_urn(f"{name}-pull-secrets", "private-registry:index:PullSecrets", parent=self),
             )
             provider = kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
+        realm = f"private-registry {s.stack}"
+        self.target_outputs: dict[str, pulumi.Output] = {}
+        if kube_target and provider is not None:
+            deployment = RegistryDeployment(
+                f"{name}-deployment",
+                RegistryDeploymentArgs(
+                    namespace=s.namespace,
+                    replicas=s.replicas,
+                    service_type=s.service_type,
+                    port=s.port,
+                    pod=PodSettings(s.image, s.pull_image, realm, s.delete_enabled, s.storage),
+                    retain_data=s.retain_data,
+                    health_timeout_seconds=s.health_timeout_seconds,
+                    cert_pem=tls.cert_pem,
+                    key_pem=tls.private_key_pem,
+                    htpasswd=users.content,
+                    provider=provider,
+                ),
+                child,
+            )
+            self.target_outputs = {
+                "registryNamespace": deployment.namespace,
+                "registryDeployment": deployment.deployment_name,
+                "registryStorage": deployment.storage,
+            }
+        else:
+            registry = RegistryContainer(
+                f"{name}-registry",
+                RegistryContainerArgs(
+                    image=s.image,
+                    pull_image=s.pull_image,
+                    container_name=s.container_name,
+                    data_volume=s.data_volume,
+                    retain_data=s.retain_data,
+                    delete_enabled=s.delete_enabled,
+                    health_timeout_seconds=s.health_timeout_seconds,
+                    port=s.port,
+                    cert_pem=tls.cert_pem,
+                    key_pem=tls.private_key_pem,
+                    htpasswd=users.content,
+                    realm=realm,
+                    # Until 2026-12 the HTTP secret was a child of this component, named after it.
+                    http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
+                ),
+                child,
+            )
+            self.target_outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
         pull_user = s.pull_secret.user
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
@@ -115,8 +147,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
         self.containerd_hosts_toml = node_trust.hosts_toml
-        self.container_name = registry.container_name
-        self.data_volume = registry.volume_name
+        self.target = pulumi.Output.from_input(s.target)
         self.pull_secret_name = pulumi.Output.from_input(s.pull_secret.name)
         self.pull_secret_namespaces = pulumi.Output.from_input(list(s.pull_secret.namespaces))
         self.register_outputs(self.outputs())
@@ -133,6 +164,6 @@ class PrivateRegistry(pulumi.ComponentResource):
             "containerdHostsToml": self.containerd_hosts_toml,
             "pullSecretName": self.pull_secret_name,
             "pullSecretNamespaces": self.pull_secret_namespaces,
-            "containerName": self.container_name,
-            "dataVolume": self.data_volume,
+            "target": self.target,
+            **self.target_outputs,
         }

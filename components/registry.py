@@ -30,26 +30,39 @@ HTTP_SECRET_BYTES = 32
 DEBUG_ADDR = "127.0.0.1:5001"
 
 
-def registry_env(http_secret: str, realm: str, delete_enabled: bool = False) -> list[str]:
-    """The `REGISTRY_*` variables that turn on TLS, htpasswd auth, a stable HTTP secret, the debug
-    listener for the health check and, when asked, deletes.
+def registry_variables(realm: str, delete_enabled: bool, storage: dict[str, str], http_secret: str | None) -> dict[str, str]:
+    """The `REGISTRY_*` variables of both targets: TLS, htpasswd auth, the storage driver's, a stable
+    HTTP secret (None: the caller delivers it another way), draining, the debug listener for the
+    health check and, when asked, deletes.
     """
-    return [
-        f"REGISTRY_HTTP_ADDR=0.0.0.0:{REGISTRY_PORT}",
-        f"REGISTRY_HTTP_TLS_CERTIFICATE={CERT_PATH}",
-        f"REGISTRY_HTTP_TLS_KEY={KEY_PATH}",
-        "REGISTRY_AUTH=htpasswd",
-        f"REGISTRY_AUTH_HTPASSWD_REALM={realm}",
-        f"REGISTRY_AUTH_HTPASSWD_PATH={HTPASSWD_PATH}",
-        f"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY={STORAGE_ROOT}",
+    variables = {
+        "REGISTRY_HTTP_ADDR": f"0.0.0.0:{REGISTRY_PORT}",
+        "REGISTRY_HTTP_TLS_CERTIFICATE": CERT_PATH,
+        "REGISTRY_HTTP_TLS_KEY": KEY_PATH,
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": realm,
+        "REGISTRY_AUTH_HTPASSWD_PATH": HTPASSWD_PATH,
+        **storage,
+    }
+    if http_secret is not None:
         # Without a fixed secret an upload in progress fails after a restart.
-        f"REGISTRY_HTTP_SECRET={http_secret}",
-        f"REGISTRY_HTTP_DRAINTIMEOUT={DRAIN_SECONDS}s",
-        f"REGISTRY_HTTP_DEBUG_ADDR={DEBUG_ADDR}",
-        "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED=true",
-        # Always explicit: the official image's own config.yml turns deletes on.
-        f"REGISTRY_STORAGE_DELETE_ENABLED={'true' if delete_enabled else 'false'}",
-    ]
+        variables["REGISTRY_HTTP_SECRET"] = http_secret
+    variables.update(
+        {
+            "REGISTRY_HTTP_DRAINTIMEOUT": f"{DRAIN_SECONDS}s",
+            "REGISTRY_HTTP_DEBUG_ADDR": DEBUG_ADDR,
+            "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
+            # Always explicit: the official image's own config.yml turns deletes on.
+            "REGISTRY_STORAGE_DELETE_ENABLED": "true" if delete_enabled else "false",
+        }
+    )
+    return variables
+
+
+def registry_env(http_secret: str, realm: str, delete_enabled: bool = False) -> list[str]:
+    """The container's environment (`NAME=value`): the registry variables with filesystem storage."""
+    storage = {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": STORAGE_ROOT}
+    return [f"{k}={v}" for k, v in registry_variables(realm, delete_enabled, storage, http_secret).items()]
 
 
 def health_check_command() -> list[str]:

@@ -65,16 +65,36 @@ KEYS: tuple[Key, ...] = (
     Key("image", "string", "registry:3.1.2", "registry image; pin an exact release (a floating tag is never pulled "
         "again once present)"),
     Key("pullImage", "boolean", True, "`false`: use an image already on the Docker host, by name"),
-    Key("port", "integer", 5000, "host port of the registry", 1, 65535),
-    Key("containerName", "string", None, "Docker container name", shown_default="`registry-<stack>`"),
-    Key("dataVolume", "string", None, "Docker volume with the image data. Renaming it switches the registry to a new, "
-        "empty volume (the old one is kept)", shown_default="`registry-data-<stack>`"),
-    Key("retainData", "boolean", True, "keep the data volume on `pulumi destroy`"),
+    Key("port", "integer", None, "the port clients connect to: the Docker host's port (target `docker`), the NodePort "
+        "(target `kubernetes`, 30000..32767, the API server's default range) or the LoadBalancer's port", 1, 65535,
+        shown_default="`5000`; `30500` with target `kubernetes` and serviceType `NodePort`"),
+    Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`"),
+    Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
+        "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`"),
+    Key("retainData", "boolean", True, "keep the image data on `pulumi destroy`: the data volume (target `docker`) or "
+        "the PersistentVolumeClaim (target `kubernetes`, driver `filesystem`). With driver `s3` the bucket's data is "
+        "always kept: `false` is refused there"),
     Key("deleteEnabled", "boolean", False, "allow deleting manifests and blobs through the API (needed before "
         "`scripts/gc.sh` can free space). Set explicitly either way (the official image's own config turns it on). "
         "With htpasswd auth every user, the pull user too, gains the right to delete"),
-    Key("healthTimeoutSeconds", "integer", 60, "how long `pulumi up` waits for the container's health check "
-        "(`/debug/health` on the registry's debug listener, container loopback only) before it fails", 5, 3600),
+    Key("healthTimeoutSeconds", "integer", 60, "how long `pulumi up` waits for the registry's health check "
+        "(`/debug/health` on the registry's debug listener, container loopback only) before it fails: the container's "
+        "(target `docker`) or every replica's readiness during a rollout (target `kubernetes`)", 5, 3600),
+    Key("target", "string", "docker", "where the registry runs: `docker` (one container on the Docker host) or "
+        "`kubernetes` (a Deployment in the cluster of the `kubernetes` setting; README \"When to use which target\"). "
+        "Fixed per stack: a change is refused before anything is touched"),
+    Key("replicas", "integer", 2, "registry Pods (target `kubernetes`); more than one needs storage every replica "
+        "shares (driver `s3`, or `filesystem` with accessMode `ReadWriteMany`)", 1, 50),
+    Key("namespace", "string", None, "the registry's own namespace (target `kubernetes`), created by the stack",
+        shown_default="`registry-<stack>`"),
+    Key("serviceType", "string", "NodePort", "how nodes and clients reach the registry (target `kubernetes`): "
+        "`NodePort` (`port` on every node's address) or `LoadBalancer` (the cluster's load balancer; put its address "
+        "in the SANs)"),
+    Key("storage", "object", {}, "image data of target `kubernetes`: `{driver: filesystem, size, storageClass, "
+        "accessMode}` (a PersistentVolumeClaim; default 10Gi, the cluster's default class, ReadWriteOnce) or `{driver: "
+        "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey}` (S3 or S3-compatible; set the keys as "
+        "secrets with `pulumi config set --secret --path storage.secretKey`, or leave both out for the node's own "
+        "credentials)", shown_default="`{driver: filesystem}`"),
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`"),
     Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "

@@ -23,6 +23,7 @@ from components.names import (
     image_registry,
     is_ip,
     join_endpoint,
+    object_name,
     san_covers,
     split_endpoint,
 )
@@ -33,6 +34,16 @@ ECDSA_CURVES = ("P256", "P384")
 KEY_ALGORITHMS = ("RSA", "ECDSA")
 KUBERNETES_MODES = ("cluster", "render")
 NODE_TRUST_MODES = ("none", "daemonset")
+TARGETS = ("docker", "kubernetes")
+SERVICE_TYPES = ("NodePort", "LoadBalancer")
+STORAGE_DRIVERS = ("filesystem", "s3")
+ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")
+NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+DEFAULT_PORT, DEFAULT_NODE_PORT = 5000, 30500
+STORAGE_KEYS = {
+    "filesystem": ("driver", "size", "storageClass", "accessMode"),
+    "s3": ("driver", "bucket", "region", "endpoint", "rootDirectory", "accessKey", "secretKey"),
+}
 CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"  # containerd's usual registry `config_path`
 SUBJECT_FIELDS = {
     "commonName": "common_name",
@@ -94,6 +105,27 @@ class NodeTrustSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """Where target `kubernetes` keeps the image data: a PersistentVolumeClaim or an S3 bucket."""
+
+    driver: Literal["filesystem", "s3"]
+    size: str = "10Gi"
+    storage_class: str | None = None
+    access_mode: str = "ReadWriteOnce"
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint: str | None = None  # None: AWS S3 itself
+    root_directory: str = ""
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @property
+    def secure(self) -> bool:
+        """TLS to the S3 endpoint (always for AWS)."""
+        return not (self.endpoint or "").startswith("http://")
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated settings of one stack."""
 
@@ -122,6 +154,11 @@ class Settings:
     kubernetes: KubernetesSettings
     node_trust: NodeTrustSettings
     local_registry_hosting: bool
+    target: Literal["docker", "kubernetes"] = "docker"
+    replicas: int = 2
+    namespace: str = ""
+    service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
+    storage: StorageSettings = StorageSettings(driver="filesystem")
     warnings: tuple[str, ...] = ()
 
     @property
@@ -191,13 +228,14 @@ class _Problems:
         self.items.append(f"{key(name)} = {self.show(name, value)}: {allowed}")
 
 
-def _integer(raw: Mapping[str, Any], name: str, p: _Problems) -> int:
+def _integer(raw: Mapping[str, Any], name: str, p: _Problems, default_value: int | None = None) -> int:
     spec = BY_NAME[name]
-    value = raw.get(name, spec.default)
+    fallback = spec.default if default_value is None else default_value
+    value = raw.get(name, fallback)
     assert spec.low is not None and spec.high is not None, name
     if isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high:
         p.add(name, value, f"must be an integer in {spec.bounds}")
-        return int(spec.default)
+        return int(fallback)
     return value
 
 
@@ -427,6 +465,88 @@ def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrus
     return NodeTrustSettings(mode=mode, image=image, namespace=namespace, certs_dir=certs_dir.rstrip("/"))
 
 
+def _choice(raw: Mapping[str, Any], name: str, choices: Sequence[str], allowed: str, p: _Problems) -> str:
+    value = raw.get(name, default(name))
+    if value not in choices:
+        p.add(name, value, allowed)
+        return str(default(name))
+    return str(value)
+
+
+def _only_for(raw: Mapping[str, Any], names: Sequence[str], target: str, p: _Problems) -> None:
+    """Settings of the other target are refused, not ignored: a user who sets them expects them used.
+    The default value itself is let through (Pulumi.yaml's declared defaults arrive as values).
+    """
+    for name in names:
+        if name in raw and raw[name] != BY_NAME[name].default:
+            p.add(name, raw[name], f"is only used with target = {target}")
+
+
+def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) -> StorageSettings:
+    value = raw.get("storage", {"driver": "filesystem"})
+    driver = value.get("driver", "filesystem") if isinstance(value, dict) else None
+    if driver not in STORAGE_DRIVERS:
+        p.add("storage.driver", driver, "must be filesystem (a PersistentVolumeClaim) or s3 (an S3-compatible bucket)")
+        return StorageSettings(driver="filesystem")
+    value = _object(raw, "storage", STORAGE_KEYS[driver], p)
+
+    def text(field_name: str, fallback: str | None) -> str | None:
+        item = value.get(field_name, fallback)
+        if item is not None and (not isinstance(item, str) or not item.strip()):
+            p.add(f"storage.{field_name}", item, "must be a non-empty string")
+            return fallback
+        return item
+
+    if driver == "filesystem":
+        size = text("size", "10Gi") or "10Gi"
+        if not re.fullmatch(r"[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?", size):
+            p.add("storage.size", size, "must be a Kubernetes quantity such as 10Gi or 500Mi")
+        storage_class = text("storageClass", None)
+        if storage_class is not None and not dns_subdomain_ok(storage_class):
+            p.add("storage.storageClass", storage_class, "must be a StorageClass name (a DNS-1123 subdomain)")
+        mode = value.get("accessMode", "ReadWriteOnce")
+        if mode not in ACCESS_MODES:
+            p.add("storage.accessMode", mode, f"must be one of {', '.join(ACCESS_MODES)}")
+            mode = "ReadWriteOnce"
+        elif replicas > 1 and mode != "ReadWriteMany":
+            p.add(
+                "storage.accessMode",
+                mode,
+                f"cannot serve replicas = {replicas}: every replica mounts the same volume, which needs ReadWriteMany "
+                "(a storage class that offers it, e.g. NFS or CephFS); or set replicas = 1, or use storage.driver = s3",
+            )
+        return StorageSettings(driver="filesystem", size=size, storage_class=storage_class, access_mode=str(mode))
+
+    bucket = text("bucket", None)
+    if bucket is None:
+        p.add("storage.bucket", None, "is required with storage.driver = s3: an existing bucket")
+    elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        p.add("storage.bucket", bucket, "must be an S3 bucket name (3..63 of a-z, 0-9, '.', '-')")
+    region = text("region", "us-east-1") or "us-east-1"
+    endpoint = text("endpoint", None)
+    if endpoint is not None and not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
+        p.add("storage.endpoint", endpoint, "must be the S3 API's base URL, http(s)://host[:port]")
+    root = text("rootDirectory", f"/registry-{stack}") or ""
+    if not root.startswith("/"):
+        p.add("storage.rootDirectory", root, "must start with '/': the prefix of every object the registry writes")
+    access_key, secret_key = text("accessKey", None), text("secretKey", None)
+    if (access_key is None) != (secret_key is None):
+        p.add(
+            "storage.accessKey" if access_key is None else "storage.secretKey",
+            None,
+            "set storage.accessKey and storage.secretKey together, or neither (the node's own credentials)",
+        )
+    return StorageSettings(
+        driver="s3",
+        bucket=bucket or "",
+        region=region,
+        endpoint=endpoint.rstrip("/") if endpoint else None,
+        root_directory=root,
+        access_key=access_key,
+        secret_key=secret_key,
+    )
+
+
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
@@ -476,7 +596,33 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
 
     image = _image(raw, p, warnings)
     pull_image = _boolean(raw, "pullImage", p)
-    port = _integer(raw, "port", p)
+    target = _choice(raw, "target", TARGETS, "must be docker (a container on the Docker host) or kubernetes", p)
+    kube_target = target == "kubernetes"
+    service_type = _choice(raw, "serviceType", SERVICE_TYPES, "must be NodePort or LoadBalancer", p)
+    node_port = kube_target and service_type == "NodePort"
+    port = _integer(raw, "port", p, default_value=DEFAULT_NODE_PORT if node_port else DEFAULT_PORT)
+    if node_port and not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
+        p.add(
+            "port",
+            port,
+            f"is the NodePort with target = kubernetes and serviceType = NodePort: it must be in "
+            f"{NODE_PORT_RANGE[0]}..{NODE_PORT_RANGE[1]} (the API server's default --service-node-port-range)",
+        )
+    replicas = _integer(raw, "replicas", p)
+    namespace = _name(raw, "namespace", object_name("registry", stack), dns_label_ok,
+                      "must be a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63)", p)  # fmt: skip
+    storage = _storage(raw, stack, replicas, p) if kube_target else StorageSettings(driver="filesystem")
+    if kube_target:
+        _only_for(raw, ["containerName", "dataVolume"], "docker", p)
+        if storage.driver == "s3" and raw.get("retainData") is False:
+            p.add(
+                "retainData",
+                False,
+                "is refused with storage.driver = s3: the program never deletes objects from the bucket; remove "
+                "the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`",
+            )
+    else:
+        _only_for(raw, ["replicas", "namespace", "serviceType", "storage"], "kubernetes", p)
     docker_allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
     container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
     data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
@@ -542,5 +688,10 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         kubernetes=kubernetes,
         node_trust=node_trust,
         local_registry_hosting=local_registry_hosting,
+        target="kubernetes" if kube_target else "docker",
+        replicas=replicas,
+        namespace=namespace,
+        service_type="LoadBalancer" if service_type == "LoadBalancer" else "NodePort",
+        storage=storage,
         warnings=tuple(warnings),
     )

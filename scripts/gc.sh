@@ -32,6 +32,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 . "$repo/scripts/pulumi-env.sh"
 project=${PROJECT_DIR:-$repo}
 output() { pulumi stack output "$1" --stack "$stack" --cwd "$project" --non-interactive; }
+target=$(output target 2>/dev/null) || target=docker  # stacks from before 2026-12 have no target output
+[ "$target" = docker ] || die "stack '$stack' runs the registry on target $target; gc.sh collects target docker only \
+(on kubernetes: scale the Deployment to 0 or make it read-only, then run 'registry garbage-collect' against the same storage)"
 container=$(output containerName) || die "no outputs for stack '$stack': run pulumi up first"
 volume=$(output dataVolume)
 

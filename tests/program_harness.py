@@ -84,6 +84,7 @@ class Registration:
     aliases: list[str] = field(default_factory=list)  # alias URNs, or alias specs as text
     wire_inputs: dict[str, Any] = field(default_factory=dict)  # as sent, secrets still wrapped
     before_create_hooks: list[str] = field(default_factory=list)  # names of the resource hooks bound
+    custom_timeouts: dict[str, str] = field(default_factory=dict)  # create/update/delete, those set
 
 
 class RecordingMonitor(MockMonitor):
@@ -115,6 +116,7 @@ class RecordingMonitor(MockMonitor):
                     aliases=list(request.aliasURNs) + [json_format.MessageToJson(a) for a in request.aliases],
                     wire_inputs=raw,
                     before_create_hooks=list(request.hooks.before_create),
+                    custom_timeouts=json_format.MessageToDict(request.customTimeouts),
                 )
             )
         return response
@@ -137,6 +139,13 @@ class ProgramRun:
     registrations: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+
+    def type_counts(self) -> dict[str, int]:
+        """How many resources of each type the program registered."""
+        counts: dict[str, int] = {}
+        for r in self.registrations:
+            counts[r.type] = counts.get(r.type, 0) + 1
+        return counts
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]

@@ -96,3 +96,29 @@ def test_daemonset_registers_what_the_sdk_daemonset_registers() -> None:
     )
     assert_same_registration(ours, sdks)
     assert len(ours.aliases) == 2
+
+
+@pytest.mark.parametrize(
+    ("ours_class", "sdk_module", "sdk_class", "spec", "old_groups"),
+    [
+        ("Deployment", "apps.v1", "Deployment", {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}}, 3),
+        ("Namespace", "core.v1", "Namespace", None, 0),
+        ("Service", "core.v1", "Service", {"type": "NodePort", "ports": [{"port": 5000, "nodePort": 30500}]}, 0),
+        ("PersistentVolumeClaim", "core.v1", "PersistentVolumeClaim", {"accessModes": ["ReadWriteOnce"]}, 0),
+        ("PodDisruptionBudget", "policy.v1", "PodDisruptionBudget", {"maxUnavailable": 1}, 1),
+    ],
+)
+def test_spec_objects_register_what_the_sdk_classes_register(
+    ours_class: str, sdk_module: str, sdk_class: str, spec: dict[str, Any] | None, old_groups: int
+) -> None:
+    import importlib
+
+    sdk = getattr(importlib.import_module(f"pulumi_kubernetes.{sdk_module}"), sdk_class)
+    ours_type = getattr(kube_resources, ours_class)
+    ours, sdks = both(
+        lambda: ours_type("ours", METADATA, spec, pulumi.ResourceOptions()),
+        lambda: sdk("sdks", metadata=METADATA, spec=spec),
+    )
+    assert_same_registration(ours, sdks)
+    assert ours.type == f"kubernetes:{sdk_module.replace('.', '/')}:{sdk_class}"
+    assert len(ours.aliases) == old_groups

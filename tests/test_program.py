@@ -42,10 +42,7 @@ def upload(container: Registration, path: str) -> str:
 
 
 def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
-    counts: dict[str, int] = {}
-    for r in dev.registrations:
-        counts[r.type] = counts.get(r.type, 0) + 1
-    assert counts == {
+    assert dev.type_counts() == {
         "private-registry:index:PrivateRegistry": 1,
         "private-registry:index:RegistryTls": 1,
         "private-registry:index:Htpasswd": 1,
@@ -56,7 +53,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "tls:index/selfSignedCert:SelfSignedCert": 1,
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
-        DYNAMIC: 3,  # htpasswd file, HTTP secret, admin's generated password
+        DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
         "docker:index/volume:Volume": 1,
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
@@ -128,12 +125,13 @@ def test_secret_outputs_are_secret_and_the_rest_are_not(dev: ProgramRun) -> None
         "containerdHostsToml",
         "pullSecretName",
         "pullSecretNamespaces",
+        "target",
         "containerName",
         "dataVolume",
     }
     assert dev.outputs["endpoint"] == "localhost:5000" and dev.outputs["usernames"] == ["admin"]
     assert dev.outputs["containerName"] == "registry-dev" and dev.outputs["dataVolume"] == "registry-data-dev"
-    assert dev.outputs["pullSecretNamespaces"] == ["default"]
+    assert dev.outputs["pullSecretNamespaces"] == ["default"] and dev.outputs["target"] == "docker"
 
 
 def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) -> None:

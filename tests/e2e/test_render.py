@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.conftest import throwaway_registry_stack
+from tests.e2e.conftest import Stack, throwaway_registry_stack
 
 
 def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
@@ -29,3 +29,31 @@ def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
         matches = auth == f"admin:{out['passwords']['admin']}"
         assert matches, "the rendered pull secret's auth is not admin's user:password"  # no secret in the report
         stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_render_mode_renders_the_whole_kubernetes_target(workdir: Path) -> None:
+    folder = workdir / "rendered-kube"
+    stack = Stack(workdir, "e2e-render-kube")
+    stack.init(
+        {
+            "target": "kubernetes",
+            "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000"},
+            "pullSecret": {"namespaces": ["apps"]},
+            "kubernetes": {"mode": "render", "renderDirectory": str(folder)},
+            "localRegistryHosting": False,
+        }
+    )
+    stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # no cluster access at all
+    try:
+        stack.up()
+        manifests = [m for m in (yaml.safe_load(p.read_text()) for p in folder.rglob("*.yaml")) if m]
+        kinds = sorted(m["kind"] for m in manifests)
+        assert kinds == ["Deployment", "Namespace", "PodDisruptionBudget", "Secret", "Secret", "Secret", "Secret", "Service"]
+        deployment = next(m for m in manifests if m["kind"] == "Deployment")
+        assert deployment["spec"]["replicas"] == 2 and deployment["metadata"]["namespace"] == "registry-e2e-render-kube"
+        env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["REGISTRY_STORAGE"]["value"] == "s3"
+        assert env["REGISTRY_HTTP_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "registry-env"
+        stack.pulumi("preview", "--expect-no-changes")
+    finally:
+        stack.pulumi("destroy", "--yes", check=False)

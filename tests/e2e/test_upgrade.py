@@ -4,8 +4,9 @@ Two resources moved: the registry's HTTP secret from `PrivateRegistry` into `Reg
 (commit 0c61830), and the Kubernetes provider from `PullSecrets` up to `PrivateRegistry` (a6af4c5).
 Aliases keep both: without them the upgrade would generate a new HTTP secret and replace the
 registry container, and replace every Kubernetes resource. Only the new `NodeTrust` component (no
-cloud resource of its own here) is added. The old program comes from the repository's history, so
-this test needs a clone with history (not `--depth`).
+cloud resource of its own here) and the target guard (which records the stack's target) are added.
+The old program comes from the repository's history, so this test needs a clone with history (not
+`--depth`).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         copy_project(project, link_venv=False)
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
-        assert planned == {("create", "private-registry:index:NodeTrust")}, json.dumps(steps, indent=1)[:3000]
+        # The target guard (2026-12) records the target; it touches nothing.
+        expected = {("create", "private-registry:index:NodeTrust"), ("create", "pulumi-python:dynamic:Resource")}
+        assert planned == expected, json.dumps(steps, indent=1)[:3000]
         stack.up()
         stack.pulumi("preview", "--expect-no-changes")
         assert run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip() == before

@@ -1,0 +1,332 @@
+"""Target `kubernetes`: the registry as a Deployment in its own namespace, behind a Service.
+
+The same registry, configured by the same `REGISTRY_*` variables as the Docker target
+(`registry.registry_variables`), with what a cluster adds:
+
+- TLS from a `kubernetes.io/tls` Secret, htpasswd from a Secret, both mounted as folders (never
+  `subPath`, which the kubelet does not update). Distribution re-reads the htpasswd file when its
+  modification time changes, so a password change reaches every replica without a restart, once
+  the kubelet has refreshed the volume (its sync period, about a minute at most). TLS is loaded
+  only at start: the pod template carries the certificate's hash, so a new certificate rolls the
+  replicas one by one.
+- One HTTP secret for every replica (an upload started on one replica continues on another).
+- Storage every replica shares: an S3 bucket (how Distribution scales out), or a
+  PersistentVolumeClaim (more than one replica needs ReadWriteMany; settings.py refuses the rest).
+- Readiness on `/debug/health` (the storage driver's health included) over the debug listener on
+  the Pod's loopback, as the Docker target's health check; liveness on the TLS port only, so an
+  outage of the object store takes replicas out of the Service without restarting them all.
+- A rollout that never goes below the ready replicas (surge one, none unavailable), a preStop
+  pause so the Service stops sending new requests before the registry drains, a
+  PodDisruptionBudget, requests and limits, a non-root, read-only security context.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes import Provider
+
+from components.generated_secret import GeneratedSecret
+from components.kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
+from components.registry import (
+    CERT_PATH,
+    DRAIN_SECONDS,
+    HTPASSWD_PATH,
+    HTTP_SECRET_BYTES,
+    REGISTRY_PORT,
+    STORAGE_ROOT,
+    health_check_command,
+    registry_variables,
+)
+from components.settings import StorageSettings
+
+NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
+LABELS = {"app.kubernetes.io/name": "registry", "app.kubernetes.io/part-of": "private-registry"}
+RUN_AS = 1000  # any non-root id: the registry binary needs no user of its own in the image
+# The Service keeps sending new connections to a terminating Pod until kube-proxy has seen its
+# endpoint go; the Pod goes on serving that long before the registry starts draining.
+PRESTOP_SECONDS = 5
+CERTS_DIR, AUTH_DIR = CERT_PATH.rsplit("/", 1)[0], HTPASSWD_PATH.rsplit("/", 1)[0]
+
+
+def storage_variables(storage: StorageSettings) -> dict[str, str]:
+    """The storage driver's `REGISTRY_STORAGE_*` variables, credentials left out (they come from a Secret)."""
+    if storage.driver == "filesystem":
+        return {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": STORAGE_ROOT}
+    variables = {
+        "REGISTRY_STORAGE": "s3",
+        "REGISTRY_STORAGE_S3_BUCKET": storage.bucket,
+        "REGISTRY_STORAGE_S3_REGION": storage.region,
+        "REGISTRY_STORAGE_S3_ROOTDIRECTORY": storage.root_directory,
+        # Clients get the blobs through the registry, not redirected to the bucket: nodes need to
+        # reach (and trust) only the registry, and no presigned URL leaves it.
+        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+    }
+    if storage.endpoint:
+        variables.update(
+            {
+                "REGISTRY_STORAGE_S3_REGIONENDPOINT": storage.endpoint,
+                "REGISTRY_STORAGE_S3_FORCEPATHSTYLE": "true",  # S3-compatible servers rarely serve bucket subdomains
+                "REGISTRY_STORAGE_S3_SECURE": "true" if storage.secure else "false",
+            }
+        )
+    return variables
+
+
+def secret_variables(storage: StorageSettings) -> dict[str, str]:
+    """Variable name -> key in the Secret `NAME-env` for the registry's secret settings."""
+    variables = {"REGISTRY_HTTP_SECRET": "http-secret"}
+    if storage.driver == "s3" and storage.access_key is not None:
+        variables.update({"REGISTRY_STORAGE_S3_ACCESSKEY": "s3-access-key", "REGISTRY_STORAGE_S3_SECRETKEY": "s3-secret-key"})
+    return variables
+
+
+def content_hash(*parts: str) -> str:
+    """A hash for the pod template: a change of what the registry reads only at start rolls the Pods."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What the registry Pods run with: everything of the pod template that is not a hash."""
+
+    image: str
+    pull_image: bool
+    realm: str
+    delete_enabled: bool
+    storage: StorageSettings
+
+
+def pod_template(pod: PodSettings, tls_hash: str, env_hash: str) -> dict[str, object]:
+    """The registry Pods: probes, mounts, security context and the hashes that roll them."""
+    variables = registry_variables(pod.realm, pod.delete_enabled, storage_variables(pod.storage), None)
+    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in variables.items()]
+    env += [
+        {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
+        for k, key in secret_variables(pod.storage).items()
+    ]
+    mounts: list[dict[str, object]] = [
+        {"name": "tls", "mountPath": CERTS_DIR, "readOnly": True},
+        {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    volumes: list[dict[str, object]] = [
+        {"name": "tls", "secret": {"secretName": f"{NAME}-tls", "defaultMode": 0o440}},
+        {"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o440}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    if pod.storage.driver == "filesystem":
+        mounts.append({"name": "data", "mountPath": STORAGE_ROOT})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}})
+    container = {
+        "name": "registry",
+        "image": pod.image,
+        "imagePullPolicy": "IfNotPresent" if pod.pull_image else "Never",
+        "ports": [{"name": "https", "containerPort": REGISTRY_PORT}],
+        "env": env,
+        "volumeMounts": mounts,
+        "readinessProbe": {
+            "exec": {"command": health_check_command()[1:]},
+            "periodSeconds": 2,
+            "timeoutSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "tcpSocket": {"port": REGISTRY_PORT},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    return {
+        "metadata": {
+            "labels": LABELS,
+            "annotations": {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash},
+        },
+        "spec": {
+            "containers": [container],
+            "volumes": volumes,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": PRESTOP_SECONDS + DRAIN_SECONDS + 5,
+            # The group that may read the mounted key and htpasswd (mode 0440) and write the volume.
+            "securityContext": {"fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+            # Replicas on different nodes where there are several: one node's failure leaves the others.
+            "affinity": {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 100,
+                            "podAffinityTerm": {
+                                "topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {"matchLabels": LABELS},
+                            },
+                        }
+                    ]
+                }
+            },
+        },
+    }
+
+
+def deployment_spec(replicas: int, storage: StorageSettings, template: dict[str, object]) -> dict[str, object]:
+    """Replicas, selector and rollout strategy around the pod template."""
+    if storage.driver == "filesystem" and storage.access_mode != "ReadWriteMany":
+        # One volume a single node mounts: the old Pod must let go of it before the new one starts.
+        strategy: dict[str, object] = {"type": "Recreate"}
+    else:
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    return {
+        "replicas": replicas,
+        "selector": {"matchLabels": LABELS},
+        "strategy": strategy,
+        "revisionHistoryLimit": 3,
+        "template": template,
+    }
+
+
+def service_spec(service_type: str, port: int) -> dict[str, object]:
+    """The registry's Service: `port` is the NodePort, or the load balancer's port."""
+    entry: dict[str, object] = {"name": "https", "port": port, "targetPort": "https", "protocol": "TCP"}
+    if service_type == "NodePort":
+        entry = {**entry, "port": REGISTRY_PORT, "nodePort": port}
+    return {"type": service_type, "selector": LABELS, "ports": [entry]}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@dataclass(frozen=True)
+class RegistryDeploymentArgs:
+    """Where the registry runs in the cluster, with which storage, TLS material and users."""
+
+    namespace: str
+    replicas: int
+    service_type: str
+    port: int
+    pod: PodSettings
+    retain_data: bool
+    health_timeout_seconds: int
+    cert_pem: pulumi.Input[str]
+    key_pem: pulumi.Input[str]
+    htpasswd: pulumi.Input[str]
+    provider: Provider
+
+
+class RegistryDeployment(pulumi.ComponentResource):
+    """The namespace, Secrets, storage claim, Deployment, Service and PodDisruptionBudget."""
+
+    namespace: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    storage: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegistryDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("private-registry:index:RegistryDeployment", name, None, opts)
+        storage = args.pod.storage
+        keep_volume = storage.driver == "filesystem" and args.retain_data
+        # The namespace holds the claim: with the data kept on destroy, it stays too.
+        namespace = Namespace(
+            f"{name}-namespace",
+            metadata={"name": args.namespace, "labels": LABELS},
+            spec=None,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, retain_on_delete=keep_volume),
+        )
+        inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        meta = {"namespace": args.namespace, "labels": LABELS}
+
+        http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
+        secret_values: dict[str, pulumi.Input[str]] = {"http-secret": http_secret.value}
+        if storage.driver == "s3" and storage.access_key is not None and storage.secret_key is not None:
+            secret_values.update({"s3-access-key": storage.access_key, "s3-secret-key": storage.secret_key})
+        # Only a hash of these high-entropy values enters the pod template, so the template need not be secret.
+        env_hash = pulumi.Output.unsecret(pulumi.Output.all(*secret_values.values()).apply(lambda vs: content_hash(*vs)))
+        secrets = [
+            Secret(
+                f"{name}-tls",
+                {**meta, "name": f"{NAME}-tls"},
+                "kubernetes.io/tls",
+                pulumi.Output.all(args.cert_pem, args.key_pem).apply(lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}),
+                inside,
+            ),
+            Secret(
+                f"{name}-auth",
+                {**meta, "name": f"{NAME}-auth"},
+                "Opaque",
+                pulumi.Output.from_input(args.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
+                inside,
+            ),
+            Secret(
+                f"{name}-env",
+                {**meta, "name": f"{NAME}-env"},
+                "Opaque",
+                pulumi.Output.all(*secret_values.values()).apply(
+                    lambda vs: {k: b64(v) for k, v in zip(secret_values, vs, strict=True)}
+                ),
+                inside,
+            ),
+        ]
+        claims: list[pulumi.Resource] = []
+        if storage.driver == "filesystem":
+            claim_spec: dict[str, object] = {
+                "accessModes": [storage.access_mode],
+                "resources": {"requests": {"storage": storage.size}},
+            }
+            if storage.storage_class:
+                claim_spec["storageClassName"] = storage.storage_class
+            claims.append(
+                PersistentVolumeClaim(
+                    f"{name}-data",
+                    {**meta, "name": f"{NAME}-data"},
+                    claim_spec,
+                    pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(retain_on_delete=args.retain_data)),
+                )
+            )
+
+        pod = args.pod
+        spec = pulumi.Output.all(pulumi.Output.from_input(args.cert_pem), env_hash).apply(
+            lambda ce: deployment_spec(args.replicas, storage, pod_template(pod, content_hash(ce[0]), ce[1]))
+        )
+        # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
+        timeout = f"{args.health_timeout_seconds * args.replicas}s"
+        Deployment(
+            f"{name}-deployment",
+            {**meta, "name": NAME},
+            spec,
+            pulumi.ResourceOptions.merge(
+                inside,
+                pulumi.ResourceOptions(
+                    depends_on=[namespace, *secrets, *claims],
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                ),
+            ),
+        )
+        Service(f"{name}-service", {**meta, "name": NAME}, service_spec(args.service_type, args.port), inside)
+        if args.replicas > 1:
+            PodDisruptionBudget(
+                f"{name}-disruption-budget",
+                {**meta, "name": NAME},
+                {"maxUnavailable": 1, "selector": {"matchLabels": LABELS}},
+                inside,
+            )
+
+        self.namespace = pulumi.Output.from_input(args.namespace)
+        self.deployment_name = pulumi.Output.from_input(NAME)
+        where = (
+            f"s3://{storage.bucket}{storage.root_directory}" if storage.driver == "s3" else f"persistentvolumeclaim/{NAME}-data"
+        )
+        self.storage = pulumi.Output.from_input(where)
+        self.register_outputs({"namespace": self.namespace, "deployment": self.deployment_name, "storage": self.storage})

@@ -1,0 +1,209 @@
+"""Program tests of target `kubernetes`: the whole `__main__.py` under mocks, asserting the graph."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import bcrypt
+import pytest
+
+from components.registry_kube import PRESTOP_SECONDS, content_hash
+from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
+
+S3 = {
+    "target": "kubernetes",
+    "hostnames": ["registry.internal"],
+    "ipAddresses": ["172.31.250.1"],
+    "endpoint": "172.31.250.1:30500",
+    "storage": {
+        "driver": "s3",
+        "bucket": "images",
+        "endpoint": "http://172.31.250.1:19000",
+        "accessKey": "AKIAEXAMPLEKEY",
+        "secretKey": "s3-secret-value-never-shown",
+    },
+    "pullSecret": {"namespaces": ["apps"]},
+}
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+@pytest.fixture(scope="module")
+def s3() -> ProgramRun:
+    return evaluate(S3, secret_keys=["private-registry:storage"])
+
+
+def named(run: ProgramRun, type_: str, object_name: str) -> Registration:
+    return next(r for r in run.of_type(type_) if r.inputs["metadata"]["name"] == object_name)
+
+
+def container_of(run: ProgramRun) -> dict[str, Any]:
+    containers = run.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def env_of(run: ProgramRun) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container_of(run)["env"]}
+
+
+def decoded(secret: Registration, key: str) -> str:
+    return base64.b64decode(secret.inputs["data"][key]).decode()
+
+
+def test_graph_of_the_kubernetes_target(s3: ProgramRun) -> None:
+    assert s3.type_counts() == {
+        "private-registry:index:PrivateRegistry": 1,
+        "private-registry:index:RegistryTls": 1,
+        "private-registry:index:Htpasswd": 1,
+        "private-registry:index:RegistryDeployment": 1,
+        "private-registry:index:PullSecrets": 1,
+        "private-registry:index:NodeTrust": 1,
+        "tls:index/privateKey:PrivateKey": 2,
+        "tls:index/selfSignedCert:SelfSignedCert": 1,
+        "tls:index/certRequest:CertRequest": 1,
+        "tls:index/locallySignedCert:LocallySignedCert": 1,
+        DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
+        "pulumi:providers:kubernetes": 1,
+        "kubernetes:core/v1:Namespace": 1,
+        SECRET: 4,  # tls, htpasswd, env (HTTP secret, S3 keys), the pull secret in apps
+        DEPLOYMENT: 1,
+        "kubernetes:core/v1:Service": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:core/v1:ConfigMap": 2,
+    }
+    assert not s3.of_type("docker:index/container:Container")
+
+
+def test_replicas_probes_and_a_rollout_that_keeps_every_ready_replica(s3: ProgramRun) -> None:
+    deployment = s3.one(DEPLOYMENT)
+    spec = deployment.inputs["spec"]
+    assert deployment.inputs["metadata"] == {
+        "name": "registry",
+        "namespace": "registry-dev",
+        "labels": spec["selector"]["matchLabels"],
+    }
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    container = container_of(s3)
+    assert container["readinessProbe"]["exec"]["command"] == [
+        "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5001/debug/health"
+    ]  # fmt: skip
+    assert container["livenessProbe"]["tcpSocket"] == {"port": 5000}
+    assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": PRESTOP_SECONDS}}
+    assert container["resources"]["requests"] == {"cpu": "50m", "memory": "64Mi"}
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] != 0 and security["readOnlyRootFilesystem"]
+    assert security["capabilities"] == {"drop": ["ALL"]} and security["allowPrivilegeEscalation"] is False
+    pod = spec["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["terminationGracePeriodSeconds"] > PRESTOP_SECONDS + 5  # preStop, then the registry's drain
+    budget = s3.one("kubernetes:policy/v1:PodDisruptionBudget")
+    assert budget.inputs["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": spec["selector"]["matchLabels"]}}
+    assert deployment.custom_timeouts == {"create": "120s", "update": "120s"}  # 60 s per replica
+
+
+def test_s3_storage_with_the_keys_from_a_secret_and_no_redirects(s3: ProgramRun) -> None:
+    env = env_of(s3)
+    assert env["REGISTRY_STORAGE"] == "s3" and env["REGISTRY_STORAGE_S3_BUCKET"] == "images"
+    assert env["REGISTRY_STORAGE_S3_REGIONENDPOINT"] == "http://172.31.250.1:19000"
+    assert env["REGISTRY_STORAGE_S3_SECURE"] == "false" and env["REGISTRY_STORAGE_S3_FORCEPATHSTYLE"] == "true"
+    assert env["REGISTRY_STORAGE_S3_ROOTDIRECTORY"] == "/registry-dev"
+    assert env["REGISTRY_STORAGE_REDIRECT_DISABLE"] == "true"
+    assert "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in env
+    for name, key in [
+        ("REGISTRY_HTTP_SECRET", "http-secret"),
+        ("REGISTRY_STORAGE_S3_ACCESSKEY", "s3-access-key"),
+        ("REGISTRY_STORAGE_S3_SECRETKEY", "s3-secret-key"),
+    ]:
+        assert env[name] == {"secretKeyRef": {"name": "registry-env", "key": key}}
+    env_secret = named(s3, SECRET, "registry-env")
+    assert "data" in env_secret.secret_inputs
+    assert decoded(env_secret, "s3-secret-key") == "s3-secret-value-never-shown"
+    assert len(decoded(env_secret, "http-secret")) >= 40
+    # Neither the keys nor the HTTP secret appear in the Deployment, only a hash of them.
+    assert "s3-secret-value-never-shown" not in json.dumps(s3.one(DEPLOYMENT).inputs)
+    assert "spec" not in s3.one(DEPLOYMENT).secret_inputs
+    assert s3.outputs["registryStorage"] == "s3://images/registry-dev"
+
+
+def test_tls_and_htpasswd_secrets_are_mounted_as_folders(s3: ProgramRun) -> None:
+    tls = named(s3, SECRET, "registry-tls")
+    assert tls.inputs["type"] == "kubernetes.io/tls" and "data" in tls.secret_inputs
+    assert "MOCK registry-tls-server-cert" in decoded(tls, "tls.crt")
+    assert "MOCK registry-tls-server-key" in decoded(tls, "tls.key")
+    htpasswd = decoded(named(s3, SECRET, "registry-auth"), "htpasswd")
+    password = s3.outputs["passwords"]["admin"]
+    assert bcrypt.checkpw(password.encode(), htpasswd.split(":", 1)[1].strip().encode())
+    container = container_of(s3)
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    # Folders, never subPath: the kubelet updates a mounted Secret folder, so the registry sees a new htpasswd.
+    assert mounts["tls"]["mountPath"] == "/etc/distribution/certs" and "subPath" not in mounts["tls"]
+    assert mounts["auth"]["mountPath"] == "/etc/distribution/auth" and "subPath" not in mounts["auth"]
+    env = env_of(s3)
+    assert env["REGISTRY_HTTP_TLS_CERTIFICATE"] == "/etc/distribution/certs/tls.crt"
+    assert env["REGISTRY_AUTH_HTPASSWD_PATH"] == "/etc/distribution/auth/htpasswd"
+    # The certificate's hash rolls the Pods (TLS is read at start); the htpasswd is not in the template.
+    template = s3.one(DEPLOYMENT).inputs["spec"]["template"]
+    cert = decoded(tls, "tls.crt")
+    assert template["metadata"]["annotations"]["private-registry/tls-sha256"] == content_hash(cert)
+    assert "htpasswd" not in json.dumps(template["metadata"])
+
+
+def test_node_port_service_and_the_same_outputs_contract(s3: ProgramRun) -> None:
+    service = s3.one("kubernetes:core/v1:Service")
+    assert service.inputs["spec"]["type"] == "NodePort"
+    assert service.inputs["spec"]["ports"] == [
+        {"name": "https", "port": 5000, "nodePort": 30500, "targetPort": "https", "protocol": "TCP"}
+    ]
+    assert s3.outputs["endpoint"] == "172.31.250.1:30500" and s3.outputs["target"] == "kubernetes"
+    assert s3.outputs["registryNamespace"] == "registry-dev"
+    assert s3.secret_outputs == {"passwords", "dockerConfigJson"}
+    assert "containerName" not in s3.outputs
+    config = json.loads(s3.outputs["dockerConfigJson"])
+    assert list(config["auths"]) == ["172.31.250.1:30500"]
+    assert 'server = "https://172.31.250.1:30500"' in s3.outputs["containerdHostsToml"]
+
+
+def test_every_kubernetes_object_waits_for_the_namespace(s3: ProgramRun) -> None:
+    namespace = s3.one("kubernetes:core/v1:Namespace")
+    kube = [r for r in s3.registrations if r.type.startswith("kubernetes:")]
+    inside = [r for r in kube if r.inputs["metadata"].get("namespace") == "registry-dev"]
+    assert len(inside) == 6  # three Secrets, Deployment, Service, PodDisruptionBudget
+    assert all(namespace.urn in r.dependencies for r in inside)
+    assert namespace.retain_on_delete is False  # nothing of the data lives in it with S3
+
+
+def test_filesystem_storage_with_one_replica_is_a_kept_claim_and_a_recreate_rollout() -> None:
+    run = evaluate({**S3, "replicas": 1, "storage": {"driver": "filesystem", "size": "20Gi", "storageClass": "local"}})
+    claim = run.one("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.inputs["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "20Gi"}},
+        "storageClassName": "local",
+    }
+    assert claim.retain_on_delete is True and run.one("kubernetes:core/v1:Namespace").retain_on_delete is True
+    spec = run.one(DEPLOYMENT).inputs["spec"]
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "registry-data"}} in spec["template"]["spec"]["volumes"]
+    assert env_of(run)["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] == "/var/lib/registry"
+    assert not run.of_type("kubernetes:policy/v1:PodDisruptionBudget")  # one replica: nothing to keep up
+    assert run.outputs["registryStorage"] == "persistentvolumeclaim/registry-data"
+
+
+def test_render_mode_renders_the_whole_kubernetes_target(tmp_path: Any) -> None:
+    run = evaluate({**S3, "kubernetes": {"mode": "render", "renderDirectory": str(tmp_path / "out")}})
+    provider = run.one("pulumi:providers:kubernetes")
+    assert provider.inputs["renderYamlToDirectory"] == str(tmp_path / "out")
+    kube = [r for r in run.registrations if r.type.startswith("kubernetes:")]
+    assert {r.type for r in kube} >= {DEPLOYMENT, "kubernetes:core/v1:Service", "kubernetes:core/v1:Namespace"}
+    assert all(r.provider.startswith(provider.urn) for r in kube)
+
+
+def test_pull_image_false_never_pulls_and_load_balancer_uses_its_port() -> None:
+    run = evaluate({**S3, "pullImage": False, "serviceType": "LoadBalancer", "port": 443, "endpoint": "172.31.250.1:443"})
+    assert container_of(run)["imagePullPolicy"] == "Never"
+    ports = run.one("kubernetes:core/v1:Service").inputs["spec"]["ports"]
+    assert ports == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]

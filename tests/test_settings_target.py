@@ -1,0 +1,107 @@
+"""Unit tests: the settings of target `kubernetes`, and the refusal of a target change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import SettingsError, load_settings
+from components.target_guard import StackTargetProvider, target_change_problem
+
+KUBE: dict[str, Any] = {
+    "target": "kubernetes",
+    "hostnames": [],
+    "ipAddresses": ["10.0.0.5"],
+    "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000/"},
+}
+
+
+def problems(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(raw, "dev", secret_keys=secret_keys)
+    return list(caught.value.problems)
+
+
+def test_kubernetes_defaults() -> None:
+    s = load_settings(KUBE, "Team.Dev")
+    assert (s.target, s.replicas, s.service_type, s.port) == ("kubernetes", 2, "NodePort", 30500)
+    assert s.endpoint == "10.0.0.5:30500" and s.namespace == "registry-team-dev"
+    assert s.storage.endpoint == "http://10.0.0.9:9000" and not s.storage.secure
+    assert s.storage.root_directory == "/registry-Team.Dev" and s.storage.region == "us-east-1"
+    assert s.storage.access_key is None  # the node's own credentials
+    docker = load_settings({}, "dev")
+    assert docker.target == "docker" and docker.port == 5000
+
+
+def test_more_than_one_replica_needs_shared_storage() -> None:
+    found = problems({**KUBE, "storage": {"driver": "filesystem"}})
+    assert found == [
+        "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 2: every replica mounts the "
+        "same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or CephFS); or set "
+        "replicas = 1, or use storage.driver = s3"
+    ]
+    ok = load_settings({**KUBE, "storage": {"driver": "filesystem", "accessMode": "ReadWriteMany"}}, "dev")
+    assert ok.storage.access_mode == "ReadWriteMany"
+    assert load_settings({**KUBE, "replicas": 1, "storage": {"driver": "filesystem"}}, "dev").replicas == 1
+
+
+def test_node_port_range_and_the_settings_of_the_other_target_are_refused() -> None:
+    assert any("must be in 30000..32767" in p for p in problems({**KUBE, "port": 5000}))
+    found = problems({**KUBE, "containerName": "reg", "dataVolume": "data"})
+    assert found == [
+        "private-registry:containerName = 'reg': is only used with target = docker",
+        "private-registry:dataVolume = 'data': is only used with target = docker",
+    ]
+    found = problems({"replicas": 3, "storage": {"driver": "s3"}})
+    assert found == [
+        "private-registry:replicas = 3: is only used with target = kubernetes",
+        "private-registry:storage = {'driver': 's3'}: is only used with target = kubernetes",
+    ]
+    # Pulumi.yaml's declared defaults arrive as values: those are let through.
+    assert load_settings({"replicas": 2, "serviceType": "NodePort", "target": "docker"}, "dev").port == 5000
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ({"driver": "gcs"}, "storage.driver = 'gcs': must be filesystem (a PersistentVolumeClaim) or s3"),
+        ({"driver": "s3"}, "storage.bucket = None: is required with storage.driver = s3"),
+        ({"driver": "s3", "bucket": "Images_1"}, "storage.bucket = 'Images_1': must be an S3 bucket name"),
+        ({"driver": "s3", "bucket": "b12", "endpoint": "minio:9000"}, "storage.endpoint = 'minio:9000': must be"),
+        ({"driver": "s3", "bucket": "b12", "rootDirectory": "data"}, "storage.rootDirectory = 'data': must start"),
+        ({"driver": "s3", "bucket": "b12", "accessKey": "AK"}, "storage.secretKey = None: set storage.accessKey and"),
+        ({"driver": "s3", "bucket": "b12", "size": "1Gi"}, "unknown key(s) size; allowed: driver, bucket, region"),
+        ({"driver": "filesystem", "size": "lots"}, "storage.size = 'lots': must be a Kubernetes quantity"),
+        ({"driver": "filesystem", "accessMode": "RWX"}, "storage.accessMode = 'RWX': must be one of ReadWriteOnce"),
+    ],
+)
+def test_bad_storage_settings_name_the_setting_and_what_is_allowed(storage: dict[str, Any], message: str) -> None:
+    found = problems({**KUBE, "replicas": 1, "storage": storage})
+    assert any(message in p for p in found), found
+
+
+def test_storage_problems_never_show_the_secret_key() -> None:
+    raw = {**KUBE, "storage": {"driver": "s3", "bucket": "b12", "secretKey": "hunter2-s3-secret"}}
+    found = problems(raw, secret_keys=frozenset({"storage"}))
+    assert found and not any("hunter2" in p for p in found)
+    assert any(p.startswith("private-registry:storage.accessKey = <secret: null>") for p in found), found
+
+
+def test_s3_data_is_always_kept() -> None:
+    found = problems({**KUBE, "retainData": False})
+    assert found == [
+        "private-registry:retainData = False: is refused with storage.driver = s3: the program never deletes objects "
+        "from the bucket; remove the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`"
+    ]
+
+
+def test_a_target_change_is_refused_by_check_and_nothing_else_is() -> None:
+    provider = StackTargetProvider()
+    refused = provider.check({"target": "docker"}, {"target": "kubernetes"})
+    assert [f.property for f in refused.failures] == ["target"]
+    assert "runs on target 'docker'" in refused.failures[0].reason and "Set it back to 'docker'" in refused.failures[0].reason
+    assert provider.check({}, {"target": "kubernetes"}).failures == []  # first up
+    assert provider.check({"target": "docker"}, {"target": "docker"}).failures == []
+    assert target_change_problem(None, "docker") is None
+    assert provider.diff("id", {"target": "docker"}, {"target": "docker"}).changes is False
