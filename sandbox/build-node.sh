@@ -84,36 +84,33 @@ build_pause() {
   echo "$tar"
 }
 
-# The node's own copy of the test image (busybox), imported into its containerd without a pull.
-# Its image ID differs from the test image that tests push to registries: kubelet 1.36 re-checks
-# pull credentials for an image ID it once pulled from a registry, even when the Pod names a
-# local image, and that check would try to pull docker.io/<name> (KubeletEnsureSecretPulledImages).
-build_test_image() {
-  local busybox key tar
-  busybox=$("$HERE/registry-image.sh" --tars | tail -1)
-  key=$(inputs_key "$busybox" "$0")
-  tar=$CACHE_ROOT/images/node-test-image-$key.oci.tar
+# An image of one of registry-image.sh's root filesystems ($1: 1 the registry, 2 busybox) for the
+# node's containerd, named docker.io/$3, with image config $4 (JSON, "Labels" added), cached as
+# images/$2-<key>.oci.tar; prints the tar path. The label gives it an image ID of its own, apart
+# from the Docker image tests push to registries: kubelet 1.36 re-checks pull credentials for an
+# image ID it once pulled from a registry, even when the Pod names a local image, and that check
+# would try to pull docker.io/<name> (KubeletEnsureSecretPulledImages).
+node_local_image() {
+  local rootfs key tar
+  rootfs=$("$HERE/registry-image.sh" --tars | sed -n "$1p")  # sed reads all: no SIGPIPE under pipefail
+  key=$(inputs_key "$rootfs" "$0")
+  tar=$CACHE_ROOT/images/$2-$key.oci.tar
   if [ -f "$tar" ]; then echo "$tar"; return 0; fi
-  oci_image_tar "$busybox" \
-    '{"Env":["PATH=/bin"],"Cmd":["sh"],"Labels":{"org.private-registry.sandbox.node-local":"true"}}' \
-    "$NODE_TEST_IMAGE" "$tar"
+  oci_image_tar "$rootfs" "${4%\}},\"Labels\":{\"org.private-registry.sandbox.node-local\":\"true\"}}" "$3" "$tar"
   echo "$tar"
 }
 
-# The sandbox's registry image (registry-image.sh: Distribution v$REGISTRY_VERSION + busybox) for
-# the node, named as the program names it (registry:$REGISTRY_VERSION), so Pods of the registry
-# Deployment start with imagePullPolicy IfNotPresent and no pull. Same root filesystem and
-# settings as the Docker image; a label of its own keeps its image ID apart (see test-image).
+# The node's own copy of the test image (busybox), imported into its containerd without a pull.
+build_test_image() {
+  node_local_image 2 node-test-image "$NODE_TEST_IMAGE" '{"Env":["PATH=/bin"],"Cmd":["sh"]}'
+}
+
+# The sandbox's registry image (Distribution v$REGISTRY_VERSION + busybox, same root filesystem and
+# settings as the Docker image) named as the program names it (registry:$REGISTRY_VERSION), so
+# Pods of the registry Deployment start with imagePullPolicy IfNotPresent and no pull.
 build_registry_image() {
-  local rootfs key tar
-  rootfs=$("$HERE/registry-image.sh" --tars | sed -n 1p)  # sed reads all: no SIGPIPE under pipefail
-  key=$(inputs_key "$rootfs" "$0")
-  tar=$CACHE_ROOT/images/node-registry-image-$key.oci.tar
-  if [ -f "$tar" ]; then echo "$tar"; return 0; fi
-  oci_image_tar "$rootfs" \
-    '{"Env":["PATH=/bin","OTEL_TRACES_EXPORTER=none"],"Entrypoint":["/bin/registry","serve","/etc/distribution/config.yml"],"ExposedPorts":{"5000/tcp":{}},"Volumes":{"/var/lib/registry":{}},"Labels":{"org.private-registry.sandbox.node-local":"true"}}' \
-    "$NODE_REGISTRY_IMAGE" "$tar"
-  echo "$tar"
+  node_local_image 1 node-registry-image "$NODE_REGISTRY_IMAGE" \
+    '{"Env":["PATH=/bin","OTEL_TRACES_EXPORTER=none"],"Entrypoint":["/bin/registry","serve","/etc/distribution/config.yml"],"ExposedPorts":{"5000/tcp":{}},"Volumes":{"/var/lib/registry":{}}}'
 }
 
 case "${1:-}" in

@@ -214,24 +214,25 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt"]
 TOML
 }
 
-node_write_kubelet_files() {
-  local pki=$KUBELET_DIR/pki
-  mkdir -p "$pki" "$KUBELET_DIR/root" "$KUBELET_DIR/pod-logs"
-  if [ ! -f "$pki/kubelet-client.crt" ] || [ "$(cat "$pki/node-name" 2>/dev/null)" != "$NODE_NAME" ]; then
+# A client certificate from the sandbox CA with subject $2 in folder $1 (client.crt, client.key;
+# made again when the subject changes) and $1/kubeconfig for the sandbox API server as user $3.
+node_client_kubeconfig() {
+  local dir=$1 subject=$2 user=$3
+  mkdir -p "$dir"
+  if [ ! -f "$dir/client.crt" ] || [ "$(cat "$dir/subject" 2>/dev/null)" != "$subject" ]; then
     (
-      cd "$pki" || exit 1
-      openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
-        -subj "/O=system:nodes/CN=system:node:$NODE_NAME" 2>/dev/null
+      cd "$dir" || exit 1
+      openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "$subject" 2>/dev/null
       printf 'extendedKeyUsage=clientAuth\n' > client.ext
-      openssl x509 -req -in kubelet-client.csr -CA "$KUBE_DIR/pki/ca.crt" -CAkey "$KUBE_DIR/pki/ca.key" \
-        -CAcreateserial -days 3650 -extfile client.ext -out kubelet-client.crt 2>/dev/null
-      chmod 600 kubelet-client.key
-      echo "$NODE_NAME" > node-name
+      openssl x509 -req -in client.csr -CA "$KUBE_DIR/pki/ca.crt" -CAkey "$KUBE_DIR/pki/ca.key" \
+        -CAcreateserial -days 3650 -extfile client.ext -out client.crt 2>/dev/null
+      chmod 600 client.key
+      echo "$subject" > subject
     )
   fi
   (
     umask 077
-    cat > "$KUBELET_DIR/kubeconfig" <<KCFG
+    cat > "$dir/kubeconfig" <<KCFG
 apiVersion: v1
 kind: Config
 clusters:
@@ -240,16 +241,22 @@ clusters:
     server: https://127.0.0.1:$APISERVER_PORT
     certificate-authority: $KUBE_DIR/pki/ca.crt
 users:
-- name: system:node:$NODE_NAME
+- name: $user
   user:
-    client-certificate: $pki/kubelet-client.crt
-    client-key: $pki/kubelet-client.key
+    client-certificate: $dir/client.crt
+    client-key: $dir/client.key
 contexts:
-- name: node
-  context: {cluster: sandbox, user: "system:node:$NODE_NAME"}
-current-context: node
+- name: sandbox
+  context: {cluster: sandbox, user: "$user"}
+current-context: sandbox
 KCFG
   )
+}
+
+node_write_kubelet_files() {
+  local pki=$KUBELET_DIR/pki
+  mkdir -p "$pki" "$KUBELET_DIR/root" "$KUBELET_DIR/pod-logs"
+  node_client_kubeconfig "$pki" "/O=system:nodes/CN=system:node:$NODE_NAME" "system:node:$NODE_NAME"
   cat > "$KUBELET_DIR/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -371,7 +378,7 @@ node_kubelet_up() {
       --dry-run=client -o yaml | node_kubectl apply -f - >/dev/null
     : > "$NODE_DIR/kubelet.log"
     spawn "$NODE_DIR/kubelet.pid" "$NODE_DIR/kubelet.log" "$bin/kubelet" \
-      --config "$KUBELET_DIR/config.yaml" --kubeconfig "$KUBELET_DIR/kubeconfig" \
+      --config "$KUBELET_DIR/config.yaml" --kubeconfig "$KUBELET_DIR/pki/kubeconfig" \
       --root-dir "$KUBELET_DIR/root" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
   fi
   local rc=0
@@ -384,39 +391,7 @@ node_kubelet_up() {
 # system:node-proxier grants what kube-proxy needs (watch Services, EndpointSlices, Nodes; events).
 node_write_kube_proxy_files() {
   local dir=$NODE_DIR/kube-proxy
-  mkdir -p "$dir"
-  if [ ! -f "$dir/client.crt" ]; then
-    (
-      cd "$dir" || exit 1
-      openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
-        -subj "/CN=system:kube-proxy" 2>/dev/null
-      printf 'extendedKeyUsage=clientAuth\n' > client.ext
-      openssl x509 -req -in client.csr -CA "$KUBE_DIR/pki/ca.crt" -CAkey "$KUBE_DIR/pki/ca.key" \
-        -CAcreateserial -days 3650 -extfile client.ext -out client.crt 2>/dev/null
-      chmod 600 client.key
-    )
-  fi
-  (
-    umask 077
-    cat > "$dir/kubeconfig" <<KCFG
-apiVersion: v1
-kind: Config
-clusters:
-- name: sandbox
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $KUBE_DIR/pki/ca.crt
-users:
-- name: system:kube-proxy
-  user:
-    client-certificate: $dir/client.crt
-    client-key: $dir/client.key
-contexts:
-- name: kube-proxy
-  context: {cluster: sandbox, user: "system:kube-proxy"}
-current-context: kube-proxy
-KCFG
-  )
+  node_client_kubeconfig "$dir" "/CN=system:kube-proxy" system:kube-proxy
   cat > "$dir/config.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
