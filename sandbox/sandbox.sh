@@ -62,10 +62,13 @@ fail_with_log() {
   exit 1
 }
 
-# Starts a command detached (own session), logging to $2, pid to $1.
+# Starts a command detached (own session), logging to $2, pid to $1. Daemons get umask 022
+# whatever the caller's: containerd creates the snapshot directories that become a container's
+# root with it, and at 077 a Pod running as non-root cannot exec anything (`stat /bin/...:
+# permission denied`). The subshell execs setsid, which execs the command: $! is its pid.
 spawn() {
   local pidfile=$1 logfile=$2; shift 2
-  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+  (umask 022; exec setsid "$@" >>"$logfile" 2>&1 < /dev/null) &
   echo $! > "$pidfile"
 }
 
@@ -330,6 +333,8 @@ kube_pki() {
 
 write_kubeconfig() {
   local ca; ca=$(base64 -w0 < "$KUBE_DIR/pki/ca.crt")
+  # in a subshell: a bare umask 077 here once leaked into every daemon started after it
+  (
   umask 077
   cat > "$KUBECONFIG_PATH" <<KCFG
 apiVersion: v1
@@ -351,6 +356,7 @@ contexts:
     namespace: default
 current-context: sandbox
 KCFG
+  )
 }
 
 kube_up() {
