@@ -169,47 +169,56 @@ def test_a_nodeport_answers_at_the_node_ip_and_a_pod_reaches_the_cluster_ip(name
     answers |= {http_get(f"http://{NODE_IP}:{node_port}/").strip() for _ in range(9)}
     assert answers and answers <= {f"hello from {name}" for name in pod_ips}, answers
 
-    # From a Pod, through the ClusterIP (DNAT on the node, then over the pod bridge).
-    client = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "client", "namespace": namespace},
-        "spec": {
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 1,
-            "activeDeadlineSeconds": 30,
-            "containers": [
-                {
-                    "name": "wget",
-                    "image": NODE_TEST_IMAGE,
-                    "imagePullPolicy": "IfNotPresent",
-                    # (Debian's busybox wget crashes with SIGSEGV when given -T: the kubelet's
-                    # activeDeadlineSeconds bounds it instead)
-                    "command": ["wget", "-q", "-O", "-", f"http://{cluster_ip}:80/"],
-                }
-            ],
-        },
-    }
-    apply(client)
-
-    def finished() -> str | None:
-        phase: str | None = json.loads(kubectl("get", "pod", "client", "-n", namespace, "-o", "json").stdout)["status"].get(
-            "phase"
-        )
-        return phase if phase in ("Succeeded", "Failed") else None
-
-    phase = wait_until("client Pod finished", finished)
-    logs = kubectl("logs", "client", "-n", namespace).stdout.strip()
+    # From a Pod, through the ClusterIP (DNAT on the node, then over the pod bridge). Debian's busybox
+    # wget dies with SIGSEGV when given -T: the Pod's activeDeadlineSeconds bounds it instead.
+    wget = ["wget", "-q", "-O", "-", f"http://{cluster_ip}:80/"]
+    phase, logs = run_pod(namespace, "client", NODE_TEST_IMAGE, wget, {})
     assert phase == "Succeeded", logs
     assert logs in {f"hello from {name}" for name in pod_ips}, logs
     print(f"services: Deployment + NodePort + ClusterIP checks in {time.perf_counter() - started:.1f} s")
 
 
-def test_the_registry_image_is_on_the_node_under_the_programs_name() -> None:
+def run_pod(namespace: str, name: str, image: str, command: list[str], security: dict[str, Any]) -> tuple[str, str]:
+    """Run a one-shot Pod from an image already on the node; its final phase and its logs."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "activeDeadlineSeconds": 30,
+            "containers": [{"name": "main", "image": image, "imagePullPolicy": "IfNotPresent", "command": command, **security}],
+        },
+    }
+    apply(pod)
+
+    def finished() -> str | None:
+        phase: str | None = json.loads(kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)["status"].get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase = wait_until(f"Pod {name} finished", finished)
+    return phase, kubectl("logs", name, "-n", namespace, check=False).stdout.strip()
+
+
+def test_the_registry_image_is_on_the_node_under_the_programs_name(namespace: str) -> None:
     assert NODE_REGISTRY_IMAGE == "registry:3.1.2", NODE_REGISTRY_IMAGE
     ctr = [os.environ["SANDBOX_CTR"], "--address", os.environ["SANDBOX_CONTAINERD_ADDRESS"], "-n", "k8s.io"]
     names = run([*ctr, "images", "ls", "-q"]).stdout.split()
     assert f"docker.io/library/{NODE_REGISTRY_IMAGE}" in names, names
+    # It runs without a pull, as the non-root, read-only user the registry Deployment uses.
+    security = {
+        "securityContext": {
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        }
+    }
+    phase, logs = run_pod(namespace, "registry-version", NODE_REGISTRY_IMAGE, ["/bin/registry", "--version"], security)
+    assert phase == "Succeeded" and "v3.1.2" in logs, (phase, logs)
 
 
 # ---------------------------------------------------------------- S3
