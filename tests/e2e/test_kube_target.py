@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import CERTS_D, TEST_IMAGE, Stack, record, run
 from tests.e2e.faults import RegistryClient, sandbox, wait_until
@@ -62,7 +63,7 @@ class PullLoop:
                 try:
                     self._pull_once()
                     break
-                except (AssertionError, OSError, http.client.HTTPException) as err:
+                except Exception as err:  # any failure of a pull counts, and the loop goes on
                     if attempt == 3:
                         self.failures += 1
                         self.errors.append(str(err)[:200])
@@ -113,6 +114,11 @@ def registry_pods() -> list[dict[str, Any]]:
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
+def restart_counts() -> dict[str, int]:
+    """Registry Pod name -> restarts of its container."""
+    return {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in registry_pods()}
+
+
 def ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
@@ -142,6 +148,18 @@ class KubeRegistry:
         (CERTS_D / self.endpoint).mkdir(parents=True, exist_ok=True)
         (CERTS_D / self.endpoint / "ca.crt").write_text(self.outputs["caCertificate"])
         self.cluster.install_trust_by_hand()
+
+    def users(self) -> list[dict[str, Any]]:
+        """The `users` setting as the stack file holds it (configured passwords still encrypted)."""
+        document = yaml.safe_load((self.stack.project_dir / f"Pulumi.{self.stack.name}.yaml").read_text())
+        return list(document["config"]["private-registry:users"])
+
+    def pull_secret_client(self) -> RegistryClient:
+        """A client with the credentials the cluster's pull secret holds right now, as the kubelet reads them."""
+        secret = json.loads(kubectl("get", "secret", self.outputs["pullSecretName"], "-n", APPS, "-o", "json").stdout)
+        document = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        entry = document["auths"][self.endpoint]
+        return RegistryClient(self.endpoint, self.outputs["caCertificate"], entry["username"], entry["password"])
 
     def replicas_accepting(self, user: str, password: str) -> int:
         auth = basic(user, password)
@@ -248,11 +266,14 @@ def test_deleting_a_registry_pod_while_a_loop_pulls(reg: KubeRegistry) -> None:
     assert loop.pulls > 10 and loop.failures == 0, loop.errors[:3]
 
 
-def test_password_change_and_certificate_renewal_while_a_loop_pulls(reg: KubeRegistry) -> None:
-    before = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in registry_pods()}
+def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegistry) -> None:
+    before = restart_counts()
     new_password = "puller-" + os.urandom(8).hex()
-    # The loop pulls as the user whose password does not change; the pulls of the rotated user are below.
-    with PullLoop(lambda: reg.client("pusher"), "e2e/small", "1", reg.small) as loop:
+    # Two loops: one as a user whose password stays, one as the kubelet does it (the credentials of
+    # the pull secret in the cluster, read again for every pull).
+    stable = PullLoop(lambda: reg.client("pusher"), "e2e/small", "1", reg.small)
+    kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
+    with stable, kubelet:
         reg.stack.set_secret("users[1].password", new_password)
         started = time.perf_counter()
         reg.stack.up()
@@ -260,24 +281,48 @@ def test_password_change_and_certificate_renewal_while_a_loop_pulls(reg: KubeReg
         # No restart: the same Pods, and each of them accepts the new password once the kubelet has
         # refreshed the mounted Secret (Distribution re-reads the htpasswd file when it changes).
         reloaded = wait_until(lambda: reg.replicas_accepting("puller", new_password) == 2, 180, "both replicas", 0.5)
-        after = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in registry_pods()}
-        assert after == before, "the password change restarted or replaced registry Pods"
-        record(
-            f"kubernetes target: password change: up {up_seconds:.1f} s; both replicas accept the new password "
-            f"{up_seconds + reloaded:.1f} s after the up began, without a restart"
-        )
+        assert restart_counts() == before, "the password change restarted or replaced registry Pods"
+        time.sleep(2)
+    record(
+        f"kubernetes target: password change in one up: up {up_seconds:.1f} s; both replicas accept the new "
+        f"password {reloaded:.1f} s after it, without a restart"
+    )
+    record(f"kubernetes target: pulls as another user during the password change: {stable.summary()}")
+    record(f"kubernetes target: pulls with the pull secret during the one-step password change: {kubelet.summary()}")
+    assert stable.pulls > 10 and stable.failures == 0, stable.errors[:3]
+    assert kubelet.pulls > 0  # it recovers; its failures while the replicas reload are the figure above
+    reg.refresh()
+
+    # The rotation no pull notices: a second user first, the pull secret switched once every replica knows it.
+    users = reg.users()
+    stable = PullLoop(lambda: reg.client("pusher"), "e2e/small", "1", reg.small)
+    kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
+    with stable, kubelet:
+        reg.stack.configure({"users": [*users, {"name": "puller2"}]})
+        reg.stack.up()
+        password2 = reg.refresh()["passwords"]["puller2"]
+        known = wait_until(lambda: reg.replicas_accepting("puller2", password2) == 2, 180, "both replicas", 0.5)
+        reg.stack.configure({"pullSecret": {"namespaces": [APPS], "user": "puller2", "patchDefaultServiceAccount": True}})
+        reg.stack.up()
+        reg.stack.configure({"users": [u for u in reg.users() if u["name"] != "puller"]})
+        reg.stack.up()
         reg.refresh()
         # A new server certificate from the same CA: TLS is read at start, so the replicas roll one by one.
         before_cert = reg.outputs["certificateExpiresAt"]
+        rolled_from = set(restart_counts())
         reg.stack.configure({"validityDays": 200})
         started = time.perf_counter()
         reg.stack.up()
         record(f"kubernetes target: certificate renewal, rolling update: up {time.perf_counter() - started:.1f} s")
         time.sleep(2)
-    record(f"kubernetes target: pulls during the password change and the certificate renewal: {loop.summary()}")
-    assert loop.pulls > 10 and loop.failures == 0, loop.errors[:3]
+    record(f"kubernetes target: two-user rotation: the new user known to both replicas {known:.1f} s after its up")
+    record(f"kubernetes target: pulls as another user, two-user rotation and renewal: {stable.summary()}")
+    record(f"kubernetes target: pulls with the pull secret, two-user rotation and renewal: {kubelet.summary()}")
+    assert stable.pulls > 10 and stable.failures == 0, stable.errors[:3]
+    assert kubelet.pulls > 10 and kubelet.failures == 0, kubelet.errors[:3]
     assert reg.refresh()["certificateExpiresAt"] != before_cert
-    assert not set(before) & {p["metadata"]["name"] for p in registry_pods()}, "the renewal did not roll the Pods"
+    assert not rolled_from & set(restart_counts()), "the renewal did not roll the Pods"
+    assert reg.outputs["usernames"] == ["pusher", "puller2"]
     name = reg.cluster.run_pod(APPS, "after-rotation-and-renewal")
     phase, _ = reg.cluster.wait_pod(APPS, name)
     assert phase == "Succeeded", reg.cluster.events(APPS, name)
