@@ -67,7 +67,7 @@ def trust_hash(hosts_toml: str, ca_pem: str) -> str:
     return hashlib.sha256((hosts_toml + "\0" + ca_pem).encode()).hexdigest()
 
 
-def daemonset_spec(name: str, image: str, endpoint: str, certs_dir: str, content_hash: str) -> dict[str, object]:
+def daemonset_spec(name: str, image: str, endpoint: str, certs_dir: str, content_hash: pulumi.Input[str]) -> dict[str, object]:
     """The DaemonSet that installs the ConfigMap `name` into `<certs_dir>/<endpoint>/` on every node."""
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
     return {
@@ -141,7 +141,8 @@ class NodeTrust(pulumi.ComponentResource):
                 opts=child,
             )
             image, endpoint, certs_dir = args.daemonset_image, args.endpoint, args.certs_dir
-            spec = ca.apply(lambda pem: daemonset_spec(object_, image, endpoint, certs_dir, trust_hash(hosts_toml, pem)))
+            # Only the hash waits for the CA: a preview of a CA change then shows an update, not a replace.
+            spec = daemonset_spec(object_, image, endpoint, certs_dir, ca.apply(lambda pem: trust_hash(hosts_toml, pem)))
             DaemonSet(
                 f"{name}-daemonset",
                 metadata={"name": object_, "namespace": args.namespace},

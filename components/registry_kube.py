@@ -100,8 +100,10 @@ class PodSettings:
     storage: StorageSettings
 
 
-def pod_template(pod: PodSettings, tls_hash: str, env_hash: str) -> dict[str, object]:
-    """The registry Pods: probes, mounts, security context and the hashes that roll them."""
+def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]) -> dict[str, object]:
+    """The registry Pods: probes, mounts, security context and the hashes that roll them (outputs
+    that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
+    """
     variables = registry_variables(pod.realm, pod.delete_enabled, storage_variables(pod.storage), None)
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in variables.items()]
     env += [
@@ -296,10 +298,8 @@ class RegistryDeployment(pulumi.ComponentResource):
                 )
             )
 
-        pod = args.pod
-        spec = pulumi.Output.all(pulumi.Output.from_input(args.cert_pem), env_hash).apply(
-            lambda ce: deployment_spec(args.replicas, storage, pod_template(pod, content_hash(ce[0]), ce[1]))
-        )
+        tls_hash = pulumi.Output.from_input(args.cert_pem).apply(content_hash)
+        spec = deployment_spec(args.replicas, storage, pod_template(args.pod, tls_hash, env_hash))
         # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
         timeout = f"{args.health_timeout_seconds * args.replicas}s"
         Deployment(

@@ -114,6 +114,11 @@ def registry_pods() -> list[dict[str, Any]]:
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
+def planned(stack: Stack) -> set[tuple[str, str]]:
+    """(operation, resource name) of every step a plain `pulumi preview` plans."""
+    return {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in stack.preview_steps()}
+
+
 def restart_counts() -> dict[str, int]:
     """Registry Pod name -> restarts of its container."""
     return {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in registry_pods()}
@@ -275,6 +280,13 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
     kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
     with stable, kubelet:
         reg.stack.set_secret("users[1].password", new_password)
+        # What a PR check's plain preview shows: the htpasswd Secret and the pull secret change in
+        # place; the Deployment does not change at all.
+        assert planned(reg.stack) == {
+            ("update", "registry-users-file"),
+            ("update", "registry-deployment-auth"),
+            ("update", f"registry-pull-secrets-{APPS}"),
+        }
         started = time.perf_counter()
         reg.stack.up()
         up_seconds = time.perf_counter() - started
@@ -311,6 +323,9 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
         before_cert = reg.outputs["certificateExpiresAt"]
         rolled_from = set(restart_counts())
         reg.stack.configure({"validityDays": 200})
+        changes = planned(reg.stack)
+        assert {("update", "registry-deployment-tls"), ("update", "registry-deployment-deployment")} <= changes, changes
+        assert not {name for op, name in changes if op != "update" and not name.startswith("registry-tls-server")}
         started = time.perf_counter()
         reg.stack.up()
         record(f"kubernetes target: certificate renewal, rolling update: up {time.perf_counter() - started:.1f} s")
