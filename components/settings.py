@@ -655,6 +655,13 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "needs kubernetes.mode = cluster (a rendered ServiceAccount would overwrite the live one)",
         )
 
+    if kube_target and image_registry(image) == endpoint:
+        p.add(
+            "image",
+            image,
+            "is in this registry, which cannot serve its own image before it runs: the nodes must pull the "
+            "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
+        )
     node_trust = _node_trust(raw, str(endpoint), p)
     # On by default when the stack applies to a cluster anyway; a Docker-only stack needs no cluster.
     uses_cluster = kubernetes.mode == "cluster" and bool(pull_secret.namespaces or node_trust.mode == "daemonset")

@@ -105,3 +105,12 @@ def test_a_target_change_is_refused_by_check_and_nothing_else_is() -> None:
     assert provider.check({"target": "docker"}, {"target": "docker"}).failures == []
     assert target_change_problem(None, "docker") is None
     assert provider.diff("id", {"target": "docker"}, {"target": "docker"}).changes is False
+
+
+def test_the_registry_image_cannot_come_from_the_registry_itself() -> None:
+    found = problems({**KUBE, "image": "10.0.0.5:30500/library/registry:3.1.2"})
+    assert found == [
+        "private-registry:image = '10.0.0.5:30500/library/registry:3.1.2': is in this registry, which cannot serve its "
+        "own image before it runs: the nodes must pull the registry image from elsewhere (Docker Hub, a mirror, or "
+        "preloaded with pullImage = false)"
+    ]

@@ -13,6 +13,7 @@ is the sandbox's S3 server; its image is the one the sandbox imports into the no
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -21,6 +22,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,17 +94,25 @@ class PullLoop:
         )
 
 
-def get_via_pod(pod_ip: str, endpoint: str, ca_pem: str, path: str, auth: str) -> int:
-    """`GET path` on one replica (its Pod IP), verifying the certificate for the registry's endpoint."""
+def request_via_pod(
+    pod_ip: str, endpoint: str, ca_pem: str, method: str, path: str, auth: str, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to one replica (its Pod IP), verifying the certificate for the registry's endpoint."""
     host = endpoint.rsplit(":", 1)[0]
     context = ssl.create_default_context(cadata=ca_pem)
     connection = http.client.HTTPSConnection(host, 5000, context=context, timeout=10)
     connection.sock = context.wrap_socket(socket.create_connection((pod_ip, 5000), timeout=10), server_hostname=host)
     try:
-        connection.request("GET", path, headers={"Authorization": auth})
-        return connection.getresponse().status
+        headers = {"Authorization": auth, "Content-Type": "application/octet-stream"}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read()
     finally:
         connection.close()
+
+
+def get_via_pod(pod_ip: str, endpoint: str, ca_pem: str, path: str, auth: str) -> int:
+    return request_via_pod(pod_ip, endpoint, ca_pem, "GET", path, auth)[0]
 
 
 def basic(user: str, password: str) -> str:
@@ -253,6 +263,22 @@ def test_a_pod_pulls_what_one_user_pushed_through_both_replicas(reg: KubeRegistr
     assert reg.outputs["target"] == "kubernetes" and reg.outputs["endpoint"] == reg.endpoint
     assert reg.outputs["registryStorage"].startswith("s3://e2e-kube-")
     reg.stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_an_upload_started_on_one_replica_finishes_on_the_other(reg: KubeRegistry) -> None:
+    first, second = (p["status"]["podIP"] for p in registry_pods())
+    auth, ca = basic("pusher", reg.outputs["passwords"]["pusher"]), reg.outputs["caCertificate"]
+    status, headers, _ = request_via_pod(first, reg.endpoint, ca, "POST", "/v2/e2e/cross/blobs/uploads/", auth)
+    assert status == 202, status
+    location = urllib.parse.urlsplit(headers["Location"])
+    blob = os.urandom(4096)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    # The upload state is signed with the HTTP secret: the other replica accepts it only if they share it.
+    finish = f"{location.path}?{location.query}&digest={digest}"
+    status, _, body = request_via_pod(second, reg.endpoint, ca, "PUT", finish, auth, blob)
+    assert status == 201, body[:300]
+    status, _, body = request_via_pod(first, reg.endpoint, ca, "GET", f"/v2/e2e/cross/blobs/{digest}", auth)
+    assert status == 200 and body == blob
 
 
 def test_deleting_a_registry_pod_while_a_loop_pulls(reg: KubeRegistry) -> None:
