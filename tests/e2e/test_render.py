@@ -33,7 +33,7 @@ def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
 
 def test_render_mode_renders_the_whole_kubernetes_target(workdir: Path) -> None:
     folder = workdir / "rendered-kube"
-    stack = Stack(workdir, "e2e-render-kube")
+    stack = Stack(workdir / "kube", "e2e-render-kube")  # its own copy of the project: the module's is taken
     stack.init(
         {
             "target": "kubernetes",
