@@ -263,6 +263,13 @@ def test_a_pod_pulls_what_one_user_pushed_through_both_replicas(reg: KubeRegistr
     assert reg.outputs["target"] == "kubernetes" and reg.outputs["endpoint"] == reg.endpoint
     assert reg.outputs["registryStorage"].startswith("s3://e2e-kube-")
     reg.stack.pulumi("preview", "--expect-no-changes")
+    # No secret in plaintext: not in the state, not in anything the CLI printed (booleans: no secret in a report).
+    secrets = [os.environ["SANDBOX_S3_SECRET_KEY"], *reg.outputs["passwords"].values()]
+    state, transcript = reg.stack.state_text(), "\n".join(reg.stack.transcript)
+    leaked = [i for i, value in enumerate(secrets) if value in state or value in transcript]
+    assert not leaked, f"secret values {leaked} (by index) appear in plaintext"
+    deployment = kubectl("get", "deployment", "registry", "-n", NAMESPACE, "-o", "json").stdout
+    assert not any(value in deployment for value in secrets), "a secret value is in the Deployment object"
 
 
 def test_an_upload_started_on_one_replica_finishes_on_the_other(reg: KubeRegistry) -> None:
