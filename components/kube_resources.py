@@ -87,7 +87,7 @@ class _SpecObject(pulumi.CustomResource):
 
     def __init__(self, name: str, metadata: Mapping[str, object], spec: pulumi.Input[Mapping[str, object]] | None,
                  opts: pulumi.ResourceOptions) -> None:  # fmt: skip
-        group_version, kind = self.TYPE.split(":")[1].rsplit(":", 1)[0], self.TYPE.rsplit(":", 1)[1]
+        _, group_version, kind = self.TYPE.split(":")  # kubernetes:<group>/<version>:<Kind>
         group, version = group_version.split("/")
         api_version = version if group == "core" else f"{group}/{version}"
         props = {"apiVersion": api_version, "kind": kind, "metadata": dict(metadata), "spec": spec, "status": None}

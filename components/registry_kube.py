@@ -251,11 +251,15 @@ class RegistryDeployment(pulumi.ComponentResource):
         meta = {"namespace": args.namespace, "labels": LABELS}
 
         http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
-        secret_values: dict[str, pulumi.Input[str]] = {"http-secret": http_secret.value}
-        if storage.driver == "s3" and storage.access_key is not None and storage.secret_key is not None:
-            secret_values.update({"s3-access-key": storage.access_key, "s3-secret-key": storage.secret_key})
+        by_variable = {
+            "REGISTRY_HTTP_SECRET": http_secret.value,
+            "REGISTRY_STORAGE_S3_ACCESSKEY": storage.access_key,
+            "REGISTRY_STORAGE_S3_SECRETKEY": storage.secret_key,
+        }
+        keys = secret_variables(storage)  # the variables the pod template takes from the Secret, and their keys
+        values = pulumi.Output.all(*(by_variable[variable] for variable in keys))
         # Only a hash of these high-entropy values enters the pod template, so the template need not be secret.
-        env_hash = pulumi.Output.unsecret(pulumi.Output.all(*secret_values.values()).apply(lambda vs: content_hash(*vs)))
+        env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
         secrets = [
             Secret(
                 f"{name}-tls",
@@ -275,9 +279,7 @@ class RegistryDeployment(pulumi.ComponentResource):
                 f"{name}-env",
                 {**meta, "name": f"{NAME}-env"},
                 "Opaque",
-                pulumi.Output.all(*secret_values.values()).apply(
-                    lambda vs: {k: b64(v) for k, v in zip(secret_values, vs, strict=True)}
-                ),
+                values.apply(lambda vs: {key: b64(v) for key, v in zip(keys.values(), vs, strict=True)}),
                 inside,
             ),
         ]
@@ -309,7 +311,7 @@ class RegistryDeployment(pulumi.ComponentResource):
             pulumi.ResourceOptions.merge(
                 inside,
                 pulumi.ResourceOptions(
-                    depends_on=[namespace, *secrets, *claims],
+                    depends_on=[*secrets, *claims],  # and the namespace, as everything `inside`
                     custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
                 ),
             ),
