@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.e2e.conftest import REGISTRY_HOST, REPO, Stack, free_port, run, throwaway_registry_stack
 
@@ -134,17 +134,35 @@ class RegistryClient:
         assert status == 200 and body == layer, f"layer of {repo}:{tag}: HTTP {status}, {len(body)} bytes"
 
 
-class OutageProbe:
+class BackgroundLoop:
+    """Runs `_run` in a daemon thread from `with` entry to exit; `_run` loops until `self.stop` is set."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+class OutageProbe(BackgroundLoop):
     """Polls the registry every 50 ms in the background and keeps every stretch it did not answer."""
 
     def __init__(self, client: RegistryClient) -> None:
+        super().__init__()
         self.client = client
-        self.stop = threading.Event()
         self.outages: list[tuple[float, float]] = []
         self.down_since: float | None = None
-        self.thread = threading.Thread(target=self._poll, daemon=True)
 
-    def _poll(self) -> None:
+    def _run(self) -> None:
         while not self.stop.is_set():
             asked = time.perf_counter()
             if self.client.answers():
@@ -161,14 +179,6 @@ class OutageProbe:
     @property
     def longest(self) -> float:
         return max((end - start for start, end in self.outages), default=0.0)
-
-    def __enter__(self) -> OutageProbe:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
 
 
 def container_id(name: str) -> str:

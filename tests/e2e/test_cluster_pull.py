@@ -40,9 +40,9 @@ def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subproc
 class Cluster:
     """The deployed stack, its pushed image and helpers to run Pods on the node."""
 
-    def __init__(self, stack: Stack, port: int) -> None:
+    def __init__(self, stack: Stack, port: int, host: str = REGISTRY_HOST) -> None:
         self.stack = stack
-        self.endpoint = f"{REGISTRY_HOST}:{port}"
+        self.endpoint = f"{host}:{port}"
         self.outputs: dict[str, Any] = {}
         self.image = f"{self.endpoint}/e2e/hello:1"
         self.docker_config = stack.workdir / "cluster-docker-config"

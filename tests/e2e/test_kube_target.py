@@ -20,7 +20,6 @@ import os
 import shutil
 import socket
 import ssl
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import CERTS_D, TEST_IMAGE, Stack, record, run
-from tests.e2e.faults import RegistryClient, sandbox, wait_until
+from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox, wait_until
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
 NODE_IP = os.environ.get("SANDBOX_NODE_IP", "")
@@ -41,24 +40,23 @@ NODE_PORT = 30517
 LABEL = "app.kubernetes.io/name=registry"
 
 
-class PullLoop:
+class PullLoop(BackgroundLoop):
     """Pulls one image (manifest, then layer) in a loop in the background, each request on a new
     connection (so kube-proxy picks a replica each time). A pull is retried up to 3 times, 0.2 s
     apart; it fails only when every attempt failed. Every stretch without a good pull is kept.
     """
 
     def __init__(self, client: Callable[[], RegistryClient], repo: str, tag: str, image: tuple[str, str, bytes]) -> None:
+        super().__init__()
         self.client, self.repo, self.tag, self.image = client, repo, tag, image
         self.pulls = self.failures = self.retries = 0
         self.errors: list[str] = []
         self.longest_gap = 0.0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def _pull_once(self) -> None:
         self.client().assert_image(self.repo, self.tag, self.image)
 
-    def _loop(self) -> None:
+    def _run(self) -> None:
         last_good = time.perf_counter()
         while not self.stop.is_set():
             for attempt in range(4):
@@ -78,14 +76,6 @@ class PullLoop:
             now = time.perf_counter()
             self.longest_gap = max(self.longest_gap, now - last_good)
             last_good = now
-
-    def __enter__(self) -> PullLoop:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
 
     def summary(self) -> str:
         return (
@@ -143,11 +133,9 @@ class KubeRegistry:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.endpoint = f"{NODE_IP}:{NODE_PORT}"
         self.outputs: dict[str, Any] = {}
-        self.cluster = Cluster(stack, NODE_PORT)
-        self.cluster.endpoint = self.endpoint
-        self.cluster.image = f"{self.endpoint}/e2e/hello:1"
+        self.cluster = Cluster(stack, NODE_PORT, host=NODE_IP)
+        self.endpoint = self.cluster.endpoint
         self.small: tuple[str, str, bytes] = ("", "", b"")
 
     def refresh(self) -> dict[str, Any]:
