@@ -22,7 +22,7 @@ start=$(date +%s)
 (
   cd "$HERE/go/conformance"
   export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
-  nice -n "${SANDBOX_NICE:-10}" go test -c -trimpath \
+  sandbox_nice_go test -c -trimpath \
     -ldflags "-s -w -X $module.Version=$CONFORMANCE_VERSION" \
     -o "$out/conformance.test" "$module"
 ) >&2

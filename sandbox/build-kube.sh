@@ -26,7 +26,7 @@ kube_go_build() {
   (
     cd "$HERE/go/kube"
     export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-    nice -n "${SANDBOX_NICE:-10}" go build -trimpath -ldflags "$ldk" -o "$out/" "$@"
+    sandbox_nice_go build -trimpath -ldflags "$ldk" -o "$out/" "$@"
   ) >&2
 }
 
@@ -40,8 +40,8 @@ build_control_plane() {
   kube_go_build "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   (
     cd "$HERE/go/kube"
-    CGO_ENABLED=0 GOFLAGS=-mod=readonly nice -n "${SANDBOX_NICE:-10}" \
-      go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+    CGO_ENABLED=0 GOFLAGS=-mod=readonly \
+      sandbox_nice_go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
   ) >&2
   "$out/kube-apiserver" --version >&2
   "$out/etcd" --version >&2

@@ -26,7 +26,7 @@ build_containerd() {
     cd "$HERE/go/containerd"
     # CGO off: static binaries; the btrfs snapshotter (cgo only) is left out, overlayfs is used.
     export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-    nice -n "${SANDBOX_NICE:-10}" go build -trimpath \
+    sandbox_nice_go build -trimpath \
       -ldflags "-s -w -X $pkg/version.Version=v$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
       -o "$out/" $pkg/cmd/containerd $pkg/cmd/containerd-shim-runc-v2 $pkg/cmd/ctr
   ) >&2

@@ -17,7 +17,7 @@ start=$(date +%s)
 (
   cd "$HERE/go/versitygw"
   export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-  nice -n "${SANDBOX_NICE:-10}" go build -trimpath \
+  sandbox_nice_go build -trimpath \
     -ldflags "-s -w -X main.Version=v$VERSITYGW_VERSION -X main.Build=module-proxy -X main.BuildTime=none" \
     -o "$out/" github.com/versity/versitygw/cmd/versitygw
 ) >&2

@@ -47,3 +47,8 @@ s3_bin_dir() {
   echo "$CACHE_ROOT/versitygw-$VERSITYGW_VERSION-$(inputs_key "$SANDBOX_SRC/go/versitygw/go.mod" "$SANDBOX_SRC/go/versitygw/go.sum")"
 }
 conformance_bin_dir() { echo "$CACHE_ROOT/conformance-$CONFORMANCE_VERSION"; }
+
+# `nice go ARGS...` with a line every 30 s on stderr while it runs (a cold build takes minutes).
+sandbox_nice_go() {
+  "$REPO_ROOT/scripts/with-heartbeat.sh" "sandbox: go $1 ${*: -1}" nice -n "${SANDBOX_NICE:-10}" go "$@"
+}

@@ -49,6 +49,10 @@ snapshot() {
         grep -E -- "^-N |KUBE-|CNI-|$CNI_BRIDGE|${POD_CIDR%/*}" | sed "s/^/$ipt -t $t /" || true
     done
   done
+  # The node must work whatever these are (node.sh node_forward_up) and must leave them as found.
+  echo "## FORWARD policy and bridge netfilter"
+  iptables -S FORWARD 2>/dev/null | grep '^-P' || true
+  echo "net.bridge.bridge-nf-call-iptables = $(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 'not loaded')"
   echo "## nftables tables of kube-proxy (nftables mode; --cleanup removes them)"
   if command -v nft >/dev/null; then nft list tables 2>/dev/null | grep -E ' kube-proxy$' || true; fi
   echo "## sysctls"

@@ -119,6 +119,36 @@ node_cgroup_root() {
   done
 }
 
+# The Pod bridge's forwarding. Whether Pod-to-Pod traffic on the bridge (a ClusterIP that
+# kube-proxy sends to a Pod on the same node, for one) meets iptables' FORWARD chain depends on
+# the machine: with br_netfilter loaded (net.bridge.bridge-nf-call-iptables = 1) it does, and
+# with the policy DROP (what dockerd sets when it turns on ip_forward itself) and no rule for
+# the bridge it is dropped: the connection hangs. Two rules of our own accept what enters or
+# leaves the bridge, whatever the machine's policy and modules; node_down removes them (by
+# their comment), and node-footprint.sh would see one left behind.
+NODE_FORWARD_COMMENT=prsbx-node-forward
+node_forward_rules() {
+  echo "-i $CNI_BRIDGE -m comment --comment $NODE_FORWARD_COMMENT -j ACCEPT"
+  echo "-o $CNI_BRIDGE -m comment --comment $NODE_FORWARD_COMMENT -j ACCEPT"
+}
+node_forward_up() {
+  local r
+  while read -r r; do
+    # shellcheck disable=SC2086  # a rule is several words
+    iptables -C FORWARD $r 2>/dev/null || iptables -I FORWARD 1 $r
+  done < <(node_forward_rules)
+  log "FORWARD accepts the Pod bridge $CNI_BRIDGE (policy $(iptables -S FORWARD | awk '$1 == "-P" {print $3}'), bridge-nf-call-iptables $(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 'not loaded'))"
+}
+node_forward_down() {
+  command -v iptables >/dev/null || return 0
+  local r
+  iptables -S FORWARD 2>/dev/null | grep -- "--comment $NODE_FORWARD_COMMENT" | sed 's/^-A FORWARD //' |
+    while read -r r; do
+      # shellcheck disable=SC2086
+      iptables -D FORWARD $r && log "removed FORWARD rule: $r"
+    done || true
+}
+
 # ---------------------------------------------------------------- configuration files
 node_write_cni() {
   mkdir -p "$CNI_DIR/bin" "$CNI_DIR/net.d" "$CNI_DIR/ipam"
@@ -482,6 +512,7 @@ node_up() {
   node_record_machine
   node_cgroup_root
   node_write_cni
+  node_forward_up
   node_containerd_up "$ctrd"
   node_pause_image "$pause"
   node_import_image "$testimg" "$NODE_TEST_IMAGE"
@@ -559,6 +590,7 @@ node_restore_machine() {
     fi
   done < "$NODE_BEFORE/sysctls"
   node_restore_iptables
+  node_forward_down
   for p in "${NODE_GLOBAL_PATHS[@]}"; do
     if [ -e "$p" ] && ! grep -qx "$p" "$NODE_BEFORE/paths"; then
       node_unmount_under "$p"

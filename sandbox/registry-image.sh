@@ -23,7 +23,7 @@ build_registry_binary() {
   local start; start=$(date +%s)
   (
     cd "$HERE/go/registry"
-    CGO_ENABLED=0 GOFLAGS=-mod=readonly nice -n "${SANDBOX_NICE:-10}" go build -trimpath \
+    CGO_ENABLED=0 GOFLAGS=-mod=readonly sandbox_nice_go build -trimpath \
       -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=v$REGISTRY_VERSION" \
       -o "$dir/registry" github.com/distribution/distribution/v3/cmd/registry
   ) >&2

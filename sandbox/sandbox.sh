@@ -2,7 +2,8 @@
 # Local sandbox for the end-to-end tests: a Docker daemon, an S3-compatible object store
 # (versitygw), a Kubernetes API server (etcd + kube-apiserver + kube-controller-manager) and one
 # node (containerd + kube-scheduler + kubelet + kube-proxy, sandbox/node.sh), state in <repo>/.sandbox.
-#   sandbox.sh up [--no-kube]   start (idempotent); builds the images/binaries on first use
+#   sandbox.sh up [--no-kube] [--no-node] [--no-s3]
+#                               start (idempotent); builds the images/binaries on first use
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
@@ -132,6 +133,32 @@ ensure_bridge() {
   touch "$DOCKER_DIR/bridge.created"
 }
 
+# dockerd turns on net.ipv4.ip_forward and, when it had to, sets iptables' FORWARD policy to
+# DROP; neither is undone when it stops. Recorded before our dockerd first starts, restored by
+# docker_down, so that the sandbox leaves the machine as it found it (node-footprint.sh checks).
+DOCKER_BEFORE=$DOCKER_DIR/machine-before
+docker_record_machine() {
+  [ -f "$DOCKER_BEFORE" ] && return 0
+  {
+    echo "ip_forward=$(sysctl -n net.ipv4.ip_forward)"
+    echo "forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')"
+  } > "$DOCKER_BEFORE"
+}
+docker_restore_machine() {
+  [ -f "$DOCKER_BEFORE" ] || return 0
+  local was now
+  was=$(sed -n 's/^ip_forward=//p' "$DOCKER_BEFORE") now=$(sysctl -n net.ipv4.ip_forward)
+  if [ -n "$was" ] && [ "$was" != "$now" ]; then
+    sysctl -qw "net.ipv4.ip_forward=$was" && log "restored net.ipv4.ip_forward=$was (was $now)"
+  fi
+  was=$(sed -n 's/^forward_policy=//p' "$DOCKER_BEFORE")
+  now=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
+  if [ -n "$was" ] && [ "$was" != "$now" ]; then
+    iptables -P FORWARD "$was" && log "restored the iptables FORWARD policy $was (was $now)"
+  fi
+  rm -f "$DOCKER_BEFORE"
+}
+
 docker_up() {
   mkdir -p "$DOCKER_DIR" "$(dirname "$DOCKER_SOCK")" "$DOCKER_EXEC"
   if pid_alive "$DOCKER_PIDFILE" && docker version >/dev/null 2>&1; then
@@ -144,7 +171,8 @@ docker_up() {
   # Another dockerd owns the shared iptables chains: leave them alone then (published
   # ports still work through docker-proxy).
   local iptables=true
-  if other_dockerd_running; then iptables=false; log "another dockerd runs: --iptables=false"; fi
+  if other_dockerd_running; then iptables=false; log "another dockerd runs: --iptables=false"
+  else docker_record_machine; fi
   [ -f "$DOCKER_DIR/daemon.json" ] || echo '{}' > "$DOCKER_DIR/daemon.json"
   local args=(
     --host "$DOCKER_HOST"
@@ -188,6 +216,7 @@ docker_down() {
         while read -r r; do eval "iptables -t $t $r" 2>/dev/null || true; done || true
     done
   fi
+  docker_restore_machine
   if [ -f "$DOCKER_DIR/bridge.created" ]; then
     ip link del "$BRIDGE" 2>/dev/null || true
     rm -f "$DOCKER_DIR/bridge.created"
@@ -463,20 +492,32 @@ print_env() {
   node_env
 }
 
+# up [--no-kube] [--no-node] [--no-s3]: what the tests need by default; the dev stack (scripts/up.sh)
+# needs only dockerd, the registry image and the API server, so it skips the node and the S3
+# store and does not build them (kubelet, containerd, versitygw: minutes on a cold machine).
 cmd_up() {
-  local kube=1
-  [ "${1:-}" = --no-kube ] && kube=0
+  local kube=1 node=1 s3=1 a
+  for a in "$@"; do
+    case $a in
+      --no-kube) kube=0 node=0 ;;
+      --no-node) node=0 ;;
+      --no-s3) s3=0 ;;
+      *) die "up: unknown option '$a' (--no-kube, --no-node, --no-s3)" ;;
+    esac
+  done
   local start; start=$(date +%s%N)
-  if docker_status >/dev/null 2>&1 && s3_status >/dev/null 2>&1 \
-     && { [ $kube -eq 0 ] || { kube_status && node_status; } >/dev/null 2>&1; } \
+  if docker_status >/dev/null 2>&1 \
+     && { [ $s3 -eq 0 ] || s3_status >/dev/null 2>&1; } \
+     && { [ $kube -eq 0 ] || kube_status >/dev/null 2>&1; } \
+     && { [ $node -eq 0 ] || node_status >/dev/null 2>&1; } \
      && docker image inspect "$REGISTRY_IMAGE" "$TEST_IMAGE" >/dev/null 2>&1; then
     log "already up; nothing to do"
   else
     docker_up
     docker_images
-    s3_up
-    [ $kube -eq 1 ] && kube_up
-    [ $kube -eq 1 ] && node_up
+    if [ $s3 -eq 1 ]; then s3_up; fi
+    if [ $kube -eq 1 ]; then kube_up; fi
+    if [ $node -eq 1 ]; then node_up; fi
     log "up in $(elapsed "$start")s"
   fi
   echo "# sandbox state: $SANDBOX_DIR" >&2
@@ -548,6 +589,6 @@ case "${1:-}" in
   restart-docker) cmd_restart_docker ;;
   stop-apiserver) cmd_stop_apiserver ;;
   start-apiserver) cmd_start_apiserver ;;
-  *) echo "usage: $0 up [--no-kube] | down [--purge] | status | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
+  *) echo "usage: $0 up [--no-kube] [--no-node] [--no-s3] | down [--purge] | status | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
      exit 2 ;;
 esac

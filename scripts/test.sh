@@ -18,20 +18,26 @@ bash toolchain/build.sh all
 
 echo "== sandbox (dockerd, registry image, Kubernetes API server)"
 bash sandbox/install-deps.sh
-started_sandbox=0
+# started: none (it was up), all (this run starts it and stops it again), or node (the dev stack's
+# sandbox of scripts/up.sh runs: this run adds the node and the S3 store, and stops the node again).
+started=none
 footprint=$(mktemp)
 if ! bash sandbox/sandbox.sh status >/dev/null 2>&1; then
+  started=all
+  if bash sandbox/sandbox.sh status 2>/dev/null | grep -q '^dockerd: *up'; then started=node; fi
   bash sandbox/node-footprint.sh > "$footprint"  # the machine before the node starts
   bash sandbox/sandbox.sh up
-  started_sandbox=1
 fi
-# Stop the sandbox again if this run started it, whatever the tests' outcome; then `down` must
-# have left nothing of the node behind (processes, mounts, links, iptables, sysctls, directories).
+# Stop what this run started, whatever the tests' outcome; then the machine must be as it was
+# (processes, mounts, links, iptables rules and policy, sysctls, directories).
 finish() {
   local rc=$?
-  if [ "$started_sandbox" = 1 ]; then
-    bash sandbox/sandbox.sh down || rc=1
-    echo "== sandbox down left the machine as it found it"
+  case $started in
+    all) bash sandbox/sandbox.sh down || rc=1 ;;
+    node) bash sandbox/sandbox.sh node down || rc=1 ;;
+  esac
+  if [ "$started" != none ]; then
+    echo "== the sandbox left the machine as it found it"
     bash sandbox/node-footprint.sh compare "$footprint" || rc=1
   fi
   rm -f "$footprint"
@@ -39,6 +45,8 @@ finish() {
 }
 trap finish EXIT
 eval "$(bash sandbox/sandbox.sh env)"
+# The tests' own plugin folder, whatever the user's PULUMI_HOME (their backends are the tests' own too).
+export PULUMI_HOME=${PRIVATE_REGISTRY_PULUMI_HOME:-$PWD/.pulumi-home}
 # shellcheck source=toolchain/env.sh
 . toolchain/env.sh
 bash toolchain/install-plugins.sh

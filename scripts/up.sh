@@ -1,37 +1,85 @@
 #!/usr/bin/env bash
-# The main job on one machine: `pulumi up` of a stack (default dev) against the local sandbox
-# (its own dockerd and Kubernetes API server), then how to log in.
+# The main job: `pulumi up` of a stack (default dev), then how to log in.
 #   bash scripts/up.sh [stack]
-# With DOCKER_HOST and KUBECONFIG already set (a real Docker host and cluster), no sandbox is started.
+#
+# Each part of the setup is the user's own where they have one, the project's default otherwise:
+# - Pulumi CLI: a `pulumi` on PATH of a supported version (scripts/pulumi-cli.sh) is used as it is;
+#   without one (or with PRIVATE_REGISTRY_PULUMI=offline) the offline toolchain is built from the
+#   Go module proxy (toolchain/build.sh, cached) and used.
+# - Backend, PULUMI_HOME, secrets provider: scripts/pulumi-env.sh (the user's login or
+#   PULUMI_BACKEND_URL wins; else a file backend in the checkout and a generated passphrase).
+# - Docker host and cluster: with DOCKER_HOST set, the user's Docker host (and kubeconfig); without it,
+#   the local sandbox (its own dockerd and API server, sandbox/; no node, no S3 store: the dev stack
+#   needs neither) is started, and this command's DOCKER_HOST and KUBECONFIG point at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack=${1:-dev}
-use_sandbox=0
-if [ -z "${DOCKER_HOST:-}" ] || [ -z "${KUBECONFIG:-}" ]; then use_sandbox=1; fi
+started=$(date +%s)
+say() { echo "up: $* (+$(( $(date +%s) - started ))s)" >&2; }
+# a sandbox start running in the background is waited for, whatever ends this script
+trap 'if [ -n "${sandbox_pid:-}" ]; then wait "$sandbox_pid" 2>/dev/null || true; fi' EXIT
+
+use_sandbox=1
+if [ -n "${DOCKER_HOST:-}" ]; then use_sandbox=0; fi
+
 bash scripts/setup-python.sh
 # The sandbox's Debian packages first: a missing one then fails in seconds, not after the long build.
 if [ "$use_sandbox" = 1 ]; then bash sandbox/install-deps.sh; fi
-bash toolchain/build.sh all
-if [ "$use_sandbox" = 1 ]; then
-  bash sandbox/sandbox.sh up
-  eval "$(bash sandbox/sandbox.sh env)"
+
+if [ "${PRIVATE_REGISTRY_PULUMI:-auto}" != offline ] && cli=$(bash scripts/pulumi-cli.sh); then
+  say "using your pulumi CLI: $cli"
+  export PRIVATE_REGISTRY_PULUMI=user
+else
+  say "building (or reusing) the offline Pulumi toolchain (PRIVATE_REGISTRY_PULUMI=${PRIVATE_REGISTRY_PULUMI:-auto})"
+  if [ "$use_sandbox" = 1 ]; then
+    # The sandbox's own builds (registry image, API server) run beside the toolchain's: on two cores
+    # the Go builds overlap each other's downloads and single-threaded link steps.
+    log=$(mktemp)
+    bash sandbox/sandbox.sh up --no-node --no-s3 >"$log" 2>&1 &
+    sandbox_pid=$!
+  fi
+  bash toolchain/build.sh cli langhost tls docker kubernetes
+  export PRIVATE_REGISTRY_PULUMI=offline
 fi
+if [ "$use_sandbox" = 1 ]; then
+  if [ -n "${sandbox_pid:-}" ]; then
+    rc=0; wait "$sandbox_pid" || rc=$?
+    sandbox_pid=
+    cat "$log" >&2; rm -f "$log"
+    [ "$rc" = 0 ] || { echo "up: the sandbox did not start (above)" >&2; exit 1; }
+  fi
+  bash sandbox/sandbox.sh up --no-node --no-s3
+  eval "$(bash sandbox/sandbox.sh env)"
+  say "sandbox up: DOCKER_HOST=$DOCKER_HOST KUBECONFIG=$KUBECONFIG"
+fi
+
 # shellcheck source=scripts/pulumi-env.sh
 . scripts/pulumi-env.sh
-bash toolchain/install-plugins.sh
-pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive
+bash scripts/plugins.sh
+
+select=(pulumi stack select "$stack" --create --non-interactive)
+# A new stack on the project's default backend gets the passphrase provider and the generated
+# passphrase; on the user's backend, its own default (or whatever the stack already has).
+if [ "${PRIVATE_REGISTRY_DEFAULT_BACKEND:-0}" = 1 ]; then select+=(--secrets-provider passphrase); fi
+"${select[@]}"
 pulumi up --yes --stack "$stack" --non-interactive
 
 endpoint=$(pulumi stack output endpoint --stack "$stack")
-ca_dir=/etc/docker/certs.d/$endpoint
-mkdir -p "$ca_dir"
-pulumi stack output caCertificate --stack "$stack" > "$ca_dir/ca.crt"
 first_user=$(pulumi stack output usernames --json --stack "$stack" | venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0])')
+ca_dir=/etc/docker/certs.d/$endpoint
+trust="The Docker daemon trusts its CA: $ca_dir/ca.crt"
+case ${DOCKER_HOST:-unix://} in
+  unix://*)
+    # dockerd reads registry CAs from this folder on its own host, which is this one
+    if mkdir -p "$ca_dir" 2>/dev/null && pulumi stack output caCertificate --stack "$stack" > "$ca_dir/ca.crt"; then :
+    else trust="Make the Docker daemon trust its CA (as root): pulumi stack output caCertificate > $ca_dir/ca.crt"; fi ;;
+  *) trust="On the Docker host ($DOCKER_HOST), as root: pulumi stack output caCertificate > $ca_dir/ca.crt" ;;
+esac
 cat <<MSG
 
-Registry $endpoint is up (stack $stack). The Docker daemon trusts its CA: $ca_dir/ca.crt
+Registry $endpoint is up (stack $stack, $(( $(date +%s) - started ))s). $trust
 Log in:
-  export DOCKER_HOST=${DOCKER_HOST}
+  export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
   pulumi stack output passwords --show-secrets --json --stack $stack   # the passwords (secret)
   docker login $endpoint -u $first_user
 Push:  docker tag <image> $endpoint/<name>:<tag> && docker push $endpoint/<name>:<tag>

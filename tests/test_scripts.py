@@ -1,4 +1,7 @@
-"""The shell environment's guard: an empty passphrase is refused; a passphrase file is made 0600."""
+"""The shell environment's rules: the user's own Pulumi CLI, PULUMI_HOME, backend and login win; the
+project's defaults (offline toolchain, file backend in the checkout, generated passphrase) apply only
+where the user has none; an empty passphrase is refused; a generated passphrase file is 0600.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +11,146 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+SHOW = (
+    'echo "cli=$PRIVATE_REGISTRY_PULUMI default=$PRIVATE_REGISTRY_DEFAULT_BACKEND backend=$PULUMI_BACKEND_URL '
+    'home=${PULUMI_HOME:-unset} file=${PULUMI_CONFIG_PASSPHRASE_FILE:-}"'
+)
+SCRIPTS = ("scripts/pulumi-env.sh", "scripts/pulumi-cli.sh", "toolchain/env.sh", "toolchain/versions.env")
 
 
-def source_env(env: dict[str, str], repo: Path = REPO) -> subprocess.CompletedProcess[str]:
-    script = f'. "{repo}/scripts/pulumi-env.sh" && echo "file=$PULUMI_CONFIG_PASSPHRASE_FILE"'
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    return subprocess.run(["bash", "-c", script], env={**clean, **env}, capture_output=True, text=True)
+def checkout_copy(tmp_path: Path) -> Path:
+    """A copy of the scripts involved, so that a test writes nothing into this checkout."""
+    repo = tmp_path / "checkout"
+    for name in SCRIPTS:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, repo / name)
+    return repo
+
+
+def fake_cli(tmp_path: Path, version: str) -> Path:
+    """A folder with a `pulumi` that only answers `pulumi version`, standing in for a user's CLI."""
+    folder = tmp_path / f"user-bin-{version}"
+    folder.mkdir()
+    cli = folder / "pulumi"
+    cli.write_text(f'#!/bin/sh\n[ "$1" = version ] && echo v{version}\n')
+    cli.chmod(0o755)
+    return folder
+
+
+def shell(script: str, env: dict[str, str], tmp_path: Path, path_first: Path | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "PRIVATE_REGISTRY_"))}
+    # no pulumi of this machine on PATH unless a test puts one there; a HOME without ~/.pulumi
+    clean["PATH"] = ":".join(p for p in clean["PATH"].split(":") if not (Path(p) / "pulumi").exists())
+    if path_first:
+        clean["PATH"] = f"{path_first}:{clean['PATH']}"
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return subprocess.run(["bash", "-c", script], env={**clean, "HOME": str(home), **env}, capture_output=True, text=True)
+
+
+def source_env(env: dict[str, str], tmp_path: Path, path_first: Path | None = None) -> subprocess.CompletedProcess[str]:
+    repo = checkout_copy(tmp_path)
+    return shell(f'. "{repo}/scripts/pulumi-env.sh" && {SHOW}', env, tmp_path, path_first)
+
+
+def fields(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    assert result.returncode == 0, result.stderr
+    return dict(item.split("=", 1) for item in result.stdout.split())
 
 
 def test_empty_passphrase_is_refused(tmp_path: Path) -> None:
-    result = source_env({"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_BACKEND_URL": f"file://{tmp_path}"})
+    result = source_env({"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_BACKEND_URL": f"file://{tmp_path}"}, tmp_path)
     assert result.returncode != 0 and "empty passphrase" in result.stderr
 
 
 def test_empty_passphrase_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "passphrase"
     empty.write_text("  \n")
-    result = source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(empty), "PULUMI_BACKEND_URL": f"file://{tmp_path}"})
+    result = source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(empty), "PULUMI_BACKEND_URL": f"file://{tmp_path}"}, tmp_path)
     assert result.returncode != 0 and "empty passphrase is refused" in result.stderr
 
 
 def test_supplied_passphrase_file_is_used(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.write_text("a real passphrase\n")
-    result = source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(mine), "PULUMI_BACKEND_URL": f"file://{tmp_path}"})
-    assert result.returncode == 0 and f"file={mine}" in result.stdout
+    got = fields(source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(mine)}, tmp_path))
+    assert got["file"] == str(mine) and got["default"] == "1"
 
 
-def test_generated_passphrase_file_is_owner_only(tmp_path: Path) -> None:
-    # A copy of the two scripts, so that the test writes nothing into this checkout.
-    for name in ("scripts/pulumi-env.sh", "toolchain/env.sh"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, tmp_path / name)
-    result = source_env({}, repo=tmp_path)
-    assert result.returncode == 0, result.stderr
-    path = Path(result.stdout.strip().removeprefix("file="))
-    assert path == tmp_path / ".secrets" / "passphrase"
+def test_without_any_setup_the_project_defaults_apply_and_the_passphrase_file_is_owner_only(tmp_path: Path) -> None:
+    result = source_env({}, tmp_path)
+    got = fields(result)
+    repo = tmp_path / "checkout"
+    assert got["cli"] == "offline" and got["default"] == "1"
+    assert got["backend"] == f"file://{repo}/.pulumi-state" and got["home"] == f"{repo}/.pulumi-home"
+    path = Path(got["file"])
+    assert path == repo / ".secrets" / "passphrase"
     assert "created a passphrase" in result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().strip()
+
+
+def test_the_users_backend_home_and_cli_are_kept_and_no_passphrase_is_made(tmp_path: Path) -> None:
+    user_home = tmp_path / "my-pulumi-home"
+    got = fields(
+        source_env(
+            {"PULUMI_BACKEND_URL": "s3://team-state?region=eu-west-1", "PULUMI_HOME": str(user_home)},
+            tmp_path,
+            path_first=fake_cli(tmp_path, "3.274.1"),
+        )
+    )
+    assert got == {
+        "cli": "user",
+        "default": "0",
+        "backend": "s3://team-state?region=eu-west-1",
+        "home": str(user_home),
+        "file": "",
+    }
+    assert not (tmp_path / "checkout" / ".secrets").exists() and not (tmp_path / "checkout" / ".pulumi-state").exists()
+
+
+def test_a_pulumi_login_is_the_users_backend(tmp_path: Path) -> None:
+    # `pulumi login` writes the current backend into credentials.json of PULUMI_HOME (~/.pulumi)
+    dot_pulumi = tmp_path / "home" / ".pulumi"
+    dot_pulumi.mkdir(parents=True)
+    (dot_pulumi / "credentials.json").write_text('{"current": "s3://team-state", "accessTokens": {}}')
+    got = fields(source_env({}, tmp_path))
+    # the offline toolchain, but the user's ~/.pulumi (login, plugins) and their backend
+    assert got["cli"] == "offline" and got["default"] == "0" and got["backend"] == ""
+    assert got["home"] == "unset" and got["file"] == ""
+
+
+@pytest.mark.parametrize(
+    ("version", "usable", "message"),
+    [
+        ("3.274.1", True, ""),
+        ("3.182.0", True, ""),
+        ("3.181.9", False, "supported are 3.x from 3.182.0"),
+        ("4.0.0", False, "supported are 3.x from 3.182.0"),
+    ],
+)
+def test_a_users_cli_is_used_from_the_supported_version_on(tmp_path: Path, version: str, usable: bool, message: str) -> None:
+    folder = fake_cli(tmp_path, version)
+    result = shell(f"bash {REPO}/scripts/pulumi-cli.sh", {}, tmp_path, path_first=folder)
+    assert (result.returncode == 0) is usable, result.stderr
+    assert message in result.stderr
+    if usable:
+        assert result.stdout.split() == [str(folder / "pulumi"), version]
+
+
+def test_no_cli_and_the_projects_own_toolchain_are_not_a_users_cli(tmp_path: Path) -> None:
+    result = shell(f"bash {REPO}/scripts/pulumi-cli.sh", {}, tmp_path)
+    assert result.returncode == 1 and "no pulumi CLI on PATH" in result.stderr
+    cache = tmp_path / "cache"
+    (cache / "toolchain" / "bin").mkdir(parents=True)
+    ours = fake_cli(tmp_path, "3.274.1") / "pulumi"
+    shutil.copy2(ours, cache / "toolchain" / "bin" / "pulumi")
+    result = shell(
+        f"bash {REPO}/scripts/pulumi-cli.sh",
+        {"PRIVATE_REGISTRY_CACHE": str(cache)},
+        tmp_path,
+        path_first=cache / "toolchain" / "bin",
+    )
+    assert result.returncode == 1 and "offline toolchain, not a CLI of your own" in result.stderr

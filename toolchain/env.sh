@@ -10,8 +10,12 @@ case ":$PATH:" in
   *) PATH=$TOOLCHAIN_BIN:$PATH ;;
 esac
 export PATH TOOLCHAIN_BIN
-# Always the project's own plugin cache (override with PRIVATE_REGISTRY_PULUMI_HOME).
-export PULUMI_HOME=${PRIVATE_REGISTRY_PULUMI_HOME:-$_tc_repo/.pulumi-home}
+# The user's PULUMI_HOME (set, or ~/.pulumi when it exists: their login and plugins) stays; only a
+# machine with neither gets the project's own folder in the checkout.
+if [ -z "${PULUMI_HOME:-}" ] && [ ! -d "$HOME/.pulumi" ]; then
+  PULUMI_HOME=${PRIVATE_REGISTRY_PULUMI_HOME:-$_tc_repo/.pulumi-home}
+fi
+[ -z "${PULUMI_HOME:-}" ] || export PULUMI_HOME
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true

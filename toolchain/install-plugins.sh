@@ -32,7 +32,7 @@ for part in "${parts[@]}"; do
     "$part-$v-"*) ;;
     *) tc_die "last $part build ($out) is not version $v; run: bash toolchain/build.sh $part" ;;
   esac
-  dir=$PULUMI_HOME/plugins/resource-$part-v$v
+  dir=${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$part-v$v
   if [ -x "$dir/pulumi-resource-$part" ] && [ ! -e "$dir.partial" ] && cmp -s "$bin" "$dir/pulumi-resource-$part"; then
     tc_log "resource $part v$v: already installed ($dir)"
     continue

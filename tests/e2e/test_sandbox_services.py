@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -171,11 +172,33 @@ def test_a_nodeport_answers_at_the_node_ip_and_a_pod_reaches_the_cluster_ip(name
 
     # From a Pod, through the ClusterIP (DNAT on the node, then over the pod bridge). Debian's busybox
     # wget dies with SIGSEGV when given -T: the Pod's activeDeadlineSeconds bounds it instead.
+    # Under the machine's worst case, whatever this machine has: FORWARD policy DROP (with
+    # br_netfilter loaded, bridged Pod-to-Pod traffic meets it; only the node's own rules let it by).
     wget = ["wget", "-q", "-O", "-", f"http://{cluster_ip}:80/"]
-    phase, logs = run_pod(namespace, "client", NODE_TEST_IMAGE, wget, {})
+    with forward_policy_drop() as case:
+        phase, logs = run_pod(namespace, "client", NODE_TEST_IMAGE, wget, {})
+    print(f"services: Pod -> ClusterIP -> Pod with {case}")
     assert phase == "Succeeded", logs
     assert logs in {f"hello from {name}" for name in pod_ips}, logs
     print(f"services: Deployment + NodePort + ClusterIP checks in {time.perf_counter() - started:.1f} s")
+
+
+@contextmanager
+def forward_policy_drop() -> Iterator[str]:
+    """iptables' FORWARD policy DROP for the duration (the policy the machine had is restored after);
+    yields which case ran. The node's own FORWARD rules for its Pod bridge must be there.
+    """
+    rules = run(["iptables", "-S", "FORWARD"]).stdout.splitlines()
+    policy = next(line.split()[2] for line in rules if line.startswith("-P FORWARD "))
+    ours = [line for line in rules if "prsbx-node-forward" in line]
+    assert len(ours) == 2, f"the node's FORWARD rules for its Pod bridge are missing: {rules}"
+    bridge_nf = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    nf = bridge_nf.read_text().strip() if bridge_nf.exists() else "not loaded"
+    run(["iptables", "-P", "FORWARD", "DROP"])
+    try:
+        yield f"FORWARD policy DROP (machine's own: {policy}), bridge-nf-call-iptables {nf}"
+    finally:
+        run(["iptables", "-P", "FORWARD", policy])
 
 
 def run_pod(namespace: str, name: str, image: str, command: list[str], security: dict[str, Any]) -> tuple[str, str]:
