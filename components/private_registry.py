@@ -13,7 +13,7 @@ from components.pull_secret import PullSecrets, PullSecretsArgs
 from components.registry import RegistryContainer, RegistryContainerArgs
 from components.registry_kube import PodSettings, RegistryDeployment, RegistryDeploymentArgs
 from components.settings import Settings
-from components.target_guard import StackTarget
+from components.target_guard import UNSET, StackTarget
 from components.tls import RegistryTls, RegistryTlsArgs
 
 
@@ -32,7 +32,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
-        StackTarget(f"{name}-target", s.target, child)
+        StackTarget(f"{name}-target", s.target, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
 
         tls = RegistryTls(
             f"{name}-tls",

@@ -98,23 +98,25 @@ KEYS: tuple[Key, ...] = (
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`"),
     Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "
-        "namespace; optionally added to each namespace's `default` ServiceAccount",
-        shown_default="`{name: registry-pull-secret, namespaces: [default], user: <first user>, "
-        "patchDefaultServiceAccount: false}`"),
-    Key("kubernetes", "object", {}, "`{mode, context, renderDirectory}`. `cluster`: apply to the kubeconfig context "
-        "`context` (default: current); `render`: write manifests to `renderDirectory` (default `rendered/<stack>`, "
-        "created owner-only; the Secrets in it are plaintext). The mode is fixed per stack: switching replaces every "
-        "Kubernetes resource", shown_default="`{mode: cluster}`"),
+        "namespace (with a cluster named by `kubernetes`); optionally added to each namespace's `default` "
+        "ServiceAccount",
+        shown_default="`{name: registry-pull-secret, namespaces: [default] with a cluster, else [], user: <first "
+        "user>, patchDefaultServiceAccount: false}`"),
+    Key("kubernetes", "object", {}, "`{mode, context, renderDirectory}`: which cluster the stack writes into. "
+        "`none` (the default without `context`): none at all, so no pull secrets, node trust or KEP-1755 ConfigMap; "
+        "`cluster` (the default with `context`): apply to the kubeconfig context `context`, required (the current "
+        "context is never taken by default); `render`: write manifests to `renderDirectory` (default "
+        "`rendered/<stack>`, created owner-only; the Secrets in it are plaintext). Fixed per stack: switching "
+        "replaces every Kubernetes resource", shown_default="`{mode: none}`"),
     Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir}`: how nodes trust the CA. `none`: node "
         "provisioning installs the outputs `containerdHostsToml` and `caCertificate`; `daemonset`: a DaemonSet in "
         "`namespace` (default `kube-system`, must exist) writes both into `certsDir` (default "
         "`/etc/containerd/certs.d`, containerd's `config_path`) on every node and keeps them current; `image` (required "
         "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)",
         shown_default="`{mode: none}`"),
-    Key("localRegistryHosting", "boolean", None, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
-        "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; one stack per "
-        "cluster may own them",
-        shown_default="`true` in cluster mode with pull secret namespaces or the node-trust DaemonSet, else `false`"),
+    Key("localRegistryHosting", "boolean", False, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
+        "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
+        "fixed, so one stack per cluster may own them: off unless set"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}

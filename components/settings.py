@@ -32,7 +32,7 @@ from components.setting_keys import BY_NAME, NAMES, PROJECT, default
 MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
 KEY_ALGORITHMS = ("RSA", "ECDSA")
-KUBERNETES_MODES = ("cluster", "render")
+KUBERNETES_MODES = ("none", "cluster", "render")
 NODE_TRUST_MODES = ("none", "daemonset")
 TARGETS = ("docker", "kubernetes")
 SERVICE_TYPES = ("NodePort", "LoadBalancer")
@@ -87,11 +87,14 @@ class PullSecretSettings:
 
 @dataclass(frozen=True)
 class KubernetesSettings:
-    """How the Kubernetes side is applied: to a kubeconfig context, or rendered to a folder."""
+    """Whether and how the Kubernetes side is applied: not at all (no cluster named), to a named
+    kubeconfig context, or rendered to a folder. `configured`: the stack sets `kubernetes` at all.
+    """
 
-    mode: Literal["cluster", "render"]
+    mode: Literal["none", "cluster", "render"]
     context: str | None
     render_directory: str | None
+    configured: bool = True
 
 
 @dataclass(frozen=True)
@@ -384,13 +387,14 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
     return image
 
 
-def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], p: _Problems) -> PullSecretSettings:
+def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bool, p: _Problems) -> PullSecretSettings:
     value = _object(raw, "pullSecret", ["name", "namespaces", "user", "patchDefaultServiceAccount"], p)
     name = value.get("name", "registry-pull-secret")
     if not isinstance(name, str) or not dns_subdomain_ok(name):
         p.add("pullSecret.name", name, "must be a DNS-1123 subdomain (lower case a-z, 0-9, '-', '.')")
         name = "registry-pull-secret"
-    namespaces = value.get("namespaces", ["default"])
+    # `default` only when the stack names a cluster (or renders): none is written into otherwise
+    namespaces = value.get("namespaces", ["default"] if uses_cluster else [])
     good: list[str] = []
     if not isinstance(namespaces, list):
         p.add("pullSecret.namespaces", namespaces, "must be a list of namespace names")
@@ -414,25 +418,60 @@ def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], p: _Problems) ->
 
 def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesSettings:
     value = _object(raw, "kubernetes", ["mode", "context", "renderDirectory"], p)
-    mode = value.get("mode", "cluster")
-    if mode not in KUBERNETES_MODES:
-        p.add("kubernetes.mode", mode, "must be cluster (apply to a kubeconfig context) or render (write manifests)")
-        mode = "cluster"
     context = value.get("context")
     if context is not None and (not isinstance(context, str) or not context):
         p.add("kubernetes.context", context, "must be a kubeconfig context name")
         context = None
+    # A stack writes only into a cluster its config names: without a context there is none.
+    default_mode = "cluster" if context is not None else "none"
+    mode = value.get("mode", default_mode)
+    if mode not in KUBERNETES_MODES:
+        p.add(
+            "kubernetes.mode",
+            mode,
+            "must be none (no cluster), cluster (apply to kubernetes.context) or render (write manifests to a folder)",
+        )
+        mode = default_mode
     directory = value.get("renderDirectory")
     if directory is not None and (not isinstance(directory, str) or not directory.strip()):
         p.add("kubernetes.renderDirectory", directory, "must be a folder path")
         directory = None
     if mode == "render" and directory is None:
         directory = f"rendered/{stack}"
-    if mode == "cluster" and directory is not None:
+    if mode == "cluster" and context is None:
+        p.add(
+            "kubernetes.context",
+            None,
+            "is required with kubernetes.mode = cluster: name the kubeconfig context this stack writes into "
+            "(kubectl config get-contexts); the current context is never taken by default, it may be another cluster",
+        )
+    if mode != "render" and directory is not None:
         p.add("kubernetes.renderDirectory", directory, "is only used with kubernetes.mode = render")
-    if mode == "render" and context is not None:
-        p.add("kubernetes.context", context, "is only used with kubernetes.mode = cluster")
-    return KubernetesSettings(mode=mode, context=context, render_directory=directory)
+    if mode != "cluster" and context is not None:
+        p.add("kubernetes.context", context, f"is only used with kubernetes.mode = cluster (not {mode})")
+    return KubernetesSettings(mode=mode, context=context, render_directory=directory, configured="kubernetes" in raw)
+
+
+NO_CLUSTER = (
+    "needs a cluster, and this stack names none: set kubernetes.context (the kubeconfig context to write into) "
+    "or kubernetes.mode = render (write the manifests to a folder)"
+)
+
+
+def _cluster_needed(raw: Mapping[str, Any], kubernetes: KubernetesSettings, kube_target: bool, p: _Problems) -> None:
+    """Settings that write into a cluster are refused when the stack names no cluster."""
+    if kubernetes.mode != "none":
+        return
+    namespaces = (raw.get("pullSecret") or {}).get("namespaces") if isinstance(raw.get("pullSecret"), dict) else None
+    if namespaces:
+        p.add("pullSecret.namespaces", namespaces, NO_CLUSTER)
+    node_trust = raw.get("nodeTrust")
+    if isinstance(node_trust, dict) and node_trust.get("mode") == "daemonset":
+        p.add("nodeTrust.mode", "daemonset", NO_CLUSTER)
+    if raw.get("localRegistryHosting") is True:
+        p.add("localRegistryHosting", True, NO_CLUSTER)
+    if kube_target:
+        p.add("target", "kubernetes", NO_CLUSTER)
 
 
 def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
@@ -646,8 +685,9 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     except ValueError:
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
 
-    pull_secret = _pull_secret(raw, users, p)
     kubernetes = _kubernetes(raw, stack, p)
+    _cluster_needed(raw, kubernetes, kube_target, p)
+    pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", p)
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(
             "pullSecret.patchDefaultServiceAccount",
@@ -663,9 +703,8 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
     node_trust = _node_trust(raw, str(endpoint), p)
-    # On by default when the stack applies to a cluster anyway; a Docker-only stack needs no cluster.
-    uses_cluster = kubernetes.mode == "cluster" and bool(pull_secret.namespaces or node_trust.mode == "daemonset")
-    local_registry_hosting = _boolean(raw, "localRegistryHosting", p, default_value=uses_cluster)
+    # Off unless asked for: its ConfigMaps have fixed names in kube-public, one stack per cluster.
+    local_registry_hosting = _boolean(raw, "localRegistryHosting", p)
 
     if p.items:
         raise SettingsError(p.items)

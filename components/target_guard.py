@@ -6,6 +6,12 @@ other). The program refuses it instead: this resource is registered first, and i
 when the recorded target differs, so the preview (and `up`) stops before any other step. Moving a
 registry to the other target is a new stack plus a copy of the images (README "Moving to the other
 target").
+
+It also records whether the stack names its cluster (`kubernetes`). Until 2026-12-02 a stack without
+Kubernetes settings wrote its pull secrets into the kubeconfig's current context; now it writes into
+no cluster at all, so the first run of such a stack would delete those Secrets. A stack recorded
+before that (no `kubernetes` in its state here) is stopped instead, until its config says which
+cluster it writes into, or that it writes into none.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, ResourceProvider
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+UNSET = "unset"  # the recorded `kubernetes` of a stack whose config has no `kubernetes` setting
 
 
 def target_change_problem(old: Any, new: Any) -> str | None:
@@ -27,23 +35,47 @@ def target_change_problem(old: Any, new: Any) -> str | None:
     )
 
 
+def unnamed_cluster_problem(olds: dict[str, Any], news: dict[str, Any]) -> str | None:
+    """Why a stack deployed before clusters had to be named, and still naming none, is stopped; or None."""
+    if not olds.get("target") or "kubernetes" in olds or news.get("kubernetes") != UNSET:
+        return None
+    return (
+        "private-registry:kubernetes is not set. This stack was deployed before 2026-12-02, when a stack without it "
+        "wrote its pull secrets (and node trust) into the kubeconfig's current context; now such a stack writes into "
+        "no cluster, and this run would delete those objects. Say which cluster it writes into: `pulumi config set "
+        "--path private-registry:kubernetes.context <context>` (the one it used: `kubectl config current-context`), "
+        "or that it writes into none and its objects go: `pulumi config set --path private-registry:kubernetes.mode none`"
+    )
+
+
 class StackTargetProvider(ResourceProvider):
-    """Records `target`; `check` refuses a different one."""
+    """Records `target` and `kubernetes`; `check` refuses a different target, and a stack from before
+    clusters had to be named that still names none.
+    """
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problem = target_change_problem(olds.get("target"), news.get("target"))
-        return CheckResult(news, [CheckFailure("target", problem)] if problem else [])
+        failures = []
+        if problem := target_change_problem(olds.get("target"), news.get("target")):
+            failures.append(CheckFailure("target", problem))
+        if problem := unnamed_cluster_problem(olds, news):
+            failures.append(CheckFailure("kubernetes", problem))
+        return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"target-{props['target']}", outs={"target": props["target"]})
+        return CreateResult(id_=f"target-{props['target']}", outs=dict(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=dict(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Only `target` counts (the serialized provider changes with the code); check refused a change.
-        return DiffResult(changes=olds.get("target") != news.get("target"))
+        # `target` (check refused a change) and `kubernetes` count, the serialized provider (which
+        # changes with the code) does not. A stack from before `kubernetes` was recorded gets it by an
+        # in-place update that touches nothing else.
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in ("target", "kubernetes")), replaces=[])
 
 
 class StackTarget(Resource):
-    """The target the stack was created with."""
+    """The target the stack was created with, and whether it names its cluster."""
 
-    def __init__(self, name: str, target: str, opts: pulumi.ResourceOptions) -> None:
-        super().__init__(StackTargetProvider(), name, {"target": target}, opts)
+    def __init__(self, name: str, target: str, kubernetes: str, opts: pulumi.ResourceOptions) -> None:
+        super().__init__(StackTargetProvider(), name, {"target": target, "kubernetes": kubernetes}, opts)

@@ -33,8 +33,9 @@ TRUST = {"mode": "daemonset", "image": "busybox:1.37"}
 
 
 def problems(raw: dict[str, Any]) -> list[str]:
+    """The problems of `raw` on a stack that names a cluster."""
     with pytest.raises(SettingsError) as caught:
-        load_settings(raw, "dev")
+        load_settings({"kubernetes": {"context": "prod"}, **raw}, "dev")
     return list(caught.value.problems)
 
 
@@ -109,10 +110,11 @@ def test_daemonset_needs_an_image_the_nodes_can_already_pull() -> None:
     assert "is in this registry, which the nodes cannot pull from before they trust it" in ours
 
 
-def test_local_registry_hosting_defaults() -> None:
-    assert load_settings({}, "dev").local_registry_hosting is True  # cluster mode, a pull secret namespace
-    assert load_settings({"pullSecret": {"namespaces": []}}, "dev").local_registry_hosting is False
-    assert load_settings({"kubernetes": {"mode": "render"}}, "dev").local_registry_hosting is False
+def test_local_registry_hosting_is_off_unless_set() -> None:
+    # fixed names in kube-public: a default of true made the second stack in a cluster collide
+    assert load_settings({}, "dev").local_registry_hosting is False
+    assert load_settings({"kubernetes": {"context": "prod"}}, "dev").local_registry_hosting is False
+    assert load_settings({"kubernetes": {"context": "prod"}, "localRegistryHosting": True}, "dev").local_registry_hosting
     render = {"kubernetes": {"mode": "render"}, "localRegistryHosting": True}
     assert load_settings(render, "dev").local_registry_hosting is True
 
@@ -136,7 +138,7 @@ def test_daemonset_mode_installs_from_a_config_map() -> None:
 
 
 def test_local_registry_hosting_config_maps_in_kube_public() -> None:
-    run = evaluate(DEV)
+    run = evaluate({**DEV, "localRegistryHosting": True})
     maps = {r.inputs["metadata"]["name"]: r for r in run.of_type(CONFIG_MAP)}
     assert {m.inputs["metadata"]["namespace"] for m in maps.values()} == {"kube-public"}
     assert maps["local-registry-hosting"].inputs["data"] == {"localRegistryHosting.v1": local_registry_hosting("localhost:5000")}

@@ -23,6 +23,7 @@ DEV = {
     "image": "private-registry/registry:3.1.2-local",
     "pullImage": False,
     "port": 5000,
+    "kubernetes": {"context": "sandbox"},
 }
 CONTAINER = "docker:index/container:Container"
 SECRET = "kubernetes:core/v1:Secret"
@@ -58,8 +59,13 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
         SECRET: 1,
-        "kubernetes:core/v1:ConfigMap": 2,  # KEP-1755 local-registry-hosting and the CA beside it
     }
+
+
+def test_a_stack_that_names_no_cluster_has_no_kubernetes_resource_at_all() -> None:
+    run = evaluate({k: v for k, v in DEV.items() if k != "kubernetes"})
+    assert not [r.type for r in run.registrations if r.type.startswith(("kubernetes:", "pulumi:providers:kubernetes"))]
+    assert run.outputs["pullSecretNamespaces"] == [] and CONTAINER in run.type_counts()
 
 
 def test_every_child_has_its_component_as_parent_and_a_derived_name(dev: ProgramRun) -> None:

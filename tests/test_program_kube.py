@@ -25,6 +25,7 @@ S3 = {
         "secretKey": "s3-secret-value-never-shown",
     },
     "pullSecret": {"namespaces": ["apps"]},
+    "kubernetes": {"context": "prod"},
 }
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SECRET = "kubernetes:core/v1:Secret"
@@ -72,7 +73,6 @@ def test_graph_of_the_kubernetes_target(s3: ProgramRun) -> None:
         DEPLOYMENT: 1,
         "kubernetes:core/v1:Service": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
-        "kubernetes:core/v1:ConfigMap": 2,
     }
     assert not s3.of_type("docker:index/container:Container")
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from components.names import dns_label_ok, san_covers, split_endpoint
 from components.settings import SettingsError, load_settings
 
+CLUSTER = {"kubernetes": {"context": "prod"}}
+
 
 def problems(raw: dict[str, Any]) -> list[str]:
     with pytest.raises(SettingsError) as caught:
@@ -40,10 +42,46 @@ def test_defaults_match_the_design() -> None:
     assert s.retain_data is True
     assert s.subject.common_name == "localhost"
     assert s.pull_secret.name == "registry-pull-secret"
-    assert s.pull_secret.namespaces == ("default",) and s.pull_secret.user == "admin"
+    assert s.pull_secret.namespaces == () and s.pull_secret.user == "admin"
     assert s.pull_secret.patch_default_service_account is False
-    assert s.kubernetes.mode == "cluster" and s.kubernetes.render_directory is None
+    # no cluster named: nothing is written into any (not into the kubeconfig's current context)
+    assert s.kubernetes.mode == "none" and s.kubernetes.render_directory is None and s.kubernetes.context is None
+    assert s.local_registry_hosting is False and s.node_trust.mode == "none"
     assert s.warnings == ()
+
+
+def test_a_named_context_is_cluster_mode_with_pull_secrets_in_default() -> None:
+    s = load_settings({"kubernetes": {"context": "prod-eu"}}, "dev")
+    assert (s.kubernetes.mode, s.kubernetes.context) == ("cluster", "prod-eu")
+    assert s.pull_secret.namespaces == ("default",)
+    assert load_settings({"kubernetes": {"mode": "render"}}, "dev").pull_secret.namespaces == ("default",)
+
+
+def test_what_writes_into_a_cluster_is_refused_when_the_stack_names_none() -> None:
+    found = problems(
+        {
+            "pullSecret": {"namespaces": ["apps"]},
+            "nodeTrust": {"mode": "daemonset", "image": "busybox:1.37"},
+            "localRegistryHosting": True,
+            "target": "kubernetes",
+            "ipAddresses": ["10.0.0.5"],
+            "storage": {"driver": "s3", "bucket": "images"},
+        }
+    )
+    needs = "needs a cluster, and this stack names none: set kubernetes.context"
+    for setting in ("pullSecret.namespaces = ['apps']", "nodeTrust.mode = 'daemonset'", "localRegistryHosting = True",
+                    "target = 'kubernetes'"):  # fmt: skip
+        assert any(p.startswith(f"private-registry:{setting}: {needs}") for p in found), (setting, found)
+    assert len(found) == 4, found
+
+
+def test_cluster_mode_without_a_context_is_refused() -> None:
+    message = only_problem({"kubernetes": {"mode": "cluster"}})
+    assert message.startswith("private-registry:kubernetes.context = None: is required with kubernetes.mode = cluster")
+    assert "the current context is never taken by default" in message
+    assert "is only used with kubernetes.mode = cluster (not none)" in only_problem(
+        {"kubernetes": {"mode": "none", "context": "x"}}
+    )
 
 
 def test_all_problems_are_reported_together() -> None:
@@ -156,11 +194,11 @@ def test_no_san_at_all() -> None:
 
 @pytest.mark.parametrize("namespace", ["Default", "kube_system", "-x", "x" * 64, "a.b"])
 def test_namespace_not_a_dns1123_label(namespace: str) -> None:
-    assert "pullSecret.namespaces[0]" in only_problem({"pullSecret": {"namespaces": [namespace]}})
+    assert "pullSecret.namespaces[0]" in only_problem({**CLUSTER, "pullSecret": {"namespaces": [namespace]}})
 
 
 def test_duplicate_namespace() -> None:
-    assert "duplicate namespace" in only_problem({"pullSecret": {"namespaces": ["a", "a"]}})
+    assert "duplicate namespace" in only_problem({**CLUSTER, "pullSecret": {"namespaces": ["a", "a"]}})
 
 
 def test_pull_secret_user_must_exist() -> None:

@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from components.settings import SettingsError, load_settings
-from components.target_guard import StackTargetProvider, target_change_problem
+from components.target_guard import UNSET, StackTargetProvider, target_change_problem
 
 KUBE: dict[str, Any] = {
     "target": "kubernetes",
     "hostnames": [],
     "ipAddresses": ["10.0.0.5"],
     "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000/"},
+    "kubernetes": {"context": "prod"},
 }
 
 
@@ -105,6 +106,23 @@ def test_a_target_change_is_refused_by_check_and_nothing_else_is() -> None:
     assert provider.check({"target": "docker"}, {"target": "docker"}).failures == []
     assert target_change_problem(None, "docker") is None
     assert provider.diff("id", {"target": "docker"}, {"target": "docker"}).changes is False
+
+
+def test_a_stack_from_before_clusters_were_named_is_stopped_until_its_config_names_one_or_none() -> None:
+    provider = StackTargetProvider()
+    before = {"target": "docker"}  # recorded before 2026-12-02: no `kubernetes`
+    (refused,) = provider.check(before, {"target": "docker", "kubernetes": UNSET}).failures
+    assert refused.property == "kubernetes"
+    assert "kubernetes.context <context>" in refused.reason and "kubernetes.mode none" in refused.reason
+    for named in ("cluster", "render", "none"):
+        assert provider.check(before, {"target": "docker", "kubernetes": named}).failures == []
+        # recorded by an in-place update, nothing replaced
+        diff = provider.diff("id", before, {"target": "docker", "kubernetes": named})
+        assert diff.changes is True and not diff.replaces
+    # new stacks and stacks that recorded it are never stopped for it
+    assert provider.check({}, {"target": "docker", "kubernetes": UNSET}).failures == []
+    recorded = {"target": "docker", "kubernetes": UNSET}
+    assert provider.check(recorded, recorded).failures == [] and provider.diff("id", recorded, recorded).changes is False
 
 
 def test_the_registry_image_cannot_come_from_the_registry_itself() -> None:

@@ -29,6 +29,8 @@ REGISTRY_IMAGE = os.environ.get("SANDBOX_REGISTRY_IMAGE", "private-registry/regi
 # dockerd treats 127.0.0.0/8 as an insecure registry and skips certificate checks there, so the
 # tests reach the registry on the sandbox bridge address, where the CA really is verified.
 REGISTRY_HOST = os.environ.get("SANDBOX_REGISTRY_HOST", "172.31.250.1")
+# The stacks that write into the sandbox cluster name its kubeconfig context (a stack naming none writes into none).
+SANDBOX_CLUSTER = {"kubernetes": {"context": "sandbox"}}
 CERTS_D = Path(os.environ.get("SANDBOX_DOCKER_CERTS_D", "/etc/docker/certs.d"))  # dockerd's registry CAs
 
 

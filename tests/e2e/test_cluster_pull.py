@@ -24,7 +24,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, Stack, free_port, record, run
+from tests.e2e.conftest import (
+    CERTS_D,
+    REGISTRY_HOST,
+    REGISTRY_IMAGE,
+    REPO,
+    SANDBOX_CLUSTER,
+    TEST_IMAGE,
+    Stack,
+    free_port,
+    record,
+    run,
+)
 
 NODE_CERTS_D = Path(os.environ.get("SANDBOX_CONTAINERD_CERTS_D", "/etc/containerd/certs.d"))
 # The DaemonSet's image must be one the node can pull before it trusts the registry: the test image,
@@ -127,6 +138,7 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
             "retainData": False,
             "pullSecret": {"name": f"pull-{suffix}", "namespaces": [PATCHED], "patchDefaultServiceAccount": True},
             "localRegistryHosting": True,
+            **SANDBOX_CLUSTER,
         }
     )
     stack.set_secret("users[0].password", "puller-" + os.urandom(8).hex())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack, copy_project, record, run
+from tests.e2e.conftest import SANDBOX_CLUSTER, Stack, copy_project, record, run
 from tests.e2e.faults import (
     Deployed,
     OutageProbe,
@@ -44,7 +44,7 @@ def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def registry(workdir: Path) -> Iterator[Deployed]:
     # A secret name of its own: the dev stack owns the default one on this cluster.
-    settings = {"pullSecret": {"name": f"faults-pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]}}
+    settings = {"pullSecret": {"name": f"faults-pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]}, **SANDBOX_CLUSTER}
     with deployed_registry(workdir, "e2e-faults-kube", settings) as deployed:
         yield deployed
 

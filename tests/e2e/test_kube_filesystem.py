@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import SANDBOX_CLUSTER, Stack
 from tests.e2e.faults import RegistryClient
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, NODE_REGISTRY_IMAGE
@@ -74,6 +74,7 @@ def stack(workdir: Path) -> Iterator[Stack]:
             "storage": {"driver": "filesystem", "size": "1Gi", "storageClass": CLASS},
             "pullSecret": {"namespaces": []},
             "localRegistryHosting": False,
+            **SANDBOX_CLUSTER,
         }
     )
     try:

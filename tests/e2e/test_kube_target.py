@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, TEST_IMAGE, Stack, record, run
+from tests.e2e.conftest import CERTS_D, SANDBOX_CLUSTER, TEST_IMAGE, Stack, record, run
 from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox, wait_until
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
@@ -210,6 +210,7 @@ def reg(workdir: Path) -> Iterator[KubeRegistry]:
             "users": [{"name": "pusher"}, {"name": "puller"}],
             "pullSecret": {"namespaces": [APPS], "user": "puller", "patchDefaultServiceAccount": True},
             "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns the cluster's
+            **SANDBOX_CLUSTER,
         }
     )
     stack.set_secret("storage.accessKey", os.environ["SANDBOX_S3_ACCESS_KEY"])

@@ -21,7 +21,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
+from tests.e2e.conftest import (
+    CERTS_D,
+    REGISTRY_HOST,
+    SANDBOX_CLUSTER,
+    TEST_IMAGE,
+    Stack,
+    free_port,
+    record,
+    run,
+    throwaway_registry_stack,
+)
 
 NODE_NAME = os.environ.get("SANDBOX_NODE_NAME", "")
 NODE_CERTS_D = Path(os.environ.get("SANDBOX_CONTAINERD_CERTS_D", "/nonexistent/certs.d"))
@@ -135,6 +145,7 @@ def node_registry(workdir: Path) -> Iterator[NodeRegistry]:
         "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
         "users": [{"name": "puller"}],
         "pullSecret": {"name": "node-pull", "namespaces": [namespace]},
+        **SANDBOX_CLUSTER,
     }
     with throwaway_registry_stack(workdir, "e2e-node", settings) as stack:
         registry = NodeRegistry(stack, endpoint, namespace)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, TEST_IMAGE, Stack, free_port, record, run
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, SANDBOX_CLUSTER, TEST_IMAGE, Stack, free_port, record, run
 from tests.e2e.faults import OutageProbe, RegistryClient, wait_until
 
 NAMESPACES = ["default", "e2e-apps"]
@@ -78,6 +78,7 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
             "pullSecret": {"name": f"e2e-pull-{suffix}", "namespaces": NAMESPACES, "patchDefaultServiceAccount": True},
             "subject": {"organization": "e2e"},
             "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns it on the sandbox cluster
+            **SANDBOX_CLUSTER,
         }
     )
     stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
