@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `tests.*` and `components.*` import from the project root
     sys.path.insert(0, str(REPO))
 
-# Where each benchmark leaves its ratios for bench/run_all.py's summary and the README table.
+# Where each benchmark leaves its ratios for bench/run_all.py's summary and docs/figures.md.
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", REPO / ".bench"))
 
 # A shell starts background jobs (`cmd &`, nohup) with SIGINT ignored, and that survives exec: the

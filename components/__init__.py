@@ -1,1 +1,1 @@
-"""Components of the private registry program; see DESIGN.md §2-3 for the graph."""
+"""Components of the private registry program; docs/design.md draws the graph they form."""

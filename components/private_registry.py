@@ -153,7 +153,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
-        """The stack outputs, named as the contract with cluster stacks says (DESIGN.md §5)."""
+        """The stack outputs, named as the contract with cluster stacks says (README "Stack outputs")."""
         return {
             "endpoint": self.endpoint,
             "caCertificate": self.ca_certificate,

@@ -18,15 +18,18 @@ parts=("$@")
 if [ "${parts[0]}" = all ]; then parts=(cli langhost kubernetes tls docker); fi
 
 summary=()
+# A cold part builds for minutes without a word: a line every 30 s says it still runs (a cached one
+# ends at once and prints nothing more).
+beat() { local part=$1; shift; "$REPO_ROOT/scripts/with-heartbeat.sh" "toolchain: building $part" "$@"; }
 build_part() {
   local part=$1 start out line
   start=$(tc_now)
   case $part in
-    cli | langhost | kubernetes) out=$(bash "$TC_DIR/build-$part.sh" | tail -n 1) ;;
+    cli | langhost | kubernetes) out=$(beat "$part" bash "$TC_DIR/build-$part.sh" | tail -n 1) ;;
     tls | docker)
       # build-tls.sh / build-docker.sh print the plugin binary path (.../<dir>/bin/<file>)
       [ -f "$TC_DIR/build-$part.sh" ] || tc_die "toolchain/build-$part.sh is missing"
-      line=$(bash "$TC_DIR/build-$part.sh" | tail -n 1)
+      line=$(beat "$part" bash "$TC_DIR/build-$part.sh" | tail -n 1)
       out=${line%/bin/*}
       mkdir -p "$TC_CACHE/current" && echo "$out" >"$TC_CACHE/current/$part" ;;
     *) tc_die "unknown part '$part' (cli|langhost|kubernetes|tls|docker|all)" ;;

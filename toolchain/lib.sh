@@ -78,11 +78,9 @@ tc_part_begin() {
 # tc_step MESSAGE : timestamped progress line (stderr + log)
 tc_step() { echo "[$TC_PART +$(($(tc_now) - TC_START))s] $*" | tee -a "$TC_LOG" >&2; }
 
-# tc_run CMD... : run a command with its output in the log (a line every 30 s on stderr while it
-# runs); on failure show the tail.
+# tc_run CMD... : run a command with its output in the log; on failure show the tail.
 tc_run() {
-  HEARTBEAT_FD=3 "$REPO_ROOT/scripts/with-heartbeat.sh" "[$TC_PART] $1 ... ${*: -1}" "$@" 3>&2 >>"$TC_LOG" 2>&1 ||
-    { tail -n 40 "$TC_LOG" >&2; tc_die "$TC_PART: failed: $*"; }
+  "$@" >>"$TC_LOG" 2>&1 || { tail -n 40 "$TC_LOG" >&2; tc_die "$TC_PART: failed: $*"; }
 }
 
 # tc_go_build OUT PKG [extra go build args...] : the one way we call go build.
