@@ -17,7 +17,10 @@ import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import PROJECT_FILES, REGISTRY_IMAGE, REPO, Stack, copy_project, free_port, run
 
@@ -43,34 +46,45 @@ def old_program(target: Path, commit: str = BEFORE_THE_MOVE) -> Path:
     return target
 
 
-def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None:
-    project = old_program(workdir / "upgrade-project")
-    stack = Stack(workdir / "upgrade", "e2e-upgrade", project_dir=project)
-    suffix = workdir.name[-6:].replace("_", "")
-    container, volume = f"registry-upgrade-{suffix}", f"registry-data-upgrade-{suffix}"
-    stack.init(
-        {
-            "image": REGISTRY_IMAGE,
-            "pullImage": False,
-            "port": free_port(),
-            "containerName": container,
-            "dataVolume": volume,
-            "retainData": False,
-            "pullSecret": {"namespaces": ["apps"]},
-            "kubernetes": {"mode": "render", "renderDirectory": str(workdir / "upgrade-rendered")},
-            "users": [{"name": "admin"}],
-        }
-    )
-    stack.set_secret("users[0].password", "upgrade-" + os.urandom(8).hex())
-    stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # render mode: no cluster at all
+@contextmanager
+def stack_of_old_program(workdir: Path, name: str, commit: str, settings: dict[str, Any]) -> Iterator[tuple[Stack, str]]:
+    """A stack deployed by the program of `commit` (its own container and volume); destroyed after.
+    Yields the stack and its container's name.
+    """
+    project = old_program(workdir / f"{name}-project", commit)
+    stack = Stack(workdir / name, f"e2e-{name}", project_dir=project)
+    suffix = os.urandom(3).hex()
+    container, volume = f"registry-{name}-{suffix}", f"registry-data-{name}-{suffix}"
+    base = {"image": REGISTRY_IMAGE, "pullImage": False, "port": free_port(), "retainData": False}
+    stack.init({**base, "containerName": container, "dataVolume": volume, **settings})
     try:
+        yield stack, container
+    finally:
+        stack.pulumi("destroy", "--yes", check=False)
+        run(["docker", "rm", "-f", container], check=False)
+        run(["docker", "volume", "rm", volume], check=False)
+
+
+def upgrade(stack: Stack) -> None:
+    """The new program over the old one, as a `git pull` would do it."""
+    for name in PROJECT_FILES:
+        path = stack.project_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    copy_project(stack.project_dir, link_venv=False)
+
+
+def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None:
+    settings = {
+        "pullSecret": {"namespaces": ["apps"]},
+        "kubernetes": {"mode": "render", "renderDirectory": str(workdir / "upgrade-rendered")},
+        "users": [{"name": "admin"}],
+    }
+    with stack_of_old_program(workdir, "upgrade", BEFORE_THE_MOVE, settings) as (stack, container):
+        stack.set_secret("users[0].password", "upgrade-" + os.urandom(8).hex())
+        stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # render mode: no cluster at all
         stack.up()
         before = run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip()
-        # The new program over the old one, as a `git pull` would do it.
-        for name in PROJECT_FILES:
-            path = project / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        copy_project(project, link_venv=False)
+        upgrade(stack)
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
         # The target guard (2026-12) records the target; it touches nothing.
@@ -84,58 +98,35 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         assert any(u.endswith("RegistryContainer$pulumi-python:dynamic:Resource::registry-registry-http-secret") for u in urns)
         assert not any(u.endswith("::registry-http-secret") for u in urns)
         assert any(u.endswith("PrivateRegistry$pulumi:providers:kubernetes::registry-k8s") for u in urns)
-    finally:
-        stack.pulumi("destroy", "--yes", check=False)
-        run(["docker", "rm", "-f", container], check=False)
-        run(["docker", "volume", "rm", volume], check=False)
 
 
 def test_a_stack_from_before_named_clusters_is_stopped_until_it_names_one_and_then_keeps_its_pull_secret(
     workdir: Path,
 ) -> None:
-    project = old_program(workdir / "unnamed-project", BEFORE_NAMED_CLUSTERS)
-    stack = Stack(workdir / "unnamed", "e2e-unnamed", project_dir=project)
-    suffix = os.urandom(3).hex()
-    container, volume, namespace = f"registry-unnamed-{suffix}", f"registry-data-unnamed-{suffix}", "default"
     # No `kubernetes` setting and the default namespaces: the old program wrote the pull secret into
     # `default` of the kubeconfig's current context; the new one's default is no cluster at all.
-    stack.init(
-        {
-            "image": REGISTRY_IMAGE,
-            "pullImage": False,
-            "port": free_port(),
-            "containerName": container,
-            "dataVolume": volume,
-            "retainData": False,
-            "localRegistryHosting": False,
-            "pullSecret": {"name": f"pull-{suffix}"},
-        }
-    )
+    secret = f"pull-{os.urandom(3).hex()}"
+    settings = {"localRegistryHosting": False, "pullSecret": {"name": secret}}
+    uid_of_secret = ["kubectl", "get", "secret", secret, "-n", "default", "-o", "jsonpath={.metadata.uid}"]
     try:
-        stack.up()
-        uid = run(["kubectl", "get", "secret", f"pull-{suffix}", "-n", namespace, "-o", "jsonpath={.metadata.uid}"]).stdout
-        for name in PROJECT_FILES:
-            path = project / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        copy_project(project, link_venv=False)
-        # The new program names no cluster for it: the preview stops before anything, saying what to set.
-        refused = stack.pulumi("preview", check=False)
-        assert refused.returncode != 0
-        out = refused.stdout + refused.stderr
-        assert "private-registry:kubernetes is not set. This stack was deployed before 2026-12-02" in out, out
-        stack.configure({"kubernetes": {"context": "sandbox"}})
-        steps = stack.preview_steps()
-        planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
-        # the guard records the named cluster in place (and the provider its context, if it shows one);
-        # nothing is replaced or deleted, the pull secret stays as it is
-        assert ("update", "registry-target") in planned, json.dumps(steps, indent=1)[:3000]
-        assert planned <= {("update", "registry-target"), ("update", "registry-k8s")}, json.dumps(steps, indent=1)[:3000]
-        stack.up()
-        stack.pulumi("preview", "--expect-no-changes")
-        after = run(["kubectl", "get", "secret", f"pull-{suffix}", "-n", namespace, "-o", "jsonpath={.metadata.uid}"]).stdout
-        assert after == uid
+        with stack_of_old_program(workdir, "unnamed", BEFORE_NAMED_CLUSTERS, settings) as (stack, _):
+            stack.up()
+            uid = run(uid_of_secret).stdout
+            upgrade(stack)
+            # The new program names no cluster for it: the preview stops before anything, saying what to set.
+            refused = stack.pulumi("preview", check=False)
+            out = refused.stdout + refused.stderr
+            assert refused.returncode != 0
+            assert "private-registry:kubernetes is not set. This stack was deployed before 2026-12-02" in out, out
+            stack.configure({"kubernetes": {"context": "sandbox"}})
+            steps = stack.preview_steps()
+            planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
+            # the guard records the named cluster in place (and the provider its context, if it shows
+            # one); nothing is replaced or deleted, the pull secret stays as it is
+            assert ("update", "registry-target") in planned, json.dumps(steps, indent=1)[:3000]
+            assert planned <= {("update", "registry-target"), ("update", "registry-k8s")}, json.dumps(steps, indent=1)[:3000]
+            stack.up()
+            stack.pulumi("preview", "--expect-no-changes")
+            assert run(uid_of_secret).stdout == uid
     finally:
-        stack.pulumi("destroy", "--yes", check=False)
-        run(["docker", "rm", "-f", container], check=False)
-        run(["docker", "volume", "rm", volume], check=False)
-        run(["kubectl", "delete", "secret", f"pull-{suffix}", "-n", namespace, "--ignore-not-found"], check=False)
+        run(["kubectl", "delete", "secret", secret, "-n", "default", "--ignore-not-found"], check=False)
