@@ -33,9 +33,9 @@ else
   say "building (or reusing) the offline Pulumi toolchain (PRIVATE_REGISTRY_PULUMI=${PRIVATE_REGISTRY_PULUMI:-auto})"
   if [ "$use_sandbox" = 1 ]; then
     # The sandbox's own builds (registry image, API server) run beside the toolchain's: on two cores
-    # the Go builds overlap each other's downloads and single-threaded link steps.
-    log=$(mktemp)
-    bash sandbox/sandbox.sh up --no-node --no-s3 >"$log" 2>&1 &
+    # the Go builds overlap each other's downloads and single-threaded link steps. Its lines start
+    # with "sandbox:", the toolchain's with "toolchain:" or "[part".
+    bash sandbox/sandbox.sh up --no-node --no-s3 &
     sandbox_pid=$!
   fi
   bash toolchain/build.sh cli langhost tls docker kubernetes
@@ -45,7 +45,6 @@ if [ "$use_sandbox" = 1 ]; then
   if [ -n "${sandbox_pid:-}" ]; then
     rc=0; wait "$sandbox_pid" || rc=$?
     sandbox_pid=
-    cat "$log" >&2; rm -f "$log"
     [ "$rc" = 0 ] || { echo "up: the sandbox did not start (above)" >&2; exit 1; }
   fi
   bash sandbox/sandbox.sh up --no-node --no-s3
