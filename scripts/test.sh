@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 
 echo "== lint"
-venv/bin/ruff check __main__.py components tests bench examples
-venv/bin/ruff format --check __main__.py components tests bench examples
-venv/bin/mypy __main__.py components
+venv/bin/ruff check __main__.py components tests bench examples scripts
+venv/bin/ruff format --check __main__.py components tests bench examples scripts
+venv/bin/mypy __main__.py components scripts/pr_summary.py
 
 echo "== unit and program tests"
 venv/bin/python -m pytest -q -m "not e2e" tests

@@ -122,6 +122,13 @@ def test_a_pulumi_login_is_the_users_backend(tmp_path: Path) -> None:
     assert got["home"] == "unset" and got["file"] == ""
 
 
+def test_a_dot_pulumi_folder_without_a_login_is_not_a_users_setup(tmp_path: Path) -> None:
+    # any pulumi command run without PULUMI_HOME leaves ~/.pulumi/logs behind
+    (tmp_path / "home" / ".pulumi" / "logs").mkdir(parents=True)
+    got = fields(source_env({}, tmp_path))
+    assert got["home"] == f"{tmp_path}/checkout/.pulumi-home" and got["default"] == "1"
+
+
 @pytest.mark.parametrize(
     ("version", "usable", "message"),
     [

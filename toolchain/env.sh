@@ -10,9 +10,10 @@ case ":$PATH:" in
   *) PATH=$TOOLCHAIN_BIN:$PATH ;;
 esac
 export PATH TOOLCHAIN_BIN
-# The user's PULUMI_HOME (set, or ~/.pulumi when it exists: their login and plugins) stays; only a
-# machine with neither gets the project's own folder in the checkout.
-if [ -z "${PULUMI_HOME:-}" ] && [ ! -d "$HOME/.pulumi" ]; then
+# The user's PULUMI_HOME stays: set, or ~/.pulumi when they logged in there (credentials.json; the
+# folder alone says nothing: any pulumi command run without PULUMI_HOME creates ~/.pulumi/logs).
+# Otherwise the project's own folder in the checkout.
+if [ -z "${PULUMI_HOME:-}" ] && [ ! -f "$HOME/.pulumi/credentials.json" ]; then
   PULUMI_HOME=${PRIVATE_REGISTRY_PULUMI_HOME:-$_tc_repo/.pulumi-home}
 fi
 [ -z "${PULUMI_HOME:-}" ] || export PULUMI_HOME
