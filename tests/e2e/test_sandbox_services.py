@@ -258,14 +258,14 @@ def s3(method: str, path: str, query: str = "") -> tuple[int, str]:
     return int(code), body
 
 
-def bucket_keys(prefix: str) -> list[str]:
+def bucket_keys(prefix: str, bucket: str = BUCKET) -> list[str]:
     keys: list[str] = []
     token = ""
     while True:
         query = f"list-type=2&prefix={urllib.parse.quote(prefix, safe='')}" + (
             f"&continuation-token={urllib.parse.quote(token)}" if token else ""
         )
-        code, body = s3("GET", BUCKET, query)
+        code, body = s3("GET", bucket, query)
         assert code == 200, body
         root = ET.fromstring(body)
         keys += [k.text or "" for k in root.iter(f"{S3_NS}Key")]
