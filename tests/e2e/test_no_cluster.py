@@ -10,6 +10,7 @@ and the state has no Kubernetes provider or resource at all.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import run, throwaway_registry_stack
@@ -24,7 +25,20 @@ def cluster_objects() -> list[str]:
     )
 
 
+def settled() -> None:
+    """Wait until no namespace is still being deleted (earlier tests delete theirs without waiting),
+    so that the controllers change nothing while the stack runs."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        listed = json.loads(run(["kubectl", "get", "namespaces", "-o", "json"]).stdout)["items"]
+        if not [n for n in listed if n["status"].get("phase") == "Terminating"]:
+            return
+        time.sleep(1)
+    raise AssertionError("namespaces still terminating after 180 s")
+
+
 def test_a_stack_that_names_no_cluster_leaves_the_cluster_unchanged(workdir: Path) -> None:
+    settled()
     before = cluster_objects()
     assert any(line.startswith("Namespace /default ") for line in before)  # the cluster is reachable
     with throwaway_registry_stack(workdir, "e2e-no-cluster", {}) as stack:
