@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -51,6 +52,14 @@ class Checkout:
     def start_up(self, stack: str) -> subprocess.Popen[str]:
         cmd = ["pulumi", "up", "--yes", "--skip-preview", "--stack", stack, "--cwd", str(self.path), "--non-interactive"]
         return subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def write_config(stack_file: Path, project: str, settings: dict[str, Any]) -> None:
+    """Merge settings into a stack file, as a member editing Pulumi.<stack>.yaml would."""
+    document = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else None
+    document = document or {}
+    document.setdefault("config", {}).update({f"{project}:{k}": v for k, v in settings.items()})
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +114,7 @@ def test_a_team_shares_the_registry_stack_through_one_s3_backend(team: dict[str,
     }
     platform.pulumi("stack", "init", STACK)
     stack_file = platform.path / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text()) or {}
-    document.setdefault("config", {}).update({f"private-registry:{k}": v for k, v in config.items()})
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    write_config(stack_file, "private-registry", config)
     pr_stack_file = pr.path / f"Pulumi.{STACK}.yaml"
     ca_dir, node_dir = CERTS_D / endpoint, NODE_CERTS_D / endpoint
     consumer_namespace = f"team-consumer-{suffix}"
@@ -132,12 +139,13 @@ def test_a_team_shares_the_registry_stack_through_one_s3_backend(team: dict[str,
 
         # The cluster stack, in its own checkout and PULUMI_HOME, reads the outputs through the backend.
         cluster.pulumi("stack", "init", "consumer")
-        for key, value in {"registryStack": f"organization/private-registry/{STACK}", "image": image,
-                           "namespace": consumer_namespace}.items():  # fmt: skip
-            cluster.pulumi("config", "set", key, value, "--stack", "consumer")
-        cluster.pulumi("config", "set", "--path", "command[0]", "sh", "--stack", "consumer")
-        cluster.pulumi("config", "set", "--path", "command[1]", "-c", "--stack", "consumer")
-        cluster.pulumi("config", "set", "--path", "command[2]", "echo team; sleep 3600", "--stack", "consumer")
+        consumer_config = {
+            "registryStack": f"organization/private-registry/{STACK}",
+            "image": image,
+            "namespace": consumer_namespace,
+            "command": ["sh", "-c", "echo team; sleep 3600"],
+        }
+        write_config(cluster.path / "Pulumi.consumer.yaml", "registry-consumer", consumer_config)
         started = time.perf_counter()
         cluster.pulumi("up", "--yes", "--stack", "consumer")  # returns once the Deployment is Available
         record(f"team: consumer stack (StackReference over S3, Pod pulled and running) in {time.perf_counter() - started:.1f} s")
