@@ -458,17 +458,23 @@ NO_CLUSTER = (
 )
 
 
-def _cluster_needed(raw: Mapping[str, Any], kubernetes: KubernetesSettings, kube_target: bool, p: _Problems) -> None:
-    """Settings that write into a cluster are refused when the stack names no cluster."""
+def _cluster_needed(
+    kubernetes: KubernetesSettings,
+    pull_secret: PullSecretSettings,
+    node_trust: NodeTrustSettings,
+    local_registry_hosting: bool,
+    kube_target: bool,
+    p: _Problems,
+) -> None:
+    """Settings that write into a cluster are refused when the stack names no cluster (there, the
+    pull secret namespaces default to none: any left were set)."""
     if kubernetes.mode != "none":
         return
-    namespaces = (raw.get("pullSecret") or {}).get("namespaces") if isinstance(raw.get("pullSecret"), dict) else None
-    if namespaces:
-        p.add("pullSecret.namespaces", namespaces, NO_CLUSTER)
-    node_trust = raw.get("nodeTrust")
-    if isinstance(node_trust, dict) and node_trust.get("mode") == "daemonset":
+    if pull_secret.namespaces:
+        p.add("pullSecret.namespaces", list(pull_secret.namespaces), NO_CLUSTER)
+    if node_trust.mode == "daemonset":
         p.add("nodeTrust.mode", "daemonset", NO_CLUSTER)
-    if raw.get("localRegistryHosting") is True:
+    if local_registry_hosting:
         p.add("localRegistryHosting", True, NO_CLUSTER)
     if kube_target:
         p.add("target", "kubernetes", NO_CLUSTER)
@@ -686,7 +692,6 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
 
     kubernetes = _kubernetes(raw, stack, p)
-    _cluster_needed(raw, kubernetes, kube_target, p)
     pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", p)
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(
@@ -705,6 +710,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     node_trust = _node_trust(raw, str(endpoint), p)
     # Off unless asked for: its ConfigMaps have fixed names in kube-public, one stack per cluster.
     local_registry_hosting = _boolean(raw, "localRegistryHosting", p)
+    _cluster_needed(kubernetes, pull_secret, node_trust, local_registry_hosting, kube_target, p)
 
     if p.items:
         raise SettingsError(p.items)
