@@ -48,6 +48,12 @@ s3_bin_dir() {
 }
 conformance_bin_dir() { echo "$CACHE_ROOT/conformance-$CONFORMANCE_VERSION"; }
 
+# The machine's iptables FORWARD policy (ACCEPT, DROP), and whether bridged traffic meets iptables
+# (br_netfilter's sysctl; "not loaded" without the module): what decides if Pod-to-Pod traffic on
+# the node's bridge is forwarded (node.sh node_forward_up), recorded and restored around dockerd.
+forward_policy() { iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}'; }
+bridge_nf_call_iptables() { sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 'not loaded'; }
+
 # `nice go ARGS...` with a line every 30 s on stderr while it runs (a cold build takes minutes).
 sandbox_nice_go() {
   "$REPO_ROOT/scripts/with-heartbeat.sh" "sandbox: go $1 ${*: -1}" nice -n "${SANDBOX_NICE:-10}" go "$@"

@@ -51,8 +51,8 @@ snapshot() {
   done
   # The node must work whatever these are (node.sh node_forward_up) and must leave them as found.
   echo "## FORWARD policy and bridge netfilter"
-  iptables -S FORWARD 2>/dev/null | grep '^-P' || true
-  echo "net.bridge.bridge-nf-call-iptables = $(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 'not loaded')"
+  echo "FORWARD policy $(forward_policy)"
+  echo "net.bridge.bridge-nf-call-iptables = $(bridge_nf_call_iptables)"
   echo "## nftables tables of kube-proxy (nftables mode; --cleanup removes them)"
   if command -v nft >/dev/null; then nft list tables 2>/dev/null | grep -E ' kube-proxy$' || true; fi
   echo "## sysctls"

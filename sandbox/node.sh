@@ -137,7 +137,7 @@ node_forward_up() {
     # shellcheck disable=SC2086  # a rule is several words
     iptables -C FORWARD $r 2>/dev/null || iptables -I FORWARD 1 $r
   done < <(node_forward_rules)
-  log "FORWARD accepts the Pod bridge $CNI_BRIDGE (policy $(iptables -S FORWARD | awk '$1 == "-P" {print $3}'), bridge-nf-call-iptables $(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 'not loaded'))"
+  log "FORWARD accepts the Pod bridge $CNI_BRIDGE (policy $(forward_policy), bridge-nf-call-iptables $(bridge_nf_call_iptables))"
 }
 node_forward_down() {
   command -v iptables >/dev/null || return 0

@@ -141,7 +141,7 @@ docker_record_machine() {
   [ -f "$DOCKER_BEFORE" ] && return 0
   {
     echo "ip_forward=$(sysctl -n net.ipv4.ip_forward)"
-    echo "forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')"
+    echo "forward_policy=$(forward_policy)"
   } > "$DOCKER_BEFORE"
 }
 docker_restore_machine() {
@@ -152,7 +152,7 @@ docker_restore_machine() {
     sysctl -qw "net.ipv4.ip_forward=$was" && log "restored net.ipv4.ip_forward=$was (was $now)"
   fi
   was=$(sed -n 's/^forward_policy=//p' "$DOCKER_BEFORE")
-  now=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
+  now=$(forward_policy)
   if [ -n "$was" ] && [ "$was" != "$now" ]; then
     iptables -P FORWARD "$was" && log "restored the iptables FORWARD policy $was (was $now)"
   fi

@@ -6,8 +6,9 @@
 # says why). The stack's backend and secrets provider are the user's (PULUMI_BACKEND_URL or `pulumi
 # login`, PULUMI_CONFIG_PASSPHRASE or a KMS provider: scripts/pulumi-env.sh); with
 # `kubernetes.mode: cluster` the kubeconfig needs read access to the named context, with `render`
-# none. PROJECT_DIR points at a project elsewhere (default: this checkout). No secret reaches the summary, the preview's output or this script's output: the preview
-# runs without --show-secrets and only user names, operations and resource names are summarized.
+# none. PROJECT_DIR points at a project elsewhere (default: this checkout). No secret reaches the
+# summary, the preview's output or this script's output: the preview runs without --show-secrets
+# and only user names, operations and resource names are summarized.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 project=${PROJECT_DIR:-$repo}
