@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SANDBOX_CLUSTER, Stack
-from tests.e2e.faults import RegistryClient
+from tests.e2e.conftest import SANDBOX_CLUSTER, Stack, record
+from tests.e2e.faults import RegistryClient, wait_until
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, NODE_REGISTRY_IMAGE
 
@@ -86,8 +86,18 @@ def stack(workdir: Path) -> Iterator[Stack]:
 
 
 def client(stack: Stack) -> RegistryClient:
+    """The admin's client, once the NodePort answers.
+
+    `up` returns when the Pod is ready and the Service has its endpoint; kube-proxy programs the
+    NodePort on its own schedule after that (at most `minSyncPeriod`, 1 s here, plus its iptables
+    write), so a Service created again by this `up` can refuse a connection for a moment. CI saw
+    that once (Connection refused right after the second `up`).
+    """
     out = stack.outputs()
-    return RegistryClient(out["endpoint"], out["caCertificate"], "admin", out["passwords"]["admin"])
+    admin = RegistryClient(out["endpoint"], out["caCertificate"], "admin", out["passwords"]["admin"])
+    seconds = wait_until(admin.answers, 30, f"the NodePort {out['endpoint']}", 0.1)
+    record(f"kube filesystem: the NodePort answered {seconds:.1f} s after `up` returned")
+    return admin
 
 
 def test_the_claim_and_its_images_outlive_a_destroy(stack: Stack) -> None:
