@@ -1,19 +1,24 @@
-"""A private Docker registry for private Kubernetes clusters: settings -> PrivateRegistry -> outputs."""
+"""A private Docker registry for private Kubernetes clusters: stack config -> PrivateRegistryArgs -> PrivateRegistry.
+
+The program is one user of the component package (`components/`, installed elsewhere as
+`private_registry`): it reads the stack's settings, lets the component check them and exports the
+component's outputs. The registry's instance name is the stack's name.
+"""
 
 import pulumi
 
+from components import PrivateRegistry, PrivateRegistryArgs, RegistrySettings, SettingsError
 from components.config import stack_config
-from components.private_registry import PrivateRegistry, PrivateRegistryArgs
-from components.settings import SettingsError, load_settings
 
 config = stack_config()
+settings: RegistrySettings = config.values  # type: ignore[assignment]  # unknown keys are refused by the checks
 try:
-    settings = load_settings(config.values, pulumi.get_stack(), secret_keys=config.secret_keys)
+    args = PrivateRegistryArgs.of(settings, pulumi.get_stack(), secret_keys=config.secret_keys)
 except SettingsError as error:  # the problems, not a traceback: nothing has been created
     raise pulumi.RunError(str(error)) from None
-for warning in settings.warnings:
+for warning in args.settings.warnings:
     pulumi.log.warn(warning)
 
-registry = PrivateRegistry("registry", PrivateRegistryArgs(settings))
+registry = PrivateRegistry("registry", args)
 for output_name, value in registry.outputs().items():
     pulumi.export(output_name, value)

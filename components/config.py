@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
 
-from components.setting_keys import PROJECT, STRING_KEYS
+from .setting_keys import PROJECT, STRING_KEYS
 
 
 @dataclass(frozen=True)

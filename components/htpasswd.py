@@ -23,14 +23,14 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.generated_secret import GeneratedSecret
+from .generated_secret import GeneratedSecret
 
 # This module is also imported by the dynamic provider's own Python process (the provider class is
 # pickled by reference), on every preview and up: it imports only what `diff` needs. The settings
 # module is needed for types only, and bcrypt only when a hash is computed (create, or a changed
 # password), never on a no-op run (bench/cli_ratios.py).
 if TYPE_CHECKING:
-    from components.settings import User
+    from .settings import User
 
 GENERATED_PASSWORD_BYTES = 24
 # The bcrypt cost of a generated password's hash: bcrypt's lowest. The cost is there to slow down

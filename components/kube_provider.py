@@ -7,7 +7,7 @@ import os
 import pulumi
 from pulumi_kubernetes import Provider
 
-from components.settings import KubernetesSettings
+from .settings import KubernetesSettings
 
 
 def prepare_render_directory(path: str) -> None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes import Provider
 
-from components.kube_resources import ConfigMap, DaemonSet
-from components.names import object_name
+from .kube_resources import ConfigMap, DaemonSet
+from .names import object_name
 
 LOCAL_REGISTRY_HOSTING = "local-registry-hosting"  # KEP-1755: this name in kube-public
 CA_CONFIG_MAP = "private-registry-ca"

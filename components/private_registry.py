@@ -2,34 +2,105 @@
 
 from __future__ import annotations
 
+import json
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
 
-from components.htpasswd import Htpasswd, HtpasswdArgs
-from components.kube_provider import kubernetes_provider
-from components.node_trust import NodeTrust, NodeTrustArgs
-from components.pull_secret import PullSecrets, PullSecretsArgs
-from components.registry import RegistryContainer, RegistryContainerArgs
-from components.registry_kube import PodSettings, RegistryDeployment, RegistryDeploymentArgs
-from components.settings import Settings
-from components.target_guard import UNSET, StackTarget
-from components.tls import RegistryTls, RegistryTlsArgs
+from .args import RegistrySettings
+from .claims import claims, conflicts
+from .htpasswd import Htpasswd, HtpasswdArgs
+from .kube_provider import kubernetes_provider
+from .node_trust import NodeTrust, NodeTrustArgs
+from .pull_secret import PullSecrets, PullSecretsArgs
+from .registry import RegistryContainer, RegistryContainerArgs
+from .registry_kube import PodSettings, RegistryDeployment, RegistryDeploymentArgs
+from .settings import Settings, SettingsError, load_settings
+from .target_guard import UNSET, StackTarget
+from .tls import RegistryTls, RegistryTlsArgs
+
+# Settings whose values may hold secrets: never printed in a settings error (see settings._Problems).
+ALWAYS_SECRET = frozenset({"users", "storage"})
 
 
 @dataclass(frozen=True)
 class PrivateRegistryArgs:
-    """The validated settings of the stack."""
+    """The validated settings of one registry."""
 
     settings: Settings
+
+    @classmethod
+    def of(cls, settings: RegistrySettings, instance: str, secret_keys: frozenset[str] | None = None) -> PrivateRegistryArgs:
+        """Validate `settings` (keys and meaning as the stack settings) for the registry `instance`.
+
+        `instance` names what the registry creates by default (container `registry-<instance>`,
+        volume `registry-data-<instance>`, namespace `registry-<instance>`, the CA's name): give
+        each registry of a program its own, e.g. `f"{pulumi.get_stack()}-cache"`. Raises
+        `SettingsError` naming every bad setting, never showing the value of one of `secret_keys`
+        (default: `users` and `storage`, which hold passwords and S3 keys).
+        """
+        hidden = ALWAYS_SECRET if secret_keys is None else secret_keys
+        return cls(load_settings(plain_settings(settings), instance, secret_keys=hidden))
+
+
+def plain_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings as the stack config would hold them (tuples as lists); Outputs are refused.
+
+    The checks need the values themselves (a password's length, a port's range), so every value
+    must be known when the program runs, not an `Output` of another resource.
+    """
+    problems = []
+    plain: dict[str, Any] = {}
+    for key, value in settings.items():
+        try:
+            plain[key] = json.loads(json.dumps(value, default=_refuse))
+        except TypeError as error:
+            problems.append(f"{key}: {error}")
+    if problems:
+        raise SettingsError(problems)
+    return plain
+
+
+def _refuse(value: object) -> object:
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    kind = "a pulumi.Output" if isinstance(value, pulumi.Output) else f"of type {type(value).__name__}"
+    raise TypeError(f"is {kind}; settings take plain values (str, int, bool, lists and dicts of them)")
+
+
+class RegistryConflictError(ValueError):
+    """Two registries of one program want the same name, port or object."""
+
+
+# Per program run, told apart by its resource monitor (one per `pulumi up`/`preview`; under mocks,
+# one per `set_mocks` call): what each registry created so far holds (claim -> (registry, setting)).
+_TAKEN: weakref.WeakKeyDictionary[object, dict[str, tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _claim(name: str, s: Settings) -> None:
+    run = runtime_settings.SETTINGS.monitor
+    if run is None:  # not inside a Pulumi program run: nothing to share names with
+        return
+    taken = _TAKEN.setdefault(run, {})
+    problems = conflicts(name, s, taken)
+    if problems:
+        hint = " (under mocks: call pulumi.runtime.set_mocks once per program run)" if isinstance(run, MockMonitor) else ""
+        raise RegistryConflictError("; ".join(problems) + hint)
+    taken.update({claim: (name, setting) for claim, setting in claims(s).items()})
 
 
 class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry container and the pull secrets and node trust to use it."""
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
         s = args.settings
+        _claim(name, s)  # before anything of this registry is registered
+        super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
         StackTarget(f"{name}-target", s.target, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)

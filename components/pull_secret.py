@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes import Provider
 
-from components.kube_resources import Secret, ServiceAccountPatch
+from .kube_resources import Secret, ServiceAccountPatch
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.generated_secret import GeneratedSecret
-from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
+from .generated_secret import GeneratedSecret
+from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 
 REGISTRY_PORT = 5000  # inside the container; the host port is configurable
 STORAGE_ROOT = "/var/lib/registry"

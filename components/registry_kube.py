@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes import Provider
 
-from components.generated_secret import GeneratedSecret
-from components.kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
-from components.registry import (
+from .generated_secret import GeneratedSecret
+from .kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
+from .registry import (
     CERT_PATH,
     DRAIN_SECONDS,
     HTPASSWD_PATH,
@@ -41,7 +41,7 @@ from components.registry import (
     health_check_command,
     registry_variables,
 )
-from components.settings import StorageSettings
+from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
 LABELS = {"app.kubernetes.io/name": "registry", "app.kubernetes.io/part-of": "private-registry"}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from components.names import (
+from .names import (
     dns_label_ok,
     dns_name_ok,
     dns_subdomain_ok,
@@ -27,7 +27,7 @@ from components.names import (
     san_covers,
     split_endpoint,
 )
-from components.setting_keys import BY_NAME, NAMES, PROJECT, default
+from .setting_keys import BY_NAME, NAMES, PROJECT, default
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
@@ -44,6 +44,10 @@ STORAGE_KEYS = {
     "filesystem": ("driver", "size", "storageClass", "accessMode"),
     "s3": ("driver", "bucket", "region", "endpoint", "rootDirectory", "accessKey", "secretKey"),
 }
+USER_KEYS = ("name", "password")
+PULL_SECRET_KEYS = ("name", "namespaces", "user", "patchDefaultServiceAccount")
+KUBERNETES_KEYS = ("mode", "context", "renderDirectory")
+NODE_TRUST_KEYS = ("mode", "image", "namespace", "certsDir")
 CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"  # containerd's usual registry `config_path`
 SUBJECT_FIELDS = {
     "commonName": "common_name",
@@ -282,7 +286,7 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
     seen: dict[str, int] = {}  # name -> index of its first entry
     for i, item in enumerate(value):
         where = f"users[{i}]"
-        if not isinstance(item, dict) or set(item) - {"name", "password"}:
+        if not isinstance(item, dict) or set(item) - set(USER_KEYS):
             p.add(where, item, "must be an object with keys name and optional password")
             continue
         name = item.get("name")
@@ -388,7 +392,7 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
 
 
 def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bool, p: _Problems) -> PullSecretSettings:
-    value = _object(raw, "pullSecret", ["name", "namespaces", "user", "patchDefaultServiceAccount"], p)
+    value = _object(raw, "pullSecret", PULL_SECRET_KEYS, p)
     name = value.get("name", "registry-pull-secret")
     if not isinstance(name, str) or not dns_subdomain_ok(name):
         p.add("pullSecret.name", name, "must be a DNS-1123 subdomain (lower case a-z, 0-9, '-', '.')")
@@ -417,7 +421,7 @@ def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bo
 
 
 def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesSettings:
-    value = _object(raw, "kubernetes", ["mode", "context", "renderDirectory"], p)
+    value = _object(raw, "kubernetes", KUBERNETES_KEYS, p)
     context = value.get("context")
     if context is not None and (not isinstance(context, str) or not context):
         p.add("kubernetes.context", context, "must be a kubeconfig context name")
@@ -481,7 +485,7 @@ def _cluster_needed(
 
 
 def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
-    value = _object(raw, "nodeTrust", ["mode", "image", "namespace", "certsDir"], p)
+    value = _object(raw, "nodeTrust", NODE_TRUST_KEYS, p)
     mode = value.get("mode", "none")
     if mode not in NODE_TRUST_MODES:
         p.add("nodeTrust.mode", mode, "must be none (nodes are provisioned with the outputs) or daemonset")

@@ -20,7 +20,7 @@ from pulumi_tls import (
     SelfSignedCertSubjectArgs,
 )
 
-from components.settings import Subject
+from .settings import Subject
 
 SERVER_USES = ["server_auth", "digital_signature", "key_encipherment"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]

@@ -1,0 +1,98 @@
+"""Typed settings for programs that create `PrivateRegistry` themselves (the installed package).
+
+Each key is the stack setting of the same name (README "Settings" lists meaning and default), so
+one vocabulary serves the stack config of this project and the Python of another. Every key is
+optional; `PrivateRegistryArgs.of` validates them with the same checks as `pulumi config` values
+and raises `SettingsError` naming each bad one. A type checker (mypy, pyright) catches misspelt
+keys and wrong types before that. `tests/test_args.py` keeps these in step with the settings table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Required, TypedDict
+
+
+class UserSetting(TypedDict, total=False):
+    """An htpasswd user; without `password` one is generated once and kept in state as a secret."""
+
+    name: Required[str]
+    password: str
+
+
+class SubjectSetting(TypedDict, total=False):
+    commonName: str
+    organization: str
+    organizationalUnit: str
+    locality: str
+    province: str
+    country: str
+
+
+class StorageSetting(TypedDict, total=False):
+    """Driver `filesystem` takes size/storageClass/accessMode; driver `s3` the bucket keys."""
+
+    driver: Literal["filesystem", "s3"]
+    size: str
+    storageClass: str
+    accessMode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]
+    bucket: str
+    region: str
+    endpoint: str
+    rootDirectory: str
+    accessKey: str
+    secretKey: str
+
+
+class PullSecretSetting(TypedDict, total=False):
+    name: str
+    namespaces: Sequence[str]
+    user: str
+    patchDefaultServiceAccount: bool
+
+
+class KubernetesSetting(TypedDict, total=False):
+    mode: Literal["none", "cluster", "render"]
+    context: str
+    renderDirectory: str
+
+
+class NodeTrustSetting(TypedDict, total=False):
+    mode: Literal["none", "daemonset"]
+    image: str
+    namespace: str
+    certsDir: str
+
+
+class RegistrySettings(TypedDict, total=False):
+    """The settings of one registry, keyed as in the stack config (`private-registry:<key>`)."""
+
+    users: Sequence[UserSetting]
+    bcryptCost: int
+    hostnames: Sequence[str]
+    ipAddresses: Sequence[str]
+    subject: SubjectSetting
+    keyAlgorithm: Literal["RSA", "ECDSA"]
+    rsaBits: int
+    ecdsaCurve: Literal["P256", "P384"]
+    validityDays: int
+    caValidityDays: int
+    earlyRenewalDays: int
+    image: str
+    pullImage: bool
+    port: int
+    containerName: str
+    dataVolume: str
+    retainData: bool
+    deleteEnabled: bool
+    healthTimeoutSeconds: int
+    target: Literal["docker", "kubernetes"]
+    replicas: int
+    namespace: str
+    serviceType: Literal["NodePort", "LoadBalancer"]
+    storage: StorageSetting
+    endpoint: str
+    pullSecret: PullSecretSetting
+    kubernetes: KubernetesSetting
+    nodeTrust: NodeTrustSetting
+    localRegistryHosting: bool

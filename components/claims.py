@@ -1,0 +1,60 @@
+"""What one registry holds that no other registry of the same program may hold.
+
+Two `PrivateRegistry` components in one program get apart by their instance names (container,
+volume, namespace and DaemonSet names are derived from it), but some names and addresses are set
+by hand or fixed: a host port, a NodePort, the pull secret's name, the endpoint, the KEP-1755
+ConfigMaps. Each registry lists its claims; a second registry with one of them is refused before
+any of its resources is registered, with both registries and the setting that decides named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .names import object_name
+from .settings import Settings
+
+
+def cluster(s: Settings) -> str | None:
+    """Which cluster the registry's Kubernetes objects go to, or None when it writes none."""
+    if s.kubernetes.mode == "cluster":
+        return f"kubeconfig context {s.kubernetes.context!r}"
+    if s.kubernetes.mode == "render":
+        return f"render directory {s.kubernetes.render_directory!r}"
+    return None
+
+
+def claims(s: Settings) -> dict[str, str]:
+    """Claim (a thing only one registry may have) -> the setting that decides it."""
+    held = {f"endpoint {s.endpoint}": "endpoint"}
+    if s.target == "docker":
+        held[f"Docker container {s.container_name}"] = "containerName"
+        held[f"Docker volume {s.data_volume}"] = "dataVolume"
+        held[f"port {s.port} of the Docker host"] = "port"
+    where = cluster(s)
+    if where is None:
+        return held
+    if s.target == "kubernetes":
+        held[f"namespace {s.namespace} in {where}"] = "namespace"
+        if s.service_type == "NodePort":
+            held[f"NodePort {s.port} in {where}"] = "port"
+    for namespace in s.pull_secret.namespaces:
+        held[f"Secret {namespace}/{s.pull_secret.name} in {where}"] = "pullSecret.name"
+    if s.node_trust.mode == "daemonset":
+        held[f"DaemonSet {s.node_trust.namespace}/{object_name('registry-trust', s.stack)} in {where}"] = "instance name"
+    if s.local_registry_hosting:
+        held[f"ConfigMaps kube-public/local-registry-hosting and private-registry-ca in {where}"] = "localRegistryHosting"
+    return held
+
+
+def conflicts(name: str, s: Settings, taken: Mapping[str, tuple[str, str]]) -> list[str]:
+    """One message per claim of registry `name` that `taken` (claim -> (registry, setting)) already holds."""
+    found = []
+    for claim, setting in claims(s).items():
+        if claim in taken:
+            other, other_setting = taken[claim]
+            found.append(
+                f"registries {other!r} and {name!r} both want the {claim}: change {setting} of {name!r}"
+                + (f" or {other_setting} of {other!r}" if other_setting != setting else f" or of {other!r}")
+            )
+    return found

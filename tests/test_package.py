@@ -1,0 +1,53 @@
+"""The component package: one version everywhere, the same pins as requirements.txt, the right layout."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import components
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def pins(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)==([^\s#;]+)\s*(#.*)?", line)
+        if match:
+            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+def test_one_version_in_pyproject_package_and_changelog() -> None:
+    changelog = re.search(r"^## (\S+) \(", (REPO / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert changelog, "CHANGELOG.md has no release heading"
+    assert PROJECT["project"]["version"] == components.__version__ == changelog.group(1)
+
+
+def test_dependencies_are_exact_and_agree_with_requirements() -> None:
+    declared = pins(PROJECT["project"]["dependencies"])
+    assert len(declared) == len(PROJECT["project"]["dependencies"]), "every dependency pinned with =="
+    required = pins((REPO / "requirements.txt").read_text().splitlines())
+    assert {name: required.get(name) for name in declared} == declared
+    assert set(declared) == {"pulumi", "pulumi-tls", "pulumi-docker", "pulumi-kubernetes", "bcrypt"}
+
+
+def test_the_directory_components_is_installed_as_private_registry() -> None:
+    setuptools = PROJECT["tool"]["setuptools"]
+    assert setuptools["packages"] == ["private_registry"]
+    assert setuptools["package-dir"] == {"private_registry": "components"}
+    assert PROJECT["build-system"]["requires"] == ["setuptools==84.2.1"]
+
+
+def test_the_package_imports_only_relatively() -> None:
+    """Absolute `components.` imports would break once installed as `private_registry`."""
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted((REPO / "components").glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(r"\s*(from|import)\s+components\b", line)
+    ]
+    assert not offenders, offenders
