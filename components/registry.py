@@ -14,60 +14,28 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from .distribution import (
+    CERT_PATH,
+    DRAIN_SECONDS,
+    HTPASSWD_PATH,
+    HTTP_SECRET_BYTES,
+    KEY_PATH,
+    PORT,
+    STORAGE_ROOT,
+    health_check_command,
+    instance_variables,
+)
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
+from .settings import StorageSettings
 
-REGISTRY_PORT = 5000  # inside the container; the host port is configurable
-STORAGE_ROOT = "/var/lib/registry"
-CERT_PATH = "/etc/distribution/certs/tls.crt"
-KEY_PATH = "/etc/distribution/certs/tls.key"
-HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
-DRAIN_SECONDS = 5
-HTTP_SECRET_BYTES = 32
-# The debug listener serves `/debug/health` (which includes the storage driver's health) over plain
-# HTTP on the container's own loopback: the health check needs no TLS client in the image (busybox
-# `wget` cannot complete TLS with a Go 1.25+ server), and the port is never published on the host.
-DEBUG_ADDR = "127.0.0.1:5001"
-
-
-def registry_variables(realm: str, delete_enabled: bool, storage: dict[str, str], http_secret: str | None) -> dict[str, str]:
-    """The `REGISTRY_*` variables of both targets: TLS, htpasswd auth, the storage driver's, a stable
-    HTTP secret (None: the caller delivers it another way), draining, the debug listener for the
-    health check and, when asked, deletes.
-    """
-    variables = {
-        "REGISTRY_HTTP_ADDR": f"0.0.0.0:{REGISTRY_PORT}",
-        "REGISTRY_HTTP_TLS_CERTIFICATE": CERT_PATH,
-        "REGISTRY_HTTP_TLS_KEY": KEY_PATH,
-        "REGISTRY_AUTH": "htpasswd",
-        "REGISTRY_AUTH_HTPASSWD_REALM": realm,
-        "REGISTRY_AUTH_HTPASSWD_PATH": HTPASSWD_PATH,
-        **storage,
-    }
-    if http_secret is not None:
-        # Without a fixed secret an upload in progress fails after a restart.
-        variables["REGISTRY_HTTP_SECRET"] = http_secret
-    variables.update(
-        {
-            "REGISTRY_HTTP_DRAINTIMEOUT": f"{DRAIN_SECONDS}s",
-            "REGISTRY_HTTP_DEBUG_ADDR": DEBUG_ADDR,
-            "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
-            # Always explicit: the official image's own config.yml turns deletes on.
-            "REGISTRY_STORAGE_DELETE_ENABLED": "true" if delete_enabled else "false",
-        }
-    )
-    return variables
+FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
 
 
 def registry_env(http_secret: str, realm: str, delete_enabled: bool = False) -> list[str]:
-    """The container's environment (`NAME=value`): the registry variables with filesystem storage."""
-    storage = {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": STORAGE_ROOT}
-    return [f"{k}={v}" for k, v in registry_variables(realm, delete_enabled, storage, http_secret).items()]
-
-
-def health_check_command() -> list[str]:
-    """`GET /debug/health` on the debug listener: 200 once the registry serves and its storage works."""
-    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://{DEBUG_ADDR}/debug/health"]
+    """The container's environment (`NAME=value`): a read-write instance on the data volume."""
+    variables = instance_variables("read-write", realm, delete_enabled, FILESYSTEM, http_secret)
+    return [f"{k}={v}" for k, v in variables.items()]
 
 
 @dataclass(frozen=True)
@@ -139,7 +107,7 @@ class RegistryContainer(pulumi.ComponentResource):
             name=args.container_name,
             image=image,
             restart="always",
-            ports=[docker.ContainerPortArgs(internal=REGISTRY_PORT, external=args.port)],
+            ports=[docker.ContainerPortArgs(internal=PORT, external=args.port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORAGE_ROOT)],
             envs=envs,
             uploads=[

@@ -1,7 +1,7 @@
 """Target `kubernetes`: the registry as a Deployment in its own namespace, behind a Service.
 
-The same registry, configured by the same `REGISTRY_*` variables as the Docker target
-(`registry.registry_variables`), with what a cluster adds:
+The same registry, configured by the same contract as the Docker target (`distribution.py`), with
+what a cluster adds:
 
 - TLS from a `kubernetes.io/tls` Secret, htpasswd from a Secret, both mounted as folders (never
   `subPath`, which the kubelet does not update). Distribution re-reads the htpasswd file when its
@@ -29,18 +29,19 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes import Provider
 
-from .generated_secret import GeneratedSecret
-from .kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
-from .registry import (
-    CERT_PATH,
+from .distribution import (
+    AUTH_DIR,
+    CERTS_DIR,
     DRAIN_SECONDS,
-    HTPASSWD_PATH,
     HTTP_SECRET_BYTES,
-    REGISTRY_PORT,
+    PORT,
     STORAGE_ROOT,
     health_check_command,
-    registry_variables,
+    instance_variables,
+    secret_variables,
 )
+from .generated_secret import GeneratedSecret
+from .kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
 from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
@@ -49,39 +50,6 @@ RUN_AS = 1000  # any non-root id: the registry binary needs no user of its own i
 # The Service keeps sending new connections to a terminating Pod until kube-proxy has seen its
 # endpoint go; the Pod goes on serving that long before the registry starts draining.
 PRESTOP_SECONDS = 5
-CERTS_DIR, AUTH_DIR = CERT_PATH.rsplit("/", 1)[0], HTPASSWD_PATH.rsplit("/", 1)[0]
-
-
-def storage_variables(storage: StorageSettings) -> dict[str, str]:
-    """The storage driver's `REGISTRY_STORAGE_*` variables, credentials left out (they come from a Secret)."""
-    if storage.driver == "filesystem":
-        return {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": STORAGE_ROOT}
-    variables = {
-        "REGISTRY_STORAGE": "s3",
-        "REGISTRY_STORAGE_S3_BUCKET": storage.bucket,
-        "REGISTRY_STORAGE_S3_REGION": storage.region,
-        "REGISTRY_STORAGE_S3_ROOTDIRECTORY": storage.root_directory,
-        # Clients get the blobs through the registry, not redirected to the bucket: nodes need to
-        # reach (and trust) only the registry, and no presigned URL leaves it.
-        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
-    }
-    if storage.endpoint:
-        variables.update(
-            {
-                "REGISTRY_STORAGE_S3_REGIONENDPOINT": storage.endpoint,
-                "REGISTRY_STORAGE_S3_FORCEPATHSTYLE": "true",  # S3-compatible servers rarely serve bucket subdomains
-                "REGISTRY_STORAGE_S3_SECURE": "true" if storage.secure else "false",
-            }
-        )
-    return variables
-
-
-def secret_variables(storage: StorageSettings) -> dict[str, str]:
-    """Variable name -> key in the Secret `NAME-env` for the registry's secret settings."""
-    variables = {"REGISTRY_HTTP_SECRET": "http-secret"}
-    if storage.driver == "s3" and storage.access_key is not None:
-        variables.update({"REGISTRY_STORAGE_S3_ACCESSKEY": "s3-access-key", "REGISTRY_STORAGE_S3_SECRETKEY": "s3-secret-key"})
-    return variables
 
 
 def content_hash(*parts: str) -> str:
@@ -104,7 +72,7 @@ def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi
     """The registry Pods: probes, mounts, security context and the hashes that roll them (outputs
     that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
     """
-    variables = registry_variables(pod.realm, pod.delete_enabled, storage_variables(pod.storage), None)
+    variables = instance_variables("read-write", pod.realm, pod.delete_enabled, pod.storage)
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in variables.items()]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
@@ -127,7 +95,7 @@ def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi
         "name": "registry",
         "image": pod.image,
         "imagePullPolicy": "IfNotPresent" if pod.pull_image else "Never",
-        "ports": [{"name": "https", "containerPort": REGISTRY_PORT}],
+        "ports": [{"name": "https", "containerPort": PORT}],
         "env": env,
         "volumeMounts": mounts,
         "readinessProbe": {
@@ -137,7 +105,7 @@ def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi
             "failureThreshold": 2,
         },
         "livenessProbe": {
-            "tcpSocket": {"port": REGISTRY_PORT},
+            "tcpSocket": {"port": PORT},
             "initialDelaySeconds": 10,
             "periodSeconds": 10,
             "failureThreshold": 3,
@@ -204,7 +172,7 @@ def service_spec(service_type: str, port: int) -> dict[str, object]:
     """The registry's Service: `port` is the NodePort, or the load balancer's port."""
     entry: dict[str, object] = {"name": "https", "port": port, "targetPort": "https", "protocol": "TCP"}
     if service_type == "NodePort":
-        entry = {**entry, "port": REGISTRY_PORT, "nodePort": port}
+        entry = {**entry, "port": PORT, "nodePort": port}
     return {"type": service_type, "selector": LABELS, "ports": [entry]}
 
 

@@ -11,9 +11,9 @@ import bcrypt
 import pulumi
 import pytest
 
+from components.distribution import STORAGE_ROOT
 from components.htpasswd import GENERATED_PASSWORD_COST
 from components.leftover_container import MANAGED_BY, MANAGED_BY_LABEL, data_volume
-from components.registry import STORAGE_ROOT
 from tests.program_harness import DYNAMIC, ProgramRun, Registration, evaluate
 
 DEV = {

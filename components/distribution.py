@@ -1,0 +1,109 @@
+"""The registry's contract: how one Distribution (registry v3) instance is configured for its role.
+
+Both targets run the same registry the same way; they only deliver it differently (a container's
+environment and uploads, or a Pod's environment, Secrets and volumes). What they share is here:
+the `REGISTRY_*` variables, the storage section, the paths inside the instance, its ports and its
+health check. Nothing in this module knows about Pulumi or a target.
+
+Roles:
+- `read-write`: pushes, pulls and (with `deleteEnabled`) deletes; purges abandoned uploads.
+- `read-only`: the same storage, write handlers dropped (an authenticated write gets 405, an
+  unauthenticated one 401). Upload purging is off: read-only mode does not stop it, and on shared
+  storage it would delete the writer's uploads in progress. The maintenance section is set as one
+  map: the single variable `REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED` makes registry 3.1.2
+  panic at start (`readonly config key must contain additional keys`, tried 2026-12-02).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from .settings import StorageSettings
+
+Role = Literal["read-write", "read-only"]
+ROLES: tuple[Role, ...] = ("read-write", "read-only")
+
+PORT = 5000  # the TLS listener inside the instance; the published port is the target's
+STORAGE_ROOT = "/var/lib/registry"
+CERT_PATH = "/etc/distribution/certs/tls.crt"
+KEY_PATH = "/etc/distribution/certs/tls.key"
+HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
+CERTS_DIR, AUTH_DIR = CERT_PATH.rsplit("/", 1)[0], HTPASSWD_PATH.rsplit("/", 1)[0]
+DRAIN_SECONDS = 5  # in-flight requests finish this long after a stop signal
+HTTP_SECRET_BYTES = 32
+# The debug listener serves `/debug/health` (which includes the storage driver's health) over plain
+# HTTP on the instance's own loopback: the health check needs no TLS client in the image (busybox
+# `wget` cannot complete TLS with a Go 1.25+ server), and the port is never published.
+DEBUG_ADDR = "127.0.0.1:5001"
+
+
+def storage_variables(storage: StorageSettings) -> dict[str, str]:
+    """The storage driver's `REGISTRY_STORAGE_*` variables, credentials left out (`secret_variables`)."""
+    if storage.driver == "filesystem":
+        return {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": STORAGE_ROOT}
+    variables = {
+        "REGISTRY_STORAGE": "s3",
+        "REGISTRY_STORAGE_S3_BUCKET": storage.bucket,
+        "REGISTRY_STORAGE_S3_REGION": storage.region,
+        "REGISTRY_STORAGE_S3_ROOTDIRECTORY": storage.root_directory,
+        # Clients get the blobs through the registry, not redirected to the bucket: nodes need to
+        # reach (and trust) only the registry, and no presigned URL leaves it.
+        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+    }
+    if storage.endpoint:
+        variables.update(
+            {
+                "REGISTRY_STORAGE_S3_REGIONENDPOINT": storage.endpoint,
+                "REGISTRY_STORAGE_S3_FORCEPATHSTYLE": "true",  # S3-compatible servers rarely serve bucket subdomains
+                "REGISTRY_STORAGE_S3_SECURE": "true" if storage.secure else "false",
+            }
+        )
+    return variables
+
+
+def secret_variables(storage: StorageSettings) -> dict[str, str]:
+    """The variables whose values are secrets -> a short key to keep each under (e.g. in a Secret)."""
+    variables = {"REGISTRY_HTTP_SECRET": "http-secret"}
+    if storage.driver == "s3" and storage.access_key is not None:
+        variables.update({"REGISTRY_STORAGE_S3_ACCESSKEY": "s3-access-key", "REGISTRY_STORAGE_S3_SECRETKEY": "s3-secret-key"})
+    return variables
+
+
+def instance_variables(
+    role: Role, realm: str, delete_enabled: bool, storage: StorageSettings, http_secret: str | None = None
+) -> dict[str, str]:
+    """The `REGISTRY_*` variables of one instance: TLS, htpasswd auth, its storage, draining, the
+    debug listener for the health check, deletes as asked (never on a read-only instance) and the
+    role's maintenance. `http_secret` None: the target delivers it another way (`secret_variables`).
+    """
+    variables = {
+        "REGISTRY_HTTP_ADDR": f"0.0.0.0:{PORT}",
+        "REGISTRY_HTTP_TLS_CERTIFICATE": CERT_PATH,
+        "REGISTRY_HTTP_TLS_KEY": KEY_PATH,
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": realm,
+        "REGISTRY_AUTH_HTPASSWD_PATH": HTPASSWD_PATH,
+        **storage_variables(storage),
+    }
+    if http_secret is not None:
+        # Without a fixed secret an upload in progress fails after a restart.
+        variables["REGISTRY_HTTP_SECRET"] = http_secret
+    variables.update(
+        {
+            "REGISTRY_HTTP_DRAINTIMEOUT": f"{DRAIN_SECONDS}s",
+            "REGISTRY_HTTP_DEBUG_ADDR": DEBUG_ADDR,
+            "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
+            # Always explicit: the official image's own config.yml turns deletes on.
+            "REGISTRY_STORAGE_DELETE_ENABLED": "true" if delete_enabled and role == "read-write" else "false",
+        }
+    )
+    if role == "read-only":
+        maintenance = {"uploadpurging": {"enabled": False}, "readonly": {"enabled": True}}
+        variables["REGISTRY_STORAGE_MAINTENANCE"] = json.dumps(maintenance)
+    return variables
+
+
+def health_check_command() -> list[str]:
+    """`GET /debug/health` on the debug listener: 200 once the registry serves and its storage works."""
+    return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://{DEBUG_ADDR}/debug/health"]
