@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .names import object_name
-from .settings import Settings
+from .settings import DockerTarget, Settings
 
 
 def cluster(s: Settings) -> str | None:
@@ -27,16 +27,17 @@ def cluster(s: Settings) -> str | None:
 def claims(s: Settings) -> dict[str, str]:
     """Claim (a thing only one registry may have) -> the setting that decides it."""
     held = {f"endpoint {s.endpoint}": "endpoint"}
-    if s.target == "docker":
-        held[f"Docker container {s.container_name}"] = "containerName"
-        held[f"Docker volume {s.data_volume}"] = "dataVolume"
+    target = s.target
+    if isinstance(target, DockerTarget):
+        held[f"Docker container {target.container_name}"] = "containerName"
+        held[f"Docker volume {target.data_volume}"] = "dataVolume"
         held[f"port {s.port} of the Docker host"] = "port"
     where = cluster(s)
     if where is None:
         return held
-    if s.target == "kubernetes":
-        held[f"namespace {s.namespace} in {where}"] = "namespace"
-        if s.service_type == "NodePort":
+    if not isinstance(target, DockerTarget):
+        held[f"namespace {target.namespace} in {where}"] = "namespace"
+        if target.service_type == "NodePort":
             held[f"NodePort {s.port} in {where}"] = "port"
     for namespace in s.pull_secret.namespaces:
         held[f"Secret {namespace}/{s.pull_secret.name} in {where}"] = "pullSecret.name"

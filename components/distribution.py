@@ -17,9 +17,13 @@ Roles:
 from __future__ import annotations
 
 import json
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from .settings import StorageSettings
+
+if TYPE_CHECKING:
+    import pulumi
 
 Role = Literal["read-write", "read-only"]
 ROLES: tuple[Role, ...] = ("read-write", "read-only")
@@ -102,6 +106,27 @@ def instance_variables(
         maintenance = {"uploadpurging": {"enabled": False}, "readonly": {"enabled": True}}
         variables["REGISTRY_STORAGE_MAINTENANCE"] = json.dumps(maintenance)
     return variables
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One registry instance as either target runs it. The TLS and htpasswd material are Pulumi
+    inputs (outputs of the certificate and the users); the rest is plain.
+    """
+
+    image: str
+    pull_image: bool
+    realm: str
+    delete_enabled: bool
+    health_timeout_seconds: int
+    cert_pem: pulumi.Input[str]
+    key_pem: pulumi.Input[str]
+    htpasswd: pulumi.Input[str]
+    role: Role = "read-write"
+
+    def variables(self, storage: StorageSettings, http_secret: str | None = None) -> dict[str, str]:
+        """This instance's `REGISTRY_*` variables on `storage` (`instance_variables`)."""
+        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret)
 
 
 def health_check_command() -> list[str]:

@@ -11,16 +11,18 @@ from typing import Any
 import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
+from pulumi_kubernetes import Provider
 
 from .args import RegistrySettings
 from .claims import claims, conflicts
+from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs
 from .kube_provider import kubernetes_provider
 from .node_trust import NodeTrust, NodeTrustArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
-from .registry_kube import PodSettings, RegistryDeployment, RegistryDeploymentArgs
-from .settings import Settings, SettingsError, load_settings
+from .registry_kube import RegistryDeployment, RegistryDeploymentArgs
+from .settings import KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
@@ -73,6 +75,22 @@ def _refuse(value: object) -> object:
     raise TypeError(f"is {kind}; settings take plain values (str, int, bool, lists and dicts of them)")
 
 
+def tls_args(s: Settings) -> RegistryTlsArgs:
+    """The certificate's settings, lifetimes in hours as pulumi-tls takes them."""
+    return RegistryTlsArgs(
+        hostnames=s.hostnames,
+        ip_addresses=s.ip_addresses,
+        subject=s.subject,
+        stack=s.stack,
+        key_algorithm=s.key_algorithm,
+        rsa_bits=s.rsa_bits,
+        ecdsa_curve=s.ecdsa_curve,
+        validity_hours=s.validity_days * 24,
+        ca_validity_hours=s.ca_validity_days * 24,
+        early_renewal_hours=s.early_renewal_days * 24,
+    )
+
+
 class RegistryConflictError(ValueError):
     """Two registries of one program want the same name, port or object."""
 
@@ -95,7 +113,7 @@ def _claim(name: str, s: Settings) -> None:
 
 
 class PrivateRegistry(pulumi.ComponentResource):
-    """A TLS + htpasswd registry container and the pull secrets and node trust to use it."""
+    """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         s = args.settings
@@ -103,84 +121,11 @@ class PrivateRegistry(pulumi.ComponentResource):
         super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
-        StackTarget(f"{name}-target", s.target, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
-
-        tls = RegistryTls(
-            f"{name}-tls",
-            RegistryTlsArgs(
-                hostnames=s.hostnames,
-                ip_addresses=s.ip_addresses,
-                subject=s.subject,
-                stack=s.stack,
-                key_algorithm=s.key_algorithm,
-                rsa_bits=s.rsa_bits,
-                ecdsa_curve=s.ecdsa_curve,
-                validity_hours=s.validity_days * 24,
-                ca_validity_hours=s.ca_validity_days * 24,
-                early_renewal_hours=s.early_renewal_days * 24,
-            ),
-            child,
-        )
+        StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
+        tls = RegistryTls(f"{name}-tls", tls_args(s), child)
         users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
-        # One Kubernetes provider for every Kubernetes resource, only when there is one: a Docker
-        # stack without pull secrets and node trust needs no cluster access at all.
-        daemonset = s.node_trust.mode == "daemonset"
-        kube_target = s.target == "kubernetes"
-        provider = None
-        if s.pull_secret.namespaces or daemonset or s.local_registry_hosting or kube_target:
-            # Until 2026-12 the provider was a child of PullSecrets, named after it.
-            old = pulumi.Alias(
-                name=f"{name}-pull-secrets-k8s",
-                parent=pulumi.create_urn(f"{name}-pull-secrets", "private-registry:index:PullSecrets", parent=self),
-            )
-            provider = kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
-        realm = f"private-registry {s.stack}"
-        self.target_outputs: dict[str, pulumi.Output] = {}
-        if kube_target and provider is not None:
-            deployment = RegistryDeployment(
-                f"{name}-deployment",
-                RegistryDeploymentArgs(
-                    namespace=s.namespace,
-                    replicas=s.replicas,
-                    service_type=s.service_type,
-                    port=s.port,
-                    pod=PodSettings(s.image, s.pull_image, realm, s.delete_enabled, s.storage),
-                    retain_data=s.retain_data,
-                    health_timeout_seconds=s.health_timeout_seconds,
-                    cert_pem=tls.cert_pem,
-                    key_pem=tls.private_key_pem,
-                    htpasswd=users.content,
-                    provider=provider,
-                ),
-                child,
-            )
-            self.target_outputs = {
-                "registryNamespace": deployment.namespace,
-                "registryDeployment": deployment.deployment_name,
-                "registryStorage": deployment.storage,
-            }
-        else:
-            registry = RegistryContainer(
-                f"{name}-registry",
-                RegistryContainerArgs(
-                    image=s.image,
-                    pull_image=s.pull_image,
-                    container_name=s.container_name,
-                    data_volume=s.data_volume,
-                    retain_data=s.retain_data,
-                    delete_enabled=s.delete_enabled,
-                    health_timeout_seconds=s.health_timeout_seconds,
-                    port=s.port,
-                    cert_pem=tls.cert_pem,
-                    key_pem=tls.private_key_pem,
-                    htpasswd=users.content,
-                    realm=realm,
-                    # Until 2026-12 the HTTP secret was a child of this component, named after it.
-                    http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
-                ),
-                child,
-            )
-            self.target_outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
+        provider = self._kubernetes_provider(name, s)
+        self.target_outputs = self._registry(name, s, tls, users, provider)
         pull_user = s.pull_secret.user
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
@@ -196,6 +141,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             ),
             child,
         )
+        daemonset = s.node_trust.mode == "daemonset"
         node_trust = NodeTrust(
             f"{name}-node-trust",
             NodeTrustArgs(
@@ -210,7 +156,6 @@ class PrivateRegistry(pulumi.ComponentResource):
             ),
             child,
         )
-
         self.endpoint = pulumi.Output.from_input(s.endpoint)
         self.ca_certificate = tls.ca_cert_pem
         self.certificate_expires_at = tls.expires_at
@@ -218,10 +163,70 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
         self.containerd_hosts_toml = node_trust.hosts_toml
-        self.target = pulumi.Output.from_input(s.target)
+        self.target = pulumi.Output.from_input(s.target.kind)
         self.pull_secret_name = pulumi.Output.from_input(s.pull_secret.name)
         self.pull_secret_namespaces = pulumi.Output.from_input(list(s.pull_secret.namespaces))
         self.register_outputs(self.outputs())
+
+    def _kubernetes_provider(self, name: str, s: Settings) -> Provider | None:
+        """One Kubernetes provider for every Kubernetes resource, only when there is one: a Docker
+        stack without pull secrets and node trust needs no cluster access at all.
+        """
+        daemonset = s.node_trust.mode == "daemonset"
+        if not (s.pull_secret.namespaces or daemonset or s.local_registry_hosting or s.target.kind == "kubernetes"):
+            return None
+        # Until 2026-12 the provider was a child of PullSecrets, named after it.
+        old = pulumi.Alias(
+            name=f"{name}-pull-secrets-k8s",
+            parent=pulumi.create_urn(f"{name}-pull-secrets", "private-registry:index:PullSecrets", parent=self),
+        )
+        return kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
+
+    def _registry(
+        self, name: str, s: Settings, tls: RegistryTls, users: Htpasswd, provider: Provider | None
+    ) -> dict[str, pulumi.Output]:
+        """The registry on its target; returns the target's own outputs."""
+        child = pulumi.ResourceOptions(parent=self)
+        instance = Instance(
+            image=s.image,
+            pull_image=s.pull_image,
+            realm=f"private-registry {s.stack}",
+            delete_enabled=s.delete_enabled,
+            health_timeout_seconds=s.health_timeout_seconds,
+            cert_pem=tls.cert_pem,
+            key_pem=tls.private_key_pem,
+            htpasswd=users.content,
+        )
+        target = s.target
+        if isinstance(target, KubernetesTarget):
+            assert provider is not None  # a Kubernetes target always has its provider
+            where = RegistryDeploymentArgs(
+                instance=instance,
+                namespace=target.namespace,
+                replicas=target.replicas,
+                service_type=target.service_type,
+                port=s.port,
+                storage=target.storage,
+                retain_data=s.retain_data,
+                provider=provider,
+            )
+            deployment = RegistryDeployment(f"{name}-deployment", where, child)
+            return {
+                "registryNamespace": deployment.namespace,
+                "registryDeployment": deployment.deployment_name,
+                "registryStorage": deployment.storage,
+            }
+        on_host = RegistryContainerArgs(
+            instance=instance,
+            container_name=target.container_name,
+            data_volume=target.data_volume,
+            retain_data=s.retain_data,
+            port=s.port,
+            # Until 2026-12 the HTTP secret was a child of this component, named after it.
+            http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
+        )
+        registry = RegistryContainer(f"{name}-registry", on_host, child)
+        return {"containerName": registry.container_name, "dataVolume": registry.volume_name}
 
     def outputs(self) -> dict[str, pulumi.Output]:
         """The stack outputs, named as the contract with cluster stacks says (README "Stack outputs")."""

@@ -22,8 +22,8 @@ from .distribution import (
     KEY_PATH,
     PORT,
     STORAGE_ROOT,
+    Instance,
     health_check_command,
-    instance_variables,
 )
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
@@ -32,28 +32,20 @@ from .settings import StorageSettings
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
 
 
-def registry_env(http_secret: str, realm: str, delete_enabled: bool = False) -> list[str]:
-    """The container's environment (`NAME=value`): a read-write instance on the data volume."""
-    variables = instance_variables("read-write", realm, delete_enabled, FILESYSTEM, http_secret)
-    return [f"{k}={v}" for k, v in variables.items()]
+def container_env(instance: Instance, http_secret: str) -> list[str]:
+    """The container's environment (`NAME=value`): the instance on the data volume."""
+    return [f"{k}={v}" for k, v in instance.variables(FILESYSTEM, http_secret).items()]
 
 
 @dataclass(frozen=True)
 class RegistryContainerArgs:
-    """What the container runs and with which TLS material, users and storage."""
+    """The instance, and where it runs on the Docker host: container, volume, port."""
 
-    image: str
-    pull_image: bool
+    instance: Instance
     container_name: str
     data_volume: str
     retain_data: bool
-    delete_enabled: bool
-    health_timeout_seconds: int
     port: int
-    cert_pem: pulumi.Input[str]
-    key_pem: pulumi.Input[str]
-    htpasswd: pulumi.Input[str]
-    realm: str
     # Where the HTTP secret lived before this component owned it: deployed stacks keep their secret
     # (and so their container) instead of generating a new one.
     http_secret_aliases: Sequence[pulumi.Alias] = field(default_factory=list)
@@ -77,15 +69,16 @@ class RegistryContainer(pulumi.ComponentResource):
             name=args.data_volume,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data),
         )
-        if args.pull_image:
+        instance = args.instance
+        if instance.pull_image:
             image: pulumi.Input[str] = docker.RemoteImage(
                 f"{name}-image",
-                name=args.image,
+                name=instance.image,
                 keep_locally=True,
                 opts=pulumi.ResourceOptions(parent=self),
             ).image_id
         else:
-            image = args.image
+            image = instance.image
 
         # Signs upload state: without a fixed secret an upload in progress fails after a restart.
         http_secret = GeneratedSecret(
@@ -93,9 +86,7 @@ class RegistryContainer(pulumi.ComponentResource):
             HTTP_SECRET_BYTES,
             pulumi.ResourceOptions(parent=self, aliases=list(args.http_secret_aliases)),
         )
-        envs: pulumi.Output[list[str]] = pulumi.Output.secret(
-            http_secret.value.apply(lambda s: registry_env(s, args.realm, args.delete_enabled))
-        )
+        envs: pulumi.Output[list[str]] = pulumi.Output.secret(http_secret.value.apply(lambda s: container_env(instance, s)))
         # An interrupted `up` can leave a container with this name that no state records: the hook
         # removes it before the create only when it is this stack's and idle (components/leftover_container.py).
         remove_leftover = pulumi.ResourceHook(
@@ -111,9 +102,9 @@ class RegistryContainer(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORAGE_ROOT)],
             envs=envs,
             uploads=[
-                docker.ContainerUploadArgs(file=CERT_PATH, content=args.cert_pem),
-                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(args.key_pem)),
-                docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=pulumi.Output.secret(args.htpasswd)),
+                docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem),
+                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(instance.key_pem)),
+                docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=pulumi.Output.secret(instance.htpasswd)),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=health_check_command(),
@@ -123,7 +114,7 @@ class RegistryContainer(pulumi.ComponentResource):
                 start_period="1s",
             ),
             wait=True,
-            wait_timeout=args.health_timeout_seconds,
+            wait_timeout=instance.health_timeout_seconds,
             stop_timeout=DRAIN_SECONDS + 5,
             labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
             opts=pulumi.ResourceOptions(

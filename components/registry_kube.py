@@ -36,8 +36,8 @@ from .distribution import (
     HTTP_SECRET_BYTES,
     PORT,
     STORAGE_ROOT,
+    Instance,
     health_check_command,
-    instance_variables,
     secret_variables,
 )
 from .generated_secret import GeneratedSecret
@@ -57,27 +57,8 @@ def content_hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class PodSettings:
-    """What the registry Pods run with: everything of the pod template that is not a hash."""
-
-    image: str
-    pull_image: bool
-    realm: str
-    delete_enabled: bool
-    storage: StorageSettings
-
-
-def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]) -> dict[str, object]:
-    """The registry Pods: probes, mounts, security context and the hashes that roll them (outputs
-    that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
-    """
-    variables = instance_variables("read-write", pod.realm, pod.delete_enabled, pod.storage)
-    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in variables.items()]
-    env += [
-        {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
-        for k, key in secret_variables(pod.storage).items()
-    ]
+def pod_storage(storage: StorageSettings) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The Pod's volume mounts and volumes: TLS and htpasswd folders, /tmp, and the claim if any."""
     mounts: list[dict[str, object]] = [
         {"name": "tls", "mountPath": CERTS_DIR, "readOnly": True},
         {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
@@ -88,13 +69,23 @@ def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi
         {"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o440}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
-    if pod.storage.driver == "filesystem":
+    if storage.driver == "filesystem":
         mounts.append({"name": "data", "mountPath": STORAGE_ROOT})
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}})
-    container = {
+    return mounts, volumes
+
+
+def registry_container(instance: Instance, storage: StorageSettings, mounts: list[dict[str, object]]) -> dict[str, object]:
+    """The registry container: the instance's variables (secret ones from the Secret), probes, limits."""
+    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in instance.variables(storage).items()]
+    env += [
+        {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
+        for k, key in secret_variables(storage).items()
+    ]
+    return {
         "name": "registry",
-        "image": pod.image,
-        "imagePullPolicy": "IfNotPresent" if pod.pull_image else "Never",
+        "image": instance.image,
+        "imagePullPolicy": "IfNotPresent" if instance.pull_image else "Never",
         "ports": [{"name": "https", "containerPort": PORT}],
         "env": env,
         "volumeMounts": mounts,
@@ -121,6 +112,16 @@ def pod_template(pod: PodSettings, tls_hash: pulumi.Input[str], env_hash: pulumi
             "capabilities": {"drop": ["ALL"]},
         },
     }
+
+
+def pod_template(
+    instance: Instance, storage: StorageSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]
+) -> dict[str, object]:
+    """The registry Pods: the container, volumes, security context and the hashes that roll them
+    (outputs that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
+    """
+    mounts, volumes = pod_storage(storage)
+    container = registry_container(instance, storage, mounts)
     return {
         "metadata": {
             "labels": LABELS,
@@ -182,18 +183,15 @@ def b64(text: str) -> str:
 
 @dataclass(frozen=True)
 class RegistryDeploymentArgs:
-    """Where the registry runs in the cluster, with which storage, TLS material and users."""
+    """The instance, and where it runs in the cluster: namespace, replicas, Service, storage."""
 
+    instance: Instance
     namespace: str
     replicas: int
     service_type: str
     port: int
-    pod: PodSettings
+    storage: StorageSettings
     retain_data: bool
-    health_timeout_seconds: int
-    cert_pem: pulumi.Input[str]
-    key_pem: pulumi.Input[str]
-    htpasswd: pulumi.Input[str]
     provider: Provider
 
 
@@ -206,7 +204,7 @@ class RegistryDeployment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:RegistryDeployment", name, None, opts)
-        storage = args.pod.storage
+        storage = args.storage
         keep_volume = storage.driver == "filesystem" and args.retain_data
         # The namespace holds the claim: with the data kept on destroy, it stays too.
         namespace = Namespace(
@@ -216,62 +214,14 @@ class RegistryDeployment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, retain_on_delete=keep_volume),
         )
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
-        meta = {"namespace": args.namespace, "labels": LABELS}
+        meta: dict[str, object] = {"namespace": args.namespace, "labels": LABELS}
 
-        http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
-        by_variable = {
-            "REGISTRY_HTTP_SECRET": http_secret.value,
-            "REGISTRY_STORAGE_S3_ACCESSKEY": storage.access_key,
-            "REGISTRY_STORAGE_S3_SECRETKEY": storage.secret_key,
-        }
-        keys = secret_variables(storage)  # the variables the pod template takes from the Secret, and their keys
-        values = pulumi.Output.all(*(by_variable[variable] for variable in keys))
-        # Only a hash of these high-entropy values enters the pod template, so the template need not be secret.
-        env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
-        secrets = [
-            Secret(
-                f"{name}-tls",
-                {**meta, "name": f"{NAME}-tls"},
-                "kubernetes.io/tls",
-                pulumi.Output.all(args.cert_pem, args.key_pem).apply(lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}),
-                inside,
-            ),
-            Secret(
-                f"{name}-auth",
-                {**meta, "name": f"{NAME}-auth"},
-                "Opaque",
-                pulumi.Output.from_input(args.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
-                inside,
-            ),
-            Secret(
-                f"{name}-env",
-                {**meta, "name": f"{NAME}-env"},
-                "Opaque",
-                values.apply(lambda vs: {key: b64(v) for key, v in zip(keys.values(), vs, strict=True)}),
-                inside,
-            ),
-        ]
-        claims: list[pulumi.Resource] = []
-        if storage.driver == "filesystem":
-            claim_spec: dict[str, object] = {
-                "accessModes": [storage.access_mode],
-                "resources": {"requests": {"storage": storage.size}},
-            }
-            if storage.storage_class:
-                claim_spec["storageClassName"] = storage.storage_class
-            claims.append(
-                PersistentVolumeClaim(
-                    f"{name}-data",
-                    {**meta, "name": f"{NAME}-data"},
-                    claim_spec,
-                    pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(retain_on_delete=args.retain_data)),
-                )
-            )
-
-        tls_hash = pulumi.Output.from_input(args.cert_pem).apply(content_hash)
-        spec = deployment_spec(args.replicas, storage, pod_template(args.pod, tls_hash, env_hash))
+        secrets, env_hash = self._secrets(name, args, meta, inside)
+        claims = self._claim(name, args, meta, inside)
+        tls_hash = pulumi.Output.from_input(args.instance.cert_pem).apply(content_hash)
+        spec = deployment_spec(args.replicas, storage, pod_template(args.instance, storage, tls_hash, env_hash))
         # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
-        timeout = f"{args.health_timeout_seconds * args.replicas}s"
+        timeout = f"{args.instance.health_timeout_seconds * args.replicas}s"
         Deployment(
             f"{name}-deployment",
             {**meta, "name": NAME},
@@ -300,3 +250,66 @@ class RegistryDeployment(pulumi.ComponentResource):
         )
         self.storage = pulumi.Output.from_input(where)
         self.register_outputs({"namespace": self.namespace, "deployment": self.deployment_name, "storage": self.storage})
+
+    def _secrets(
+        self, name: str, args: RegistryDeploymentArgs, meta: dict[str, object], inside: pulumi.ResourceOptions
+    ) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
+        """The TLS, htpasswd and environment Secrets, and a hash of the secret variables for the template."""
+        storage = args.storage
+        http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
+        by_variable = {
+            "REGISTRY_HTTP_SECRET": http_secret.value,
+            "REGISTRY_STORAGE_S3_ACCESSKEY": storage.access_key,
+            "REGISTRY_STORAGE_S3_SECRETKEY": storage.secret_key,
+        }
+        keys = secret_variables(storage)  # the variables the pod template takes from the Secret, and their keys
+        values = pulumi.Output.all(*(by_variable[variable] for variable in keys))
+        # Only a hash of these high-entropy values enters the pod template, so the template need not be secret.
+        env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
+        secrets: list[pulumi.Resource] = [
+            Secret(
+                f"{name}-tls",
+                {**meta, "name": f"{NAME}-tls"},
+                "kubernetes.io/tls",
+                pulumi.Output.all(args.instance.cert_pem, args.instance.key_pem).apply(
+                    lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}
+                ),
+                inside,
+            ),
+            Secret(
+                f"{name}-auth",
+                {**meta, "name": f"{NAME}-auth"},
+                "Opaque",
+                pulumi.Output.from_input(args.instance.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
+                inside,
+            ),
+            Secret(
+                f"{name}-env",
+                {**meta, "name": f"{NAME}-env"},
+                "Opaque",
+                values.apply(lambda vs: {key: b64(v) for key, v in zip(keys.values(), vs, strict=True)}),
+                inside,
+            ),
+        ]
+        return secrets, env_hash
+
+    def _claim(
+        self, name: str, args: RegistryDeploymentArgs, meta: dict[str, object], inside: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """The PersistentVolumeClaim of driver `filesystem` (kept on destroy with `retainData`); none for S3."""
+        storage = args.storage
+        if storage.driver != "filesystem":
+            return []
+        claim_spec: dict[str, object] = {
+            "accessModes": [storage.access_mode],
+            "resources": {"requests": {"storage": storage.size}},
+        }
+        if storage.storage_class:
+            claim_spec["storageClassName"] = storage.storage_class
+        claim = PersistentVolumeClaim(
+            f"{name}-data",
+            {**meta, "name": f"{NAME}-data"},
+            claim_spec,
+            pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(retain_on_delete=args.retain_data)),
+        )
+        return [claim]

@@ -30,6 +30,7 @@ class Key:
     low: int | None = None
     high: int | None = None
     shown_default: str | None = None
+    only: Literal["docker", "kubernetes"] | None = None  # used by that target only; refused with the other
 
     @property
     def typed(self) -> bool:
@@ -68,9 +69,10 @@ KEYS: tuple[Key, ...] = (
     Key("port", "integer", None, "the port clients connect to: the Docker host's port (target `docker`), the NodePort "
         "(target `kubernetes`, 30000..32767, the API server's default range) or the LoadBalancer's port", 1, 65535,
         shown_default="`5000`; `30500` with target `kubernetes` and serviceType `NodePort`"),
-    Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`"),
+    Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
+        only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
-        "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`"),
+        "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`", only="docker"),
     Key("retainData", "boolean", True, "keep the image data on `pulumi destroy`: the data volume (target `docker`) or "
         "the PersistentVolumeClaim (target `kubernetes`, driver `filesystem`). With driver `s3` the bucket's data is "
         "always kept: `false` is refused there"),
@@ -84,17 +86,17 @@ KEYS: tuple[Key, ...] = (
         "`kubernetes` (a Deployment in the cluster of the `kubernetes` setting; README \"When to use which target\"). "
         "Fixed per stack: a change is refused before anything is touched"),
     Key("replicas", "integer", 2, "registry Pods (target `kubernetes`); more than one needs storage every replica "
-        "shares (driver `s3`, or `filesystem` with accessMode `ReadWriteMany`)", 1, 50),
+        "shares (driver `s3`, or `filesystem` with accessMode `ReadWriteMany`)", 1, 50, only="kubernetes"),
     Key("namespace", "string", None, "the registry's own namespace (target `kubernetes`), created by the stack",
-        shown_default="`registry-<stack>`"),
+        shown_default="`registry-<stack>`", only="kubernetes"),
     Key("serviceType", "string", "NodePort", "how nodes and clients reach the registry (target `kubernetes`): "
         "`NodePort` (`port` on every node's address) or `LoadBalancer` (the cluster's load balancer; put its address "
-        "in the SANs)"),
+        "in the SANs)", only="kubernetes"),
     Key("storage", "object", {}, "image data of target `kubernetes`: `{driver: filesystem, size, storageClass, "
         "accessMode}` (a PersistentVolumeClaim; default 10Gi, the cluster's default class, ReadWriteOnce) or `{driver: "
         "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey}` (S3 or S3-compatible; set the keys as "
         "secrets with `pulumi config set --secret --path storage.secretKey`, or leave both out for the node's own "
-        "credentials)", shown_default="`{driver: filesystem}`"),
+        "credentials)", shown_default="`{driver: filesystem}`", only="kubernetes"),
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`"),
     Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "

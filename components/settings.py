@@ -27,7 +27,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
-from .setting_keys import BY_NAME, NAMES, PROJECT, default
+from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
@@ -133,8 +133,31 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class DockerTarget:
+    """Target `docker`: one container on the Docker host, the image data in a named volume."""
+
+    container_name: str
+    data_volume: str
+    kind: Literal["docker"] = "docker"
+
+
+@dataclass(frozen=True)
+class KubernetesTarget:
+    """Target `kubernetes`: a Deployment of replicas in its own namespace, behind a Service."""
+
+    namespace: str
+    replicas: int = 2
+    service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
+    storage: StorageSettings = StorageSettings(driver="filesystem")
+    kind: Literal["kubernetes"] = "kubernetes"
+
+
+Target = DockerTarget | KubernetesTarget
+
+
+@dataclass(frozen=True)
 class Settings:
-    """The validated settings of one stack."""
+    """The validated settings of one registry; what only one target uses is in `target`."""
 
     stack: str
     users: tuple[User, ...]
@@ -151,8 +174,6 @@ class Settings:
     image: str
     pull_image: bool
     port: int
-    container_name: str
-    data_volume: str
     retain_data: bool
     delete_enabled: bool
     health_timeout_seconds: int
@@ -161,11 +182,7 @@ class Settings:
     kubernetes: KubernetesSettings
     node_trust: NodeTrustSettings
     local_registry_hosting: bool
-    target: Literal["docker", "kubernetes"] = "docker"
-    replicas: int = 2
-    namespace: str = ""
-    service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
-    storage: StorageSettings = StorageSettings(driver="filesystem")
+    target: Target
     warnings: tuple[str, ...] = ()
 
     @property
@@ -522,13 +539,14 @@ def _choice(raw: Mapping[str, Any], name: str, choices: Sequence[str], allowed: 
     return str(value)
 
 
-def _only_for(raw: Mapping[str, Any], names: Sequence[str], target: str, p: _Problems) -> None:
-    """Settings of the other target are refused, not ignored: a user who sets them expects them used.
-    The default value itself is let through (Pulumi.yaml's declared defaults arrive as values).
+def _other_targets_settings(raw: Mapping[str, Any], target: str, p: _Problems) -> None:
+    """Settings of the other target (the table's `only`) are refused, not ignored: a user who sets
+    them expects them used. The default value itself is let through (Pulumi.yaml's declared
+    defaults arrive as values).
     """
-    for name in names:
-        if name in raw and raw[name] != BY_NAME[name].default:
-            p.add(name, raw[name], f"is only used with target = {target}")
+    for spec in KEYS:
+        if spec.only not in (None, target) and spec.name in raw and raw[spec.name] != spec.default:
+            p.add(spec.name, raw[spec.name], f"is only used with target = {spec.only}")
 
 
 def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) -> StorageSettings:
@@ -596,19 +614,15 @@ def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) ->
     )
 
 
-def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
-    """Validate raw config values (key without project prefix -> value) into `Settings`.
-
-    Raises `SettingsError` naming every bad key, its value (unless it may hold a secret: see
-    `_Problems`) and what is allowed. `secret_keys` are the keys the engine holds encrypted.
-    """
-    p = _Problems(secret_keys)
-    warnings: list[str] = []
+def _unknown_keys(raw: Mapping[str, Any], p: _Problems) -> None:
     for name in sorted(set(raw) - set(NAMES)):
         close = difflib.get_close_matches(name, NAMES, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         p.add(name, raw[name], f"is not a setting of this project; {hint}known settings: {', '.join(NAMES)}")
 
+
+def _auth(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> dict[str, Any]:
+    """Section `users` and `bcryptCost`."""
     users = _users(raw, p)
     cost = _integer(raw, "bcryptCost", p)
     shown_cost = p.show("bcryptCost", cost)
@@ -616,16 +630,16 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         warnings.append(f"{key('bcryptCost')} = {shown_cost} is below 10: the hashes are cheap to brute-force")
     if cost > 13:
         warnings.append(f"{key('bcryptCost')} = {shown_cost}: the registry verifies the hash on every request; expect slow pulls")
+    return {"users": users, "bcrypt_cost": cost}
 
+
+def _certificate(raw: Mapping[str, Any], p: _Problems) -> dict[str, Any]:
+    """Section certificate: SANs, subject, key and lifetimes."""
     hostnames = _hostnames(raw, p)
     ips = _ip_addresses(raw, p)
     if not hostnames and not ips:
         p.add("hostnames", raw.get("hostnames"), "the certificate needs at least one valid DNS name or IP address")
-    # The first SAN names the server: default subject CN and default endpoint host.
-    first_san = hostnames[0] if hostnames else (ips[0] if ips else "localhost")
-    subject = _subject(raw, first_san, p)
     algorithm, rsa_bits, curve = _key(raw, p)
-
     validity = _integer(raw, "validityDays", p)
     shown_validity = p.show("validityDays", validity)
     ca_validity = _integer(raw, "caValidityDays", p)
@@ -642,13 +656,29 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             ca_validity,
             f"must be at least validityDays ({shown_validity}): the CA must outlive its certificates",
         )
+    return {
+        "hostnames": hostnames,
+        "ip_addresses": ips,
+        # The first SAN names the server: default subject CN and default endpoint host.
+        "subject": _subject(raw, first_san(hostnames, ips), p),
+        "key_algorithm": algorithm,
+        "rsa_bits": rsa_bits,
+        "ecdsa_curve": curve,
+        "validity_days": validity,
+        "ca_validity_days": ca_validity,
+        "early_renewal_days": early,
+    }
 
-    image = _image(raw, p, warnings)
-    pull_image = _boolean(raw, "pullImage", p)
-    target = _choice(raw, "target", TARGETS, "must be docker (a container on the Docker host) or kubernetes", p)
-    kube_target = target == "kubernetes"
+
+def first_san(hostnames: Sequence[str], ips: Sequence[str]) -> str:
+    return hostnames[0] if hostnames else (ips[0] if ips else "localhost")
+
+
+def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, int]:
+    """Section target: the target's own settings, and the port clients connect to."""
+    kind = _choice(raw, "target", TARGETS, "must be docker (a container on the Docker host) or kubernetes", p)
     service_type = _choice(raw, "serviceType", SERVICE_TYPES, "must be NodePort or LoadBalancer", p)
-    node_port = kube_target and service_type == "NodePort"
+    node_port = kind == "kubernetes" and service_type == "NodePort"
     port = _integer(raw, "port", p, default_value=DEFAULT_NODE_PORT if node_port else DEFAULT_PORT)
     if node_port and not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
         p.add(
@@ -657,29 +687,30 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             f"is the NodePort with target = kubernetes and serviceType = NodePort: it must be in "
             f"{NODE_PORT_RANGE[0]}..{NODE_PORT_RANGE[1]} (the API server's default --service-node-port-range)",
         )
+    _other_targets_settings(raw, kind, p)
+    if kind == "docker":
+        allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
+        container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, allowed, p)
+        data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, allowed, p)
+        return DockerTarget(container_name=container_name, data_volume=data_volume), port
     replicas = _integer(raw, "replicas", p)
     namespace = _name(raw, "namespace", object_name("registry", stack), dns_label_ok,
                       "must be a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63)", p)  # fmt: skip
-    storage = _storage(raw, stack, replicas, p) if kube_target else StorageSettings(driver="filesystem")
-    if kube_target:
-        _only_for(raw, ["containerName", "dataVolume"], "docker", p)
-        if storage.driver == "s3" and raw.get("retainData") is False:
-            p.add(
-                "retainData",
-                False,
-                "is refused with storage.driver = s3: the program never deletes objects from the bucket; remove "
-                "the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`",
-            )
-    else:
-        _only_for(raw, ["replicas", "namespace", "serviceType", "storage"], "kubernetes", p)
-    docker_allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
-    container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, docker_allowed, p)
-    data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, docker_allowed, p)
-    retain_data = _boolean(raw, "retainData", p)
-    delete_enabled = _boolean(raw, "deleteEnabled", p)
-    health_timeout = _integer(raw, "healthTimeoutSeconds", p)
+    storage = _storage(raw, stack, replicas, p)
+    if storage.driver == "s3" and raw.get("retainData") is False:
+        p.add(
+            "retainData",
+            False,
+            "is refused with storage.driver = s3: the program never deletes objects from the bucket; remove "
+            "the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`",
+        )
+    kube_service: Literal["NodePort", "LoadBalancer"] = "LoadBalancer" if service_type == "LoadBalancer" else "NodePort"
+    return KubernetesTarget(namespace=namespace, replicas=replicas, service_type=kube_service, storage=storage), port
 
-    endpoint = raw.get("endpoint", join_endpoint(first_san, port))
+
+def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[str], port: int, p: _Problems) -> str:
+    """`endpoint`: given, or the first SAN with the port; its host must be covered by the SANs."""
+    endpoint = raw.get("endpoint", join_endpoint(first_san(hostnames, ips), port))
     try:
         if not isinstance(endpoint, str):
             raise ValueError(endpoint)
@@ -694,7 +725,13 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             )
     except ValueError:
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
+    return str(endpoint)
 
+
+def _cluster(
+    raw: Mapping[str, Any], stack: str, users: Sequence[User], endpoint: str, target: Target, p: _Problems
+) -> dict[str, Any]:
+    """Section cluster: which cluster, and what the stack writes there (pull secrets, node trust)."""
     kubernetes = _kubernetes(raw, stack, p)
     pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", p)
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
@@ -703,51 +740,59 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             True,
             "needs kubernetes.mode = cluster (a rendered ServiceAccount would overwrite the live one)",
         )
+    node_trust = _node_trust(raw, endpoint, p)
+    # Off unless asked for: its ConfigMaps have fixed names in kube-public, one stack per cluster.
+    local_registry_hosting = _boolean(raw, "localRegistryHosting", p)
+    kube_target = target.kind == "kubernetes"
+    _cluster_needed(kubernetes, pull_secret, node_trust, local_registry_hosting, kube_target, p)
+    return {
+        "kubernetes": kubernetes,
+        "pull_secret": pull_secret,
+        "node_trust": node_trust,
+        "local_registry_hosting": local_registry_hosting,
+    }
 
-    if kube_target and image_registry(image) == endpoint:
+
+def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
+    """Validate raw config values (key without project prefix -> value) into `Settings`.
+
+    Raises `SettingsError` naming every bad key, its value (unless it may hold a secret: see
+    `_Problems`) and what is allowed. `secret_keys` are the keys the engine holds encrypted.
+    """
+    p = _Problems(secret_keys)
+    warnings: list[str] = []
+    _unknown_keys(raw, p)
+    auth = _auth(raw, p, warnings)
+    certificate = _certificate(raw, p)
+    image = _image(raw, p, warnings)
+    pull_image = _boolean(raw, "pullImage", p)
+    target, port = _target(raw, stack, p)
+    endpoint = _endpoint(raw, certificate["hostnames"], certificate["ip_addresses"], port, p)
+    if target.kind == "kubernetes" and image_registry(image) == endpoint:
         p.add(
             "image",
             image,
             "is in this registry, which cannot serve its own image before it runs: the nodes must pull the "
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
-    node_trust = _node_trust(raw, str(endpoint), p)
-    # Off unless asked for: its ConfigMaps have fixed names in kube-public, one stack per cluster.
-    local_registry_hosting = _boolean(raw, "localRegistryHosting", p)
-    _cluster_needed(kubernetes, pull_secret, node_trust, local_registry_hosting, kube_target, p)
-
+    cluster = _cluster(raw, stack, auth["users"], endpoint, target, p)
+    runtime: dict[str, Any] = {
+        "retain_data": _boolean(raw, "retainData", p),
+        "delete_enabled": _boolean(raw, "deleteEnabled", p),
+        "health_timeout_seconds": _integer(raw, "healthTimeoutSeconds", p),
+    }
     if p.items:
         raise SettingsError(p.items)
     return Settings(
         stack=stack,
-        users=users,
-        bcrypt_cost=cost,
-        hostnames=hostnames,
-        ip_addresses=ips,
-        subject=subject,
-        key_algorithm=algorithm,
-        rsa_bits=rsa_bits,
-        ecdsa_curve=curve,
-        validity_days=validity,
-        ca_validity_days=ca_validity,
-        early_renewal_days=early,
+        **auth,
+        **certificate,
         image=image,
         pull_image=pull_image,
         port=port,
-        container_name=container_name,
-        data_volume=data_volume,
-        retain_data=retain_data,
-        delete_enabled=delete_enabled,
-        health_timeout_seconds=health_timeout,
-        endpoint=str(endpoint),
-        pull_secret=pull_secret,
-        kubernetes=kubernetes,
-        node_trust=node_trust,
-        local_registry_hosting=local_registry_hosting,
-        target="kubernetes" if kube_target else "docker",
-        replicas=replicas,
-        namespace=namespace,
-        service_type="LoadBalancer" if service_type == "LoadBalancer" else "NodePort",
-        storage=storage,
+        endpoint=endpoint,
+        target=target,
+        **runtime,
+        **cluster,
         warnings=tuple(warnings),
     )

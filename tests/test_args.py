@@ -19,6 +19,7 @@ from components.settings import (
     STORAGE_KEYS,
     SUBJECT_FIELDS,
     USER_KEYS,
+    DockerTarget,
     SettingsError,
     load_settings,
 )
@@ -64,11 +65,8 @@ def test_of_validates_like_the_stack_config() -> None:
     settings: args.RegistrySettings = {"hostnames": ("registry.example.com",), "port": 5443, "users": [{"name": "ci"}]}
     built = PrivateRegistryArgs.of(settings, instance="prod-images").settings
     assert built == load_settings({"hostnames": ["registry.example.com"], "port": 5443, "users": [{"name": "ci"}]}, "prod-images")
-    assert (built.endpoint, built.container_name, built.data_volume) == (
-        "registry.example.com:5443",
-        "registry-prod-images",
-        "registry-data-prod-images",
-    )
+    assert built.endpoint == "registry.example.com:5443"
+    assert built.target == DockerTarget(container_name="registry-prod-images", data_volume="registry-data-prod-images")
 
 
 def test_of_never_prints_storage_or_user_values() -> None:

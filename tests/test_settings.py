@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.names import dns_label_ok, san_covers, split_endpoint
-from components.settings import SettingsError, load_settings
+from components.settings import DockerTarget, SettingsError, load_settings
 
 CLUSTER = {"kubernetes": {"context": "prod"}}
 
@@ -38,7 +38,7 @@ def test_defaults_match_the_design() -> None:
     assert (s.validity_days, s.ca_validity_days, s.early_renewal_days) == (365, 3650, 30)
     assert s.image == "registry:3.1.2" and s.pull_image is True
     assert s.port == 5000 and s.endpoint == "localhost:5000"
-    assert s.container_name == "registry-dev" and s.data_volume == "registry-data-dev"
+    assert s.target == DockerTarget(container_name="registry-dev", data_volume="registry-data-dev")
     assert s.retain_data is True
     assert s.subject.common_name == "localhost"
     assert s.pull_secret.name == "registry-pull-secret"

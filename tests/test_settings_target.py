@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError, load_settings
+from components.settings import DockerTarget, KubernetesTarget, SettingsError, load_settings
 from components.target_guard import UNSET, StackTargetProvider, target_change_problem
 
 KUBE: dict[str, Any] = {
@@ -26,13 +26,15 @@ def problems(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> 
 
 def test_kubernetes_defaults() -> None:
     s = load_settings(KUBE, "Team.Dev")
-    assert (s.target, s.replicas, s.service_type, s.port) == ("kubernetes", 2, "NodePort", 30500)
-    assert s.endpoint == "10.0.0.5:30500" and s.namespace == "registry-team-dev"
-    assert s.storage.endpoint == "http://10.0.0.9:9000" and not s.storage.secure
-    assert s.storage.root_directory == "/registry-Team.Dev" and s.storage.region == "us-east-1"
-    assert s.storage.access_key is None  # the node's own credentials
+    target = s.target
+    assert isinstance(target, KubernetesTarget)
+    assert (target.kind, target.replicas, target.service_type, s.port) == ("kubernetes", 2, "NodePort", 30500)
+    assert s.endpoint == "10.0.0.5:30500" and target.namespace == "registry-team-dev"
+    assert target.storage.endpoint == "http://10.0.0.9:9000" and not target.storage.secure
+    assert target.storage.root_directory == "/registry-Team.Dev" and target.storage.region == "us-east-1"
+    assert target.storage.access_key is None  # the node's own credentials
     docker = load_settings({}, "dev")
-    assert docker.target == "docker" and docker.port == 5000
+    assert docker.target == DockerTarget("registry-dev", "registry-data-dev") and docker.port == 5000
 
 
 def test_more_than_one_replica_needs_shared_storage() -> None:
@@ -42,9 +44,10 @@ def test_more_than_one_replica_needs_shared_storage() -> None:
         "same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or CephFS); or set "
         "replicas = 1, or use storage.driver = s3"
     ]
-    ok = load_settings({**KUBE, "storage": {"driver": "filesystem", "accessMode": "ReadWriteMany"}}, "dev")
-    assert ok.storage.access_mode == "ReadWriteMany"
-    assert load_settings({**KUBE, "replicas": 1, "storage": {"driver": "filesystem"}}, "dev").replicas == 1
+    ok = load_settings({**KUBE, "storage": {"driver": "filesystem", "accessMode": "ReadWriteMany"}}, "dev").target
+    assert isinstance(ok, KubernetesTarget) and ok.storage.access_mode == "ReadWriteMany"
+    one = load_settings({**KUBE, "replicas": 1, "storage": {"driver": "filesystem"}}, "dev").target
+    assert isinstance(one, KubernetesTarget) and one.replicas == 1
 
 
 def test_node_port_range_and_the_settings_of_the_other_target_are_refused() -> None:
