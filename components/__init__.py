@@ -11,17 +11,23 @@ with pip it is `private_registry` (pyproject.toml maps one to the other). The pu
 docs/design.md draws the graph the modules form; docs/component.md is the guide for other programs.
 """
 
-from .args import (
-    KubernetesSetting,
-    NodeTrustSetting,
-    PullSecretSetting,
-    RegistrySettings,
-    StorageSetting,
-    SubjectSetting,
-    UserSetting,
-)
-from .private_registry import PrivateRegistry, PrivateRegistryArgs, RegistryConflictError
-from .settings import Settings, SettingsError, load_settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below, for type checkers; loaded on first use at run time
+    from .args import (
+        KubernetesSetting,
+        NodeTrustSetting,
+        PullSecretSetting,
+        RegistrySettings,
+        StorageSetting,
+        SubjectSetting,
+        UserSetting,
+    )
+    from .private_registry import PrivateRegistry, PrivateRegistryArgs, RegistryConflictError
+    from .settings import Settings, SettingsError, load_settings
 
 __version__ = "0.1.0"
 
@@ -41,3 +47,21 @@ __all__ = [
     "__version__",
     "load_settings",
 ]
+
+# Where each public name lives. Loaded on first use, so that `python -m components.setting_keys`
+# (and the unit tests of pure modules) do not import Pulumi and every component first.
+_HOMES = {
+    **dict.fromkeys(
+        ("KubernetesSetting", "NodeTrustSetting", "PullSecretSetting", "RegistrySettings", "StorageSetting",
+         "SubjectSetting", "UserSetting"),
+        "args",
+    ),
+    **dict.fromkeys(("PrivateRegistry", "PrivateRegistryArgs", "RegistryConflictError"), "private_registry"),
+    **dict.fromkeys(("Settings", "SettingsError", "load_settings"), "settings"),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
