@@ -48,14 +48,14 @@ KEYS: tuple[Key, ...] = (
     Key("users", "object", [{"name": "admin"}],
         "htpasswd users `[{name, password?}]`; `password` from a config secret (`pulumi config set --secret --path "
         "'users[0].password' ...`), else generated once and kept in state as a secret. Names: no `:` or white space; "
-        "passwords at most 72 bytes (bcrypt ignores the rest)", shown_default="`[{name: admin}]`"),
+        "passwords at most 72 bytes (bcrypt ignores the rest)"),
     Key("bcryptCost", "integer", 10, "bcrypt cost of the hashes of configured passwords; warns below 10. The registry "
         "checks the hash on every request (about 75 ms each at 10 here). Generated passwords (192 random bits) are "
         "hashed at cost 4: no cost makes them easier or harder to guess", 4, 31),
     Key("hostnames", "list", ["localhost"], "DNS SANs of the server certificate (`*.example.com` allowed)"),
     Key("ipAddresses", "list", ["127.0.0.1"], "IP SANs of the server certificate"),
     Key("subject", "object", {}, "`{commonName, organization, organizationalUnit, locality, province, country}`; "
-        "the CA gets CN `private-registry <stack> CA`", shown_default="CN = first hostname"),
+        "the CA gets CN `private-registry <stack> CA`"),
     Key("keyAlgorithm", "string", "RSA", "`RSA` (with `rsaBits`) or `ECDSA` (with `ecdsaCurve`)"),
     Key("rsaBits", "integer", 4096, "RSA key size", 2048, 16384),
     Key("ecdsaCurve", "string", "P256", "ECDSA curve, `P256` or `P384` (Go TLS clients refuse P224)"),
@@ -96,30 +96,93 @@ KEYS: tuple[Key, ...] = (
         "accessMode}` (a PersistentVolumeClaim; default 10Gi, the cluster's default class, ReadWriteOnce) or `{driver: "
         "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey}` (S3 or S3-compatible; set the keys as "
         "secrets with `pulumi config set --secret --path storage.secretKey`, or leave both out for the node's own "
-        "credentials)", shown_default="`{driver: filesystem}`", only="kubernetes"),
+        "credentials)", only="kubernetes"),
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`"),
     Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "
         "namespace (with a cluster named by `kubernetes`); optionally added to each namespace's `default` "
-        "ServiceAccount",
-        shown_default="`{name: registry-pull-secret, namespaces: [default] with a cluster, else [], user: <first "
-        "user>, patchDefaultServiceAccount: false}`"),
+        "ServiceAccount"),
     Key("kubernetes", "object", {}, "`{mode, context, renderDirectory}`: which cluster the stack writes into. "
         "`none` (the default without `context`): none at all, so no pull secrets, node trust or KEP-1755 ConfigMap; "
         "`cluster` (the default with `context`): apply to the kubeconfig context `context`, required (the current "
         "context is never taken by default); `render`: write manifests to `renderDirectory` (default "
         "`rendered/<stack>`, created owner-only; the Secrets in it are plaintext). Fixed per stack: switching "
-        "replaces every Kubernetes resource", shown_default="`{mode: none}`"),
+        "replaces every Kubernetes resource"),
     Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir}`: how nodes trust the CA. `none`: node "
         "provisioning installs the outputs `containerdHostsToml` and `caCertificate`; `daemonset`: a DaemonSet in "
         "`namespace` (default `kube-system`, must exist) writes both into `certsDir` (default "
         "`/etc/containerd/certs.d`, containerd's `config_path`) on every node and keeps them current; `image` (required "
-        "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)",
-        shown_default="`{mode: none}`"),
+        "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)"),
     Key("localRegistryHosting", "boolean", False, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
         "fixed, so one stack per cluster may own them: off unless set"),
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of an object setting (`pullSecret.name`). `default` None: computed, required or left
+    out, and `shown_default` says which.
+    """
+
+    name: str
+    default: Any
+    shown_default: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.shown_default or f"`{_yaml_scalar(self.default)}`"
+
+
+# The keys of each object setting with their defaults: what settings.py applies and the README shows.
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "users": (Field("name", None, "required"), Field("password", None, "generated once, kept in state as a secret")),
+    "subject": (
+        Field("commonName", None, "the first hostname"),
+        *(Field(name, "", "none") for name in ("organization", "organizationalUnit", "locality", "province", "country")),
+    ),
+    "storage": (
+        Field("driver", "filesystem"),
+        Field("size", "10Gi"),
+        Field("storageClass", None, "the cluster's default class"),
+        Field("accessMode", "ReadWriteOnce"),
+        Field("bucket", None, "required with driver `s3`"),
+        Field("region", "us-east-1"),
+        Field("endpoint", None, "AWS S3 itself"),
+        Field("rootDirectory", None, "`/registry-<stack>`"),
+        Field("accessKey", None, "the node's own credentials"),
+        Field("secretKey", None, "the node's own credentials"),
+    ),
+    "pullSecret": (
+        Field("name", "registry-pull-secret"),
+        Field("namespaces", None, "`[default]` with a cluster, else `[]`"),
+        Field("user", None, "the first user"),
+        Field("patchDefaultServiceAccount", False),
+    ),
+    "kubernetes": (
+        Field("mode", None, "`cluster` with `context`, else `none`"),
+        Field("context", None, "none (required with mode `cluster`)"),
+        Field("renderDirectory", None, "`rendered/<stack>`"),
+    ),
+    "nodeTrust": (
+        Field("mode", "none"),
+        Field("image", None, "none (required with mode `daemonset`)"),
+        Field("namespace", "kube-system"),
+        Field("certsDir", "/etc/containerd/certs.d"),
+    ),
+}
+
+
+def field_names(setting: str) -> tuple[str, ...]:
+    """The keys an object setting takes."""
+    return tuple(f.name for f in FIELDS[setting])
+
+
+def field_default(path: str) -> Any:
+    """The default of an object setting's key, by its path (`nodeTrust.namespace`)."""
+    setting, _, name = path.partition(".")
+    return next(f.default for f in FIELDS[setting] if f.name == name)
+
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
@@ -167,7 +230,12 @@ def markdown_table() -> str:
     """The README's settings table."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for key in KEYS:
-        shown = key.shown_default or f"`{_yaml_scalar(key.default) if key.kind != 'object' else json.dumps(key.default)}`"
+        if key.kind == "object":
+            shown = "; ".join(f"`{f.name}`: {f.shown}" for f in FIELDS[key.name])
+            if key.name == "users":
+                shown = f"`[{{name: admin}}]`; per user {shown}"
+        else:
+            shown = key.shown_default or f"`{_yaml_scalar(key.default)}`"
         meaning = f"{key.bounds}; {key.meaning}" if key.bounds else key.meaning
         rows.append(f"| `{key.name}` | {shown} | {meaning} |")
     return "\n".join(rows) + "\n"

@@ -27,7 +27,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
-from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default
+from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default, field_default, field_names
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
@@ -40,15 +40,16 @@ STORAGE_DRIVERS = ("filesystem", "s3")
 ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")
 NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
 DEFAULT_PORT, DEFAULT_NODE_PORT = 5000, 30500
-STORAGE_KEYS = {
-    "filesystem": ("driver", "size", "storageClass", "accessMode"),
-    "s3": ("driver", "bucket", "region", "endpoint", "rootDirectory", "accessKey", "secretKey"),
+FILESYSTEM_ONLY = ("size", "storageClass", "accessMode")
+STORAGE_KEYS = {  # which keys of `storage` each driver takes (all of them are in the settings table)
+    "filesystem": ("driver", *FILESYSTEM_ONLY),
+    "s3": tuple(k for k in field_names("storage") if k not in FILESYSTEM_ONLY),
 }
-USER_KEYS = ("name", "password")
-PULL_SECRET_KEYS = ("name", "namespaces", "user", "patchDefaultServiceAccount")
-KUBERNETES_KEYS = ("mode", "context", "renderDirectory")
-NODE_TRUST_KEYS = ("mode", "image", "namespace", "certsDir")
-CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"  # containerd's usual registry `config_path`
+USER_KEYS = field_names("users")
+PULL_SECRET_KEYS = field_names("pullSecret")
+KUBERNETES_KEYS = field_names("kubernetes")
+NODE_TRUST_KEYS = field_names("nodeTrust")
+CONTAINERD_CERTS_DIR = field_default("nodeTrust.certsDir")  # containerd's usual registry `config_path`
 SUBJECT_FIELDS = {
     "commonName": "common_name",
     "organization": "organization",
@@ -116,11 +117,11 @@ class StorageSettings:
     """Where target `kubernetes` keeps the image data: a PersistentVolumeClaim or an S3 bucket."""
 
     driver: Literal["filesystem", "s3"]
-    size: str = "10Gi"
+    size: str = field_default("storage.size")
     storage_class: str | None = None
-    access_mode: str = "ReadWriteOnce"
+    access_mode: str = field_default("storage.accessMode")
     bucket: str = ""
-    region: str = "us-east-1"
+    region: str = field_default("storage.region")
     endpoint: str | None = None  # None: AWS S3 itself
     root_directory: str = ""
     access_key: str | None = field(default=None, repr=False)
@@ -359,7 +360,7 @@ def _subject(raw: Mapping[str, Any], default_cn: str, p: _Problems) -> Subject:
     value = _object(raw, "subject", list(SUBJECT_FIELDS), p)
     fields: dict[str, str] = {}
     for config_name, attr in SUBJECT_FIELDS.items():
-        text = value.get(config_name, "")
+        text = value.get(config_name, field_default(f"subject.{config_name}") or "")
         if not isinstance(text, str):
             p.add(f"subject.{config_name}", text, "must be a string")
             continue
@@ -410,10 +411,10 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
 
 def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bool, p: _Problems) -> PullSecretSettings:
     value = _object(raw, "pullSecret", PULL_SECRET_KEYS, p)
-    name = value.get("name", "registry-pull-secret")
+    name = value.get("name", field_default("pullSecret.name"))
     if not isinstance(name, str) or not dns_subdomain_ok(name):
         p.add("pullSecret.name", name, "must be a DNS-1123 subdomain (lower case a-z, 0-9, '-', '.')")
-        name = "registry-pull-secret"
+        name = field_default("pullSecret.name")
     # `default` only when the stack names a cluster (or renders): none is written into otherwise
     namespaces = value.get("namespaces", ["default"] if uses_cluster else [])
     good: list[str] = []
@@ -430,7 +431,7 @@ def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bo
     user = value.get("user", users[0].name if users else "admin")
     if users and user not in {u.name for u in users}:
         p.add("pullSecret.user", user, f"must be one of the users: {', '.join(u.name for u in users)}")
-    patch = value.get("patchDefaultServiceAccount", False)
+    patch = value.get("patchDefaultServiceAccount", field_default("pullSecret.patchDefaultServiceAccount"))
     if not isinstance(patch, bool):
         p.add("pullSecret.patchDefaultServiceAccount", patch, "must be true or false")
         patch = False
@@ -503,10 +504,10 @@ def _cluster_needed(
 
 def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
     value = _object(raw, "nodeTrust", NODE_TRUST_KEYS, p)
-    mode = value.get("mode", "none")
+    mode = value.get("mode", field_default("nodeTrust.mode"))
     if mode not in NODE_TRUST_MODES:
         p.add("nodeTrust.mode", mode, "must be none (nodes are provisioned with the outputs) or daemonset")
-        mode = "none"
+        mode = field_default("nodeTrust.mode")
     image = value.get("image")
     if image is not None and (not isinstance(image, str) or not image_ref_ok(image)):
         p.add("nodeTrust.image", image, "must be an image reference such as busybox:1.37 or host/repo@sha256:...")
@@ -520,10 +521,10 @@ def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrus
         )
     elif mode == "daemonset" and isinstance(image, str) and image_registry(image) == endpoint:
         p.add("nodeTrust.image", image, "is in this registry, which the nodes cannot pull from before they trust it")
-    namespace = value.get("namespace", "kube-system")
+    namespace = value.get("namespace", field_default("nodeTrust.namespace"))
     if not isinstance(namespace, str) or not dns_label_ok(namespace):
         p.add("nodeTrust.namespace", namespace, "must be an existing namespace (a DNS-1123 label)")
-        namespace = "kube-system"
+        namespace = field_default("nodeTrust.namespace")
     certs_dir = value.get("certsDir", CONTAINERD_CERTS_DIR)
     if not isinstance(certs_dir, str) or not certs_dir.startswith("/") or certs_dir.rstrip("/") == "":
         p.add("nodeTrust.certsDir", certs_dir, "must be an absolute path: containerd's registry config_path on the nodes")
@@ -550,8 +551,8 @@ def _other_targets_settings(raw: Mapping[str, Any], target: str, p: _Problems) -
 
 
 def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) -> StorageSettings:
-    value = raw.get("storage", {"driver": "filesystem"})
-    driver = value.get("driver", "filesystem") if isinstance(value, dict) else None
+    value = raw.get("storage", {})
+    driver = value.get("driver", field_default("storage.driver")) if isinstance(value, dict) else None
     if driver not in STORAGE_DRIVERS:
         p.add("storage.driver", driver, "must be filesystem (a PersistentVolumeClaim) or s3 (an S3-compatible bucket)")
         return StorageSettings(driver="filesystem")
@@ -565,16 +566,16 @@ def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) ->
         return item
 
     if driver == "filesystem":
-        size = text("size", "10Gi") or "10Gi"
+        size = text("size", field_default("storage.size")) or field_default("storage.size")
         if not re.fullmatch(r"[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?", size):
             p.add("storage.size", size, "must be a Kubernetes quantity such as 10Gi or 500Mi")
         storage_class = text("storageClass", None)
         if storage_class is not None and not dns_subdomain_ok(storage_class):
             p.add("storage.storageClass", storage_class, "must be a StorageClass name (a DNS-1123 subdomain)")
-        mode = value.get("accessMode", "ReadWriteOnce")
+        mode = value.get("accessMode", field_default("storage.accessMode"))
         if mode not in ACCESS_MODES:
             p.add("storage.accessMode", mode, f"must be one of {', '.join(ACCESS_MODES)}")
-            mode = "ReadWriteOnce"
+            mode = field_default("storage.accessMode")
         elif replicas > 1 and mode != "ReadWriteMany":
             p.add(
                 "storage.accessMode",
@@ -589,7 +590,7 @@ def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) ->
         p.add("storage.bucket", None, "is required with storage.driver = s3: an existing bucket")
     elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
         p.add("storage.bucket", bucket, "must be an S3 bucket name (3..63 of a-z, 0-9, '.', '-')")
-    region = text("region", "us-east-1") or "us-east-1"
+    region = text("region", field_default("storage.region")) or field_default("storage.region")
     endpoint = text("endpoint", None)
     if endpoint is not None and not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
         p.add("storage.endpoint", endpoint, "must be the S3 API's base URL, http(s)://host[:port]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pulumi
@@ -10,8 +11,8 @@ import yaml
 
 from components import setting_keys
 from components.config import parse_config
-from components.setting_keys import KEYS, NAMES, PROJECT
-from components.settings import SettingsError, load_settings
+from components.setting_keys import FIELDS, KEYS, NAMES, PROJECT
+from components.settings import SUBJECT_FIELDS, KubernetesTarget, Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +45,41 @@ def test_every_key_of_the_table_is_read_and_nothing_else_is_known() -> None:
         else:
             raise AssertionError(f"{key.name}: a {type(wrong).__name__} was accepted")
     assert len(NAMES) == len(set(NAMES))
+
+
+KUBE = {"target": "kubernetes", "kubernetes": {"context": "c"}, "replicas": 1}
+# Where each object key with a default lands in the parsed settings, and what makes its object apply.
+APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
+    **{
+        f"subject.{name}": ({}, lambda s, attr=attr: getattr(s.subject, attr))
+        for name, attr in SUBJECT_FIELDS.items()
+        if name != "commonName"
+    },
+    "storage.driver": (KUBE, lambda s: kube(s).storage.driver),
+    "storage.size": (KUBE, lambda s: kube(s).storage.size),
+    "storage.accessMode": (KUBE, lambda s: kube(s).storage.access_mode),
+    "storage.region": ({**KUBE, "storage": {"driver": "s3", "bucket": "images"}}, lambda s: kube(s).storage.region),
+    "pullSecret.name": ({}, lambda s: s.pull_secret.name),
+    "pullSecret.patchDefaultServiceAccount": ({}, lambda s: s.pull_secret.patch_default_service_account),
+    "nodeTrust.mode": ({}, lambda s: s.node_trust.mode),
+    "nodeTrust.namespace": ({}, lambda s: s.node_trust.namespace),
+    "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),
+}
+
+
+def kube(s: Settings) -> KubernetesTarget:
+    assert isinstance(s.target, KubernetesTarget)
+    return s.target
+
+
+def test_every_object_setting_lists_its_keys_in_the_table() -> None:
+    assert set(FIELDS) == {k.name for k in KEYS if k.kind == "object"}
+
+
+def test_object_keys_default_to_the_tables_values() -> None:
+    with_defaults = {
+        f"{setting}.{f.name}": f.default for setting, fields in FIELDS.items() for f in fields if f.default is not None
+    }
+    assert set(APPLIED) == set(with_defaults), "every object key with a default is checked here"
+    for path, (raw, read) in APPLIED.items():
+        assert read(load_settings(raw, "dev")) == with_defaults[path], path
