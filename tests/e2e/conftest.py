@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -174,10 +175,21 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nothing listens on right now, from below the kernel's ephemeral range.
+
+    A port the kernel handed out for port 0 can be handed out again at once: to the gRPC servers
+    `pulumi up` starts for its plugins, just before dockerd binds the registry's port (CI saw
+    `bind: address already in use` that way). Below the ephemeral range only explicit binds compete.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(20000, min(low, 30000)), 200):  # 30000..: NodePorts
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # dockerd's proxy binds every address
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free TCP port in 20000..29999")
 
 
 @contextmanager
