@@ -18,6 +18,7 @@ class UserSetting(TypedDict, total=False):
 
     name: Required[str]
     password: str
+    access: Literal["push", "pull"]
 
 
 class SubjectSetting(TypedDict, total=False):
@@ -81,6 +82,7 @@ class RegistrySettings(TypedDict, total=False):
     image: str
     pullImage: bool
     port: int
+    pullPort: int
     containerName: str
     dataVolume: str
     retainData: bool

@@ -46,9 +46,10 @@ class Key:
 
 KEYS: tuple[Key, ...] = (
     Key("users", "object", [{"name": "admin"}],
-        "htpasswd users `[{name, password?}]`; `password` from a config secret (`pulumi config set --secret --path "
-        "'users[0].password' ...`), else generated once and kept in state as a secret. Names: no `:` or white space; "
-        "passwords at most 72 bytes (bcrypt ignores the rest)"),
+        "htpasswd users `[{name, password?, access?}]`; `password` from a config secret (`pulumi config set --secret "
+        "--path 'users[0].password' ...`), else generated once and kept in state as a secret. Names: no `:` or white "
+        "space; passwords at most 72 bytes (bcrypt ignores the rest). `access`: `push` (push, pull and, with "
+        "`deleteEnabled`, delete) or `pull` (pull only: accepted by the read-only instance of `pullPort` alone)"),
     Key("bcryptCost", "integer", 10, "bcrypt cost of the hashes of configured passwords; warns below 10. The registry "
         "checks the hash on every request (about 75 ms each at 10 here). Generated passwords (192 random bits) are "
         "hashed at cost 4: no cost makes them easier or harder to guess", 4, 31),
@@ -69,6 +70,10 @@ KEYS: tuple[Key, ...] = (
     Key("port", "integer", None, "the port clients connect to: the Docker host's port (target `docker`), the NodePort "
         "(target `kubernetes`, 30000..32767, the API server's default range) or the LoadBalancer's port", 1, 65535,
         shown_default="`5000`; `30500` with target `kubernetes` and serviceType `NodePort`"),
+    Key("pullPort", "integer", None, "a read-only instance beside the registry on the same storage (target `docker`: "
+        "a second container on this host port, the volume mounted read-only): users with `access: pull` are accepted "
+        "there only, push users on both; the pull secrets and node trust use it (output `pullEndpoint`)", 1, 65535,
+        shown_default="none: one read-write instance"),
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
@@ -136,7 +141,11 @@ class Field:
 
 # The keys of each object setting with their defaults: what settings.py applies and the README shows.
 FIELDS: dict[str, tuple[Field, ...]] = {
-    "users": (Field("name", None, "required"), Field("password", None, "generated once, kept in state as a secret")),
+    "users": (
+        Field("name", None, "required"),
+        Field("password", None, "generated once, kept in state as a secret"),
+        Field("access", "push"),
+    ),
     "subject": (
         Field("commonName", None, "the first hostname"),
         *(Field(name, "", "none") for name in ("organization", "organizationalUnit", "locality", "province", "country")),

@@ -66,6 +66,10 @@ class User:
 
     name: str
     password: str | None = field(default=None, repr=False)
+    access: Literal["push", "pull"] = "push"
+
+
+ACCESS_LEVELS = ("push", "pull")
 
 
 @dataclass(frozen=True)
@@ -184,12 +188,18 @@ class Settings:
     node_trust: NodeTrustSettings
     local_registry_hosting: bool
     target: Target
+    pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
     warnings: tuple[str, ...] = ()
 
     @property
     def endpoint_host(self) -> str:
         """The host part of `endpoint`, without IPv6 brackets."""
         return split_endpoint(self.endpoint)[0]
+
+    @property
+    def pull_endpoint(self) -> str:
+        """Where clusters pull: the read-only instance (same host as `endpoint`), else `endpoint`."""
+        return self.endpoint if self.pull_port is None else join_endpoint(self.endpoint_host, self.pull_port)
 
 
 class SettingsError(ValueError):
@@ -315,6 +325,10 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
             p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")
             continue
         seen[name] = i
+        access = item.get("access", field_default("users.access"))
+        if access not in ACCESS_LEVELS:
+            p.add(f"{where}.access", access, "must be push (push, pull and delete) or pull (pull only, through pullPort)")
+            continue
         password = item.get("password")
         if password is not None:
             if not isinstance(password, str) or not password:
@@ -328,7 +342,7 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
                     f"{MAX_BCRYPT_PASSWORD_BYTES}, so at most {MAX_BCRYPT_PASSWORD_BYTES} bytes are allowed",
                 )
                 continue
-        users.append(User(name=name, password=password))
+        users.append(User(name=name, password=password, access="pull" if access == "pull" else "push"))
     return tuple(users)
 
 
@@ -409,7 +423,9 @@ def _image(raw: Mapping[str, Any], p: _Problems, warnings: list[str]) -> str:
     return image
 
 
-def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bool, p: _Problems) -> PullSecretSettings:
+def _pull_secret(
+    raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bool, pull_port: int | None, p: _Problems
+) -> PullSecretSettings:
     value = _object(raw, "pullSecret", PULL_SECRET_KEYS, p)
     name = value.get("name", field_default("pullSecret.name"))
     if not isinstance(name, str) or not dns_subdomain_ok(name):
@@ -428,9 +444,22 @@ def _pull_secret(raw: Mapping[str, Any], users: Sequence[User], uses_cluster: bo
             p.add(f"pullSecret.namespaces[{i}]", ns, "duplicate namespace")
         else:
             good.append(ns)
-    user = value.get("user", users[0].name if users else "admin")
-    if users and user not in {u.name for u in users}:
+    pullers = [u.name for u in users if u.access == "pull"]
+    # With a read-only instance the pull secrets carry a pull user's credentials, and by default the first one's.
+    first_puller = pullers[0] if pullers else None
+    user = value.get("user", first_puller if pull_port is not None else (users[0].name if users else "admin"))
+    if user is None:
+        p.add("pullSecret.user", None, "is required with pullPort: add a user with access: pull for the pull secrets")
+        user = "admin"
+    elif users and user not in {u.name for u in users}:
         p.add("pullSecret.user", user, f"must be one of the users: {', '.join(u.name for u in users)}")
+    elif pull_port is not None and user not in pullers:
+        p.add(
+            "pullSecret.user",
+            user,
+            "is a push user: with pullPort the pull secrets carry a pull user's credentials (access: pull), so a "
+            f"leaked pull secret cannot overwrite images; pull users: {', '.join(pullers) or 'none'}",
+        )
     patch = value.get("patchDefaultServiceAccount", field_default("pullSecret.patchDefaultServiceAccount"))
     if not isinstance(patch, bool):
         p.add("pullSecret.patchDefaultServiceAccount", patch, "must be true or false")
@@ -709,6 +738,27 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
     return KubernetesTarget(namespace=namespace, replicas=replicas, service_type=kube_service, storage=storage), port
 
 
+def _pull_port(raw: Mapping[str, Any], kind: str, port: int, users: Sequence[User], p: _Problems) -> int | None:
+    """Section pull endpoint: `pullPort` (a read-only instance), and pull users only with one."""
+    pull_port = _integer(raw, "pullPort", p, default_value=port) if "pullPort" in raw else None
+    pullers = [u.name for u in users if u.access == "pull"]
+    if pull_port is None:
+        for name in pullers:
+            index = next(i for i, u in enumerate(users) if u.name == name)
+            p.add(
+                f"users[{index}].access",
+                "pull",
+                "needs pullPort: a pull-only user exists only beside a read-only instance (the read-write one would "
+                "let it push); set pullPort, or make the user a push user",
+            )
+        return None
+    if kind == "kubernetes":
+        p.add("pullPort", pull_port, "is not yet supported with target = kubernetes (planned: a read-only Deployment)")
+    elif pull_port == port:
+        p.add("pullPort", pull_port, f"must differ from port ({port}): the read-only instance has a port of its own")
+    return pull_port
+
+
 def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[str], port: int, p: _Problems) -> str:
     """`endpoint`: given, or the first SAN with the port; its host must be covered by the SANs."""
     endpoint = raw.get("endpoint", join_endpoint(first_san(hostnames, ips), port))
@@ -730,11 +780,17 @@ def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[st
 
 
 def _cluster(
-    raw: Mapping[str, Any], stack: str, users: Sequence[User], endpoint: str, target: Target, p: _Problems
+    raw: Mapping[str, Any],
+    stack: str,
+    users: Sequence[User],
+    endpoint: str,
+    target: Target,
+    pull_port: int | None,
+    p: _Problems,
 ) -> dict[str, Any]:
     """Section cluster: which cluster, and what the stack writes there (pull secrets, node trust)."""
     kubernetes = _kubernetes(raw, stack, p)
-    pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", p)
+    pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", pull_port, p)
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(
             "pullSecret.patchDefaultServiceAccount",
@@ -776,7 +832,8 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "is in this registry, which cannot serve its own image before it runs: the nodes must pull the "
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
-    cluster = _cluster(raw, stack, auth["users"], endpoint, target, p)
+    pull_port = _pull_port(raw, target.kind, port, auth["users"], p)
+    cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),
         "delete_enabled": _boolean(raw, "deleteEnabled", p),
@@ -793,6 +850,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         port=port,
         endpoint=endpoint,
         target=target,
+        pull_port=pull_port,
         **runtime,
         **cluster,
         warnings=tuple(warnings),

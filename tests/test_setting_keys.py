@@ -55,6 +55,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
         for name, attr in SUBJECT_FIELDS.items()
         if name != "commonName"
     },
+    "users.access": ({}, lambda s: s.users[0].access),
     "storage.driver": (KUBE, lambda s: kube(s).storage.driver),
     "storage.size": (KUBE, lambda s: kube(s).storage.size),
     "storage.accessMode": (KUBE, lambda s: kube(s).storage.access_mode),

@@ -378,3 +378,38 @@ def test_no_mistake_shape_prints_the_password(tail: str) -> None:
     ]
     for raw, secret in shapes:
         assert MARK not in all_problems(raw, secret), raw.keys()
+
+
+PULL = {"users": [{"name": "ci"}, {"name": "puller", "access": "pull"}], "pullPort": 5001}
+
+
+def test_a_pull_port_gives_a_pull_endpoint_and_the_pull_secrets_a_pull_user() -> None:
+    s = load_settings(PULL, "dev")
+    assert (s.pull_port, s.pull_endpoint, s.endpoint) == (5001, "localhost:5001", "localhost:5000")
+    assert s.pull_secret.user == "puller" and [u.access for u in s.users] == ["push", "pull"]
+    assert load_settings({}, "dev").pull_endpoint == "localhost:5000"  # without one: the registry itself
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"users": [{"name": "ci"}, {"name": "puller", "access": "pull"}]},
+            "private-registry:users[1].access = <a string>: needs pullPort: a pull-only user exists only beside a "
+            "read-only instance",
+        ),
+        ({**PULL, "pullSecret": {"user": "ci"}}, "private-registry:pullSecret.user = 'ci': is a push user: with pullPort"),
+        ({"pullPort": 5001}, "private-registry:pullSecret.user = None: is required with pullPort: add a user with access: pull"),
+        ({**PULL, "pullPort": 5000}, "private-registry:pullPort = 5000: must differ from port (5000)"),
+        ({**PULL, "pullPort": 0}, "private-registry:pullPort = 0: must be an integer in 1..65535"),
+        ({"users": [{"name": "ci", "access": "read"}]}, "private-registry:users[0].access = <a string>: must be push"),
+        (
+            {**PULL, "target": "kubernetes", "kubernetes": {"context": "c"}, "storage": {"driver": "s3", "bucket": "images"}},
+            "private-registry:pullPort = 5001: is not yet supported with target = kubernetes",
+        ),
+    ],
+)
+def test_bad_access_settings_name_the_setting(raw: dict[str, Any], expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(raw, "dev")
+    assert [p for p in caught.value.problems if p.startswith(expected)], caught.value.problems
