@@ -32,6 +32,10 @@ def claims(s: Settings) -> dict[str, str]:
         held[f"Docker container {target.container_name}"] = "containerName"
         held[f"Docker volume {target.data_volume}"] = "dataVolume"
         held[f"port {s.port} of the Docker host"] = "port"
+        if s.pull_port is not None:
+            held[f"Docker container {target.container_name}-pull"] = "containerName"
+            held[f"port {s.pull_port} of the Docker host"] = "pullPort"
+            held[f"endpoint {s.pull_endpoint}"] = "pullPort"
     where = cluster(s)
     if where is None:
         return held

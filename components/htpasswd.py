@@ -14,7 +14,7 @@ has bcrypt's lowest cost, whatever `bcryptCost` says (see GENERATED_PASSWORD_COS
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,11 @@ def hash_cost(hash_: str) -> int:
 def wanted_cost(user: Mapping[str, Any], cost: int) -> int:
     """A user's own cost if it has one (a generated password), else the stack's `cost`."""
     return int(user.get("cost", cost))
+
+
+def only_users(content: str, names: Collection[str]) -> str:
+    """The lines of an htpasswd file whose user is one of `names`, in their order."""
+    return "".join(line + "\n" for line in content.splitlines() if line.split(":", 1)[0] in names)
 
 
 def htpasswd_content(entries: Sequence[Entry]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -16,7 +16,7 @@ from pulumi_kubernetes import Provider
 from .args import RegistrySettings
 from .claims import claims, conflicts
 from .distribution import Instance
-from .htpasswd import Htpasswd, HtpasswdArgs
+from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import kubernetes_provider
 from .node_trust import NodeTrust, NodeTrustArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
@@ -132,7 +132,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             PullSecretsArgs(
                 name=s.pull_secret.name,
                 namespaces=s.pull_secret.namespaces,
-                endpoint=s.endpoint,
+                endpoint=s.pull_endpoint,
                 username=pull_user,
                 # Only the pull user's password: another user's change leaves the pull secrets alone.
                 password=users.user_passwords[pull_user],
@@ -146,7 +146,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             f"{name}-node-trust",
             NodeTrustArgs(
                 stack=s.stack,
-                endpoint=s.endpoint,
+                endpoint=s.pull_endpoint,  # nodes only pull
                 ca_cert_pem=tls.ca_cert_pem,
                 daemonset_image=s.node_trust.image if daemonset else None,
                 namespace=s.node_trust.namespace,
@@ -216,8 +216,11 @@ class PrivateRegistry(pulumi.ComponentResource):
                 "registryDeployment": deployment.deployment_name,
                 "registryStorage": deployment.storage,
             }
+        push_only = s.pull_port is not None  # the writer accepts push users only; everyone reads beside it
+        pushers = {u.name for u in s.users if u.access == "push"}
+        writer = replace(instance, htpasswd=users.content.apply(lambda c: only_users(c, pushers))) if push_only else instance
         on_host = RegistryContainerArgs(
-            instance=instance,
+            instance=writer,
             container_name=target.container_name,
             data_volume=target.data_volume,
             retain_data=s.retain_data,
@@ -226,7 +229,19 @@ class PrivateRegistry(pulumi.ComponentResource):
             http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
         )
         registry = RegistryContainer(f"{name}-registry", on_host, child)
-        return {"containerName": registry.container_name, "dataVolume": registry.volume_name}
+        outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
+        if s.pull_port is not None:
+            reader = RegistryContainerArgs(
+                instance=replace(instance, role="read-only"),
+                container_name=f"{target.container_name}-pull",
+                data_volume=target.data_volume,
+                retain_data=s.retain_data,
+                port=s.pull_port,
+                shared_volume=registry.volume_name,
+            )
+            pull = RegistryContainer(f"{name}-pull", reader, child)
+            outputs |= {"pullEndpoint": pulumi.Output.from_input(s.pull_endpoint), "pullContainerName": pull.container_name}
+        return outputs
 
     def outputs(self) -> dict[str, pulumi.Output]:
         """The stack outputs, named as the contract with cluster stacks says (README "Stack outputs")."""

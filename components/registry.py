@@ -46,6 +46,9 @@ class RegistryContainerArgs:
     data_volume: str
     retain_data: bool
     port: int
+    # The volume of another instance to share (a read-only instance beside the writer), or None: this
+    # instance's own named volume `data_volume`.
+    shared_volume: pulumi.Input[str] | None = None
     # Where the HTTP secret lived before this component owned it: deployed stacks keep their secret
     # (and so their container) instead of generating a new one.
     http_secret_aliases: Sequence[pulumi.Alias] = field(default_factory=list)
@@ -62,14 +65,17 @@ class RegistryContainer(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegistryContainerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:RegistryContainer", name, None, opts)
 
-        # A named volume survives the container's replacement; `retain_on_delete` keeps the image
-        # data on destroy (it takes effect once an `up` has recorded it).
-        volume = docker.Volume(
-            f"{name}-data",
-            name=args.data_volume,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data),
-        )
         instance = args.instance
+        if args.shared_volume is None:
+            # A named volume survives the container's replacement; `retain_on_delete` keeps the image
+            # data on destroy (it takes effect once an `up` has recorded it).
+            volume_name = docker.Volume(
+                f"{name}-data",
+                name=args.data_volume,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data),
+            ).name
+        else:
+            volume_name = pulumi.Output.from_input(args.shared_volume)
         if instance.pull_image:
             image: pulumi.Input[str] = docker.RemoteImage(
                 f"{name}-image",
@@ -99,7 +105,11 @@ class RegistryContainer(pulumi.ComponentResource):
             image=image,
             restart="always",
             ports=[docker.ContainerPortArgs(internal=PORT, external=args.port)],
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=STORAGE_ROOT)],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=volume_name, container_path=STORAGE_ROOT, read_only=instance.role == "read-only" or None
+                )
+            ],
             envs=envs,
             uploads=[
                 docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem),
@@ -125,5 +135,5 @@ class RegistryContainer(pulumi.ComponentResource):
         )
 
         self.container_name = container.name
-        self.volume_name = volume.name
+        self.volume_name = volume_name
         self.register_outputs({"containerName": self.container_name, "volumeName": self.volume_name})

@@ -309,3 +309,23 @@ def test_the_kubernetes_provider_keeps_its_old_address(dev: ProgramRun) -> None:
     pull_secrets = top[: top.rfind("::")] + "$private-registry:index:PullSecrets::registry-pull-secrets"
     specs = [json.loads(a)["spec"] for a in provider.aliases]
     assert specs == [{"name": "registry-pull-secrets-k8s", "parentUrn": pull_secrets}], provider.aliases
+
+
+def test_a_pull_port_adds_a_read_only_container_on_the_same_volume() -> None:
+    run = evaluate({**DEV, "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}], "pullPort": 5001})
+    writer, reader = sorted(run.of_type(CONTAINER), key=lambda c: c.inputs["name"])
+    assert (writer.inputs["name"], reader.inputs["name"]) == ("registry-dev", "registry-dev-pull")
+    assert reader.inputs["volumes"][0]["volumeName"] == writer.inputs["volumes"][0]["volumeName"] == "registry-data-dev"
+    assert reader.inputs["volumes"][0]["readOnly"] is True and "readOnly" not in writer.inputs["volumes"][0]
+    assert (reader.inputs["ports"][0]["internal"], reader.inputs["ports"][0]["external"]) == (5000, 5001)
+    assert env_of(reader)["REGISTRY_STORAGE_DELETE_ENABLED"] == "false"
+    assert "REGISTRY_STORAGE_MAINTENANCE" in env_of(reader) and "REGISTRY_STORAGE_MAINTENANCE" not in env_of(writer)
+    # The writer knows the push user only; the reader every user.
+    assert [line.split(":")[0] for line in upload(writer, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci"]
+    assert [line.split(":")[0] for line in upload(reader, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci", "puller"]
+    assert len(run.of_type("docker:index/volume:Volume")) == 1  # one volume, shared
+    # Clusters pull from the read-only instance, as the pull user.
+    config = json.loads(base64.b64decode(run.one(SECRET).inputs["data"][".dockerconfigjson"]))
+    assert list(config["auths"]) == ["localhost:5001"] and config["auths"]["localhost:5001"]["username"] == "puller"
+    assert run.outputs["pullEndpoint"] == "localhost:5001" and run.outputs["pullContainerName"] == "registry-dev-pull"
+    assert 'server = "https://localhost:5001"' in run.outputs["containerdHostsToml"]
