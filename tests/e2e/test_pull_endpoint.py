@@ -1,0 +1,128 @@
+"""End to end on the sandbox: `pullPort`, a read-only instance beside the registry (target docker).
+
+Two users: `ci` (push) and `puller` (pull). The pull user reads through the read-only instance;
+it cannot push there (405) nor on the read-write instance, which does not know it (401), nor
+delete. A push by `ci` is served by the read-only instance at once; `ci` reads there too. A Pod on
+the sandbox node pulls `<pullEndpoint>/e2e/hello:1` with the stack's pull secret, which holds the
+pull user's credentials only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    CERTS_D,
+    REGISTRY_HOST,
+    SANDBOX_CLUSTER,
+    TEST_IMAGE,
+    Stack,
+    free_port,
+    record,
+    run,
+    throwaway_registry_stack,
+)
+from tests.e2e.faults import RegistryClient
+from tests.e2e.test_cluster_pull import Cluster, kubectl
+
+USERS = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
+NAMESPACE = "e2e-pull-endpoint"
+
+
+@pytest.fixture(scope="module")
+def stack(workdir: Path) -> Iterator[Stack]:
+    port, pull_port = free_port(), free_port()
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s")
+    kubectl("create", "namespace", NAMESPACE)
+    settings = {
+        "users": USERS,
+        "port": port,
+        "pullPort": pull_port,
+        "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
+        "endpoint": f"{REGISTRY_HOST}:{port}",  # the node reaches the registry on the sandbox bridge
+        "deleteEnabled": True,
+        "pullSecret": {"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+        **SANDBOX_CLUSTER,
+    }
+    with throwaway_registry_stack(workdir, "e2e-pull", settings) as s:
+        try:
+            record(f"pull endpoint: pulumi up with the read-only container beside the registry in {s.up():.1f} s")
+            yield s
+        finally:
+            kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
+
+
+def clients(stack: Stack) -> dict[str, RegistryClient]:
+    out: dict[str, Any] = stack.outputs()
+    ca, passwords = out["caCertificate"], out["passwords"]
+    return {
+        "ci@push": RegistryClient(out["endpoint"], ca, "ci", passwords["ci"]),
+        "ci@pull": RegistryClient(out["pullEndpoint"], ca, "ci", passwords["ci"]),
+        "puller@push": RegistryClient(out["endpoint"], ca, "puller", passwords["puller"]),
+        "puller@pull": RegistryClient(out["pullEndpoint"], ca, "puller", passwords["puller"]),
+    }
+
+
+def test_a_push_is_pulled_through_the_read_only_instance_by_both_users(stack: Stack) -> None:
+    c = clients(stack)
+    image = c["ci@push"].push_image("team/app", "1")
+    c["puller@pull"].assert_image("team/app", "1", image)
+    c["ci@pull"].assert_image("team/app", "1", image)
+
+
+def test_the_pull_user_can_neither_push_nor_delete(stack: Stack) -> None:
+    c = clients(stack)
+    status, _, body = c["puller@pull"].request("POST", "/v2/team/app/blobs/uploads/")
+    assert status == 405, (status, body)
+    record(
+        f"pull endpoint: a push as the pull user, read-only instance: HTTP {status} {body.decode(errors='replace').strip()[:60]}"
+    )
+    status, _, body = c["puller@push"].request("POST", "/v2/team/app/blobs/uploads/")
+    assert status == 401, (status, body)
+    record(
+        f"pull endpoint: a push as the pull user, read-write instance: HTTP {status} {body.decode(errors='replace').strip()[:90]}"
+    )
+    digest = c["ci@push"].push_image("team/app", "2")[0]
+    assert c["puller@pull"].request("DELETE", f"/v2/team/app/manifests/{digest}")[0] == 405
+    assert c["puller@push"].request("DELETE", f"/v2/team/app/manifests/{digest}")[0] == 401
+
+
+def test_nothing_changes_on_a_second_run(stack: Stack) -> None:
+    stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_a_pod_pulls_through_the_read_only_instance_with_the_pull_secret(stack: Stack) -> None:
+    out: dict[str, Any] = stack.outputs()
+    endpoint, pull_endpoint = out["endpoint"], out["pullEndpoint"]
+    # The pull secret holds the pull user for the pull endpoint, nothing else.
+    secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", NAMESPACE, "-o", "json").stdout)
+    auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
+    assert list(auths) == [pull_endpoint] and auths[pull_endpoint]["username"] == "puller"
+    # CI pushes a runnable image to the read-write endpoint (dockerd trusts the CA through certs.d).
+    ca_dir, config = CERTS_D / endpoint, stack.workdir / "pull-endpoint-docker-config"
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    (ca_dir / "ca.crt").write_text(out["caCertificate"])
+    config.mkdir(exist_ok=True)
+    docker = ["docker", "--config", str(config)]
+    node = Cluster(stack, int(pull_endpoint.rsplit(":", 1)[1]))
+    node.outputs = out
+    try:
+        run([*docker, "login", endpoint, "-u", "ci", "--password-stdin"], input=out["passwords"]["ci"])
+        run([*docker, "tag", TEST_IMAGE, f"{endpoint}/e2e/hello:1"])
+        run([*docker, "push", f"{endpoint}/e2e/hello:1"])
+        node.install_trust_by_hand()  # what node provisioning does with the outputs: the pull endpoint's
+        pod = node.run_pod(NAMESPACE, "pulled-read-only", secret=out["pullSecretName"])
+        phase, seconds = node.wait_pod(NAMESPACE, pod)
+        assert phase == "Succeeded", node.events(NAMESPACE, pod)
+        record(f"pull endpoint: a Pod pulled {node.image} with the pull secret in {seconds:.1f} s")
+    finally:
+        node.remove_trust()
+        shutil.rmtree(ca_dir, ignore_errors=True)
