@@ -126,3 +126,26 @@ def test_a_pod_pulls_through_the_read_only_instance_with_the_pull_secret(stack: 
     finally:
         node.remove_trust()
         shutil.rmtree(ca_dir, ignore_errors=True)
+
+
+def test_a_running_single_endpoint_stack_gains_a_pull_endpoint_without_losing_images(workdir: Path) -> None:
+    with throwaway_registry_stack(workdir / "upgrade", "e2e-pull-upgrade", {"users": [{"name": "ci"}]}) as s:
+        s.up()
+        before: dict[str, Any] = s.outputs()
+        ci = RegistryClient(before["endpoint"], before["caCertificate"], "ci", before["passwords"]["ci"])
+        image = ci.push_image("team/kept", "1")
+        s.configure({"users": USERS, "pullPort": free_port()})
+        preview = s.pulumi("preview", "--diff").stdout
+        assert "registry-pull-container" in preview and "registry-registry-container" in preview, preview
+        seconds = s.up()
+        record(f"pull endpoint added to a running stack: pulumi up {seconds:.1f} s (the registry container replaced once)")
+        after: dict[str, Any] = s.outputs()
+        assert (after["endpoint"], after["dataVolume"], after["passwords"]["ci"]) == (
+            before["endpoint"],
+            before["dataVolume"],
+            before["passwords"]["ci"],
+        )
+        puller = RegistryClient(after["pullEndpoint"], after["caCertificate"], "puller", after["passwords"]["puller"])
+        puller.assert_image("team/kept", "1", image)
+        ci.assert_image("team/kept", "1", image)
+        s.pulumi("preview", "--expect-no-changes")
