@@ -8,10 +8,11 @@ health check. Nothing in this module knows about Pulumi or a target.
 Roles:
 - `read-write`: pushes, pulls and (with `deleteEnabled`) deletes; purges abandoned uploads.
 - `read-only`: the same storage, write handlers dropped (an authenticated write gets 405, an
-  unauthenticated one 401). Upload purging is off: read-only mode does not stop it, and on shared
-  storage it would delete the writer's uploads in progress. The maintenance section is set as one
-  map: the single variable `REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED` makes registry 3.1.2
-  panic at start (`readonly config key must contain additional keys`, tried 2026-12-02).
+  unauthenticated one 401), no blob descriptor cache (never stale after a collection). Upload
+  purging is off: read-only mode does not stop it, and on shared storage it would delete the
+  writer's uploads in progress. The maintenance section is set as one map: the single variable
+  `REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED` makes registry 3.1.2 panic at start
+  (`readonly config key must contain additional keys`, tried 2026-12-02).
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ def instance_variables(
     if role == "read-only":
         maintenance = {"uploadpurging": {"enabled": False}, "readonly": {"enabled": True}}
         variables["REGISTRY_STORAGE_MAINTENANCE"] = json.dumps(maintenance)
+        # No blob descriptor cache: after a garbage collection by the writer it would still name
+        # deleted blobs, and a restart to clear it would interrupt pulls. Every blob is looked up in
+        # storage instead (registry 3.1.2 logs "unknown cache type ..., caching disabled").
+        variables["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] = ""
     return variables
 
 

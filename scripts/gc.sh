@@ -7,9 +7,11 @@
 #     --dry-run          report what would be freed, change nothing (the registry still stops)
 # Distribution's garbage-collect must not run while the registry accepts writes (an upload that
 # lands during the mark phase would lose its blobs), so the container is stopped for the
-# collection and started again afterwards; pulls are unavailable meanwhile, and the script prints
-# for how long. The container's restart policy is set to `no` while it runs (a dockerd restart must
-# not bring the registry back mid-collection) and restored afterwards, whatever happens.
+# collection and started again afterwards; pulls through it are unavailable meanwhile, and the
+# script prints for how long. A stack with `pullPort` keeps serving pulls through its read-only
+# instance the whole time (it has no cache to go stale, so it needs no restart afterwards). The
+# container's restart policy is set to `no` while it runs (a dockerd restart must not bring the
+# registry back mid-collection) and restored afterwards, whatever happens.
 # Uses DOCKER_HOST as `pulumi up` does; PROJECT_DIR (default: this repository) holds the stack.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,7 @@ target=$(output target 2>/dev/null) || target=docker  # stacks from before 2026-
 (on kubernetes: scale the Deployment to 0 or make it read-only, then run 'registry garbage-collect' against the same storage)"
 container=$(output containerName) || die "no outputs for stack '$stack': run pulumi up first"
 volume=$(output dataVolume)
+pull_container=$(output pullContainerName 2>/dev/null) || pull_container=""
 
 info=$(docker inspect -f '{{.Image}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}}' "$container" 2>/dev/null) ||
   die "container $container (stack $stack) not found on ${DOCKER_HOST:-the local Docker daemon}: run pulumi up"
@@ -79,3 +82,7 @@ t_healthy=$(now)
 [ "$health" = healthy ] || die "$container did not turn healthy after the collection ($health)"
 echo "gc: freed $(((before - after) / 1024)) MiB (data ${before} KiB -> ${after} KiB)"
 echo "gc: collection $(secs "$t_gc" "$t_gc_done") s; registry unavailable $(secs "$t_stop" "$t_healthy") s (stop $(secs "$t_stop" "$t_stopped") s, until healthy again)"
+if [ -n "$pull_container" ]; then
+  pull_health=$(docker inspect -f '{{.State.Health.Status}}' "$pull_container" 2>/dev/null || echo missing)
+  echo "gc: pulls through the read-only instance $pull_container went on during the collection (now $pull_health)"
+fi

@@ -48,6 +48,8 @@ def test_a_read_only_instance_never_deletes_nor_purges_and_sets_maintenance_as_o
     # The single variable panics registry 3.1.2 at start.
     assert not [k for k in variables if k.startswith("REGISTRY_STORAGE_MAINTENANCE_")]
     assert "REGISTRY_HTTP_SECRET" not in variables  # delivered apart (secret_variables)
+    assert variables["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == ""  # nothing to go stale after a collection
+    assert "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR" not in instance_variables("read-write", "r", True, S3)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from tests.e2e.conftest import (
     CERTS_D,
     REGISTRY_HOST,
+    REPO,
     SANDBOX_CLUSTER,
     TEST_IMAGE,
     Stack,
@@ -30,7 +32,7 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import RegistryClient
+from tests.e2e.faults import BackgroundLoop, RegistryClient
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
 USERS = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
@@ -149,3 +151,43 @@ def test_a_running_single_endpoint_stack_gains_a_pull_endpoint_without_losing_im
         puller.assert_image("team/kept", "1", image)
         ci.assert_image("team/kept", "1", image)
         s.pulumi("preview", "--expect-no-changes")
+
+
+class Pulls(BackgroundLoop):
+    """Pulls one image (manifest, then layer) through one client in a loop; no retries: every failed
+    pull counts.
+    """
+
+    def __init__(self, client: RegistryClient, repo: str, tag: str, image: tuple[str, str, bytes]) -> None:
+        super().__init__()
+        self.client, self.repo, self.tag, self.image = client, repo, tag, image
+        self.pulls = 0
+        self.errors: list[str] = []
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.pulls += 1
+            try:
+                self.client.assert_image(self.repo, self.tag, self.image)
+            except Exception as err:  # any failure of a pull counts
+                self.errors.append(str(err)[:200])
+
+
+def test_garbage_collection_leaves_pulls_through_the_read_only_instance_going(stack: Stack) -> None:
+    c = clients(stack)
+    kept = c["ci@push"].push_image("team/gc", "kept")
+    doomed = c["ci@push"].push_image("team/gc", "doomed")
+    assert c["ci@push"].request("DELETE", f"/v2/team/gc/manifests/{doomed[0]}")[0] == 202
+    env = {**stack.env, "PROJECT_DIR": str(stack.project_dir)}
+    with Pulls(c["puller@pull"], "team/gc", "kept", kept) as loop:
+        time.sleep(0.5)
+        gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
+        time.sleep(0.5)
+    assert loop.pulls > 10 and not loop.errors, (loop.pulls, loop.errors[:3])
+    lines = gc.stdout.strip().splitlines()
+    assert any("pulls through the read-only instance" in line for line in lines), gc.stdout + gc.stderr
+    # No stale cache on the read-only side: the collected layer is gone there too, the kept one is not.
+    assert c["puller@pull"].request("GET", f"/v2/team/gc/blobs/{doomed[1]}")[0] == 404
+    c["puller@pull"].assert_image("team/gc", "kept", kept)
+    record(f"gc with a pull endpoint: {loop.pulls} pulls through the read-only instance during gc.sh, 0 failed")
+    record("; ".join(lines[-3:]))
