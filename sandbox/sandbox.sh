@@ -122,12 +122,20 @@ other_dockerd_running() {
   return 1
 }
 
+bridge_mac() {
+  printf '%s' "$1" | sha256sum | sed -E 's/^(..)(..)(..)(..)(..).*/02:\1:\2:\3:\4:\5/'
+}
+
 ensure_bridge() {
   if ip link show "$BRIDGE" >/dev/null 2>&1; then return 0; fi
   if ip route | grep -q "^${BRIDGE_CIDR%.*}\."; then
     die "subnet of $BRIDGE_CIDR is already routed on this host: set SANDBOX_BRIDGE_CIDR"
   fi
-  ip link add "$BRIDGE" type bridge
+  # A fixed MAC address, as dockerd gives docker0: a bridge without one takes the lowest MAC of its
+  # ports and changes it when that container stops, and the other containers' replies to the host
+  # then go to the old address until their ARP entry expires (seconds; CI saw a pull to a second
+  # registry stall 10 s while the first one was stopped). Locally administered, from the bridge name.
+  ip link add "$BRIDGE" address "$(bridge_mac "$BRIDGE")" type bridge
   ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   touch "$DOCKER_DIR/bridge.created"

@@ -165,12 +165,15 @@ class Pulls(BackgroundLoop):
         self.errors: list[str] = []
 
     def _run(self) -> None:
+        started = time.perf_counter()
         while not self.stop.is_set():
             self.pulls += 1
+            asked = time.perf_counter()
             try:
                 self.client.assert_image(self.repo, self.tag, self.image)
             except Exception as err:  # any failure of a pull counts
-                self.errors.append(str(err)[:200])
+                now = time.perf_counter()
+                self.errors.append(f"{asked - started:.1f}-{now - started:.1f} s: {str(err)[:200]}")
 
 
 def test_garbage_collection_leaves_pulls_through_the_read_only_instance_going(stack: Stack) -> None:
@@ -181,9 +184,16 @@ def test_garbage_collection_leaves_pulls_through_the_read_only_instance_going(st
     env = {**stack.env, "PROJECT_DIR": str(stack.project_dir)}
     with Pulls(c["puller@pull"], "team/gc", "kept", kept) as loop:
         time.sleep(0.5)
+        gc_started = time.perf_counter()
         gc = run(["bash", str(REPO / "scripts" / "gc.sh"), stack.name], env=env)
+        gc_seconds = time.perf_counter() - gc_started
         time.sleep(0.5)
-    assert loop.pulls > 10 and not loop.errors, (loop.pulls, loop.errors[:3])
+    assert loop.pulls > 10 and not loop.errors, (
+        loop.pulls,
+        loop.errors[:3],
+        f"gc.sh ran 0.5-{0.5 + gc_seconds:.1f} s",
+        gc.stderr[-3000:],
+    )
     lines = gc.stdout.strip().splitlines()
     assert any("pulls through the read-only instance" in line for line in lines), gc.stdout + gc.stderr
     # No stale cache on the read-only side: the collected layer is gone there too, the kept one is not.
