@@ -90,6 +90,7 @@ class RegistrySettings(TypedDict, total=False):
     healthTimeoutSeconds: int
     target: Literal["docker", "kubernetes"]
     replicas: int
+    pullReplicas: int
     namespace: str
     serviceType: Literal["NodePort", "LoadBalancer"]
     storage: StorageSetting

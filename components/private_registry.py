@@ -21,7 +21,7 @@ from .kube_provider import kubernetes_provider
 from .node_trust import NodeTrust, NodeTrustArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
-from .registry_kube import RegistryDeployment, RegistryDeploymentArgs
+from .registry_kube import PullDeployment, RegistryDeployment, RegistryDeploymentArgs
 from .settings import KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
@@ -198,10 +198,15 @@ class PrivateRegistry(pulumi.ComponentResource):
             htpasswd=users.content,
         )
         target = s.target
+        push_only = s.pull_port is not None  # the writer accepts push users only; everyone reads beside it
+        pushers = {u.name for u in s.users if u.access == "push"}
+        writer = replace(instance, htpasswd=users.content.apply(lambda c: only_users(c, pushers))) if push_only else instance
+        reader = replace(instance, role="read-only")
+        pull_endpoint = {"pullEndpoint": pulumi.Output.from_input(s.pull_endpoint)} if s.pull_port is not None else {}
         if isinstance(target, KubernetesTarget):
             assert provider is not None  # a Kubernetes target always has its provider
             where = RegistryDeploymentArgs(
-                instance=instance,
+                instance=writer,
                 namespace=target.namespace,
                 replicas=target.replicas,
                 service_type=target.service_type,
@@ -209,16 +214,17 @@ class PrivateRegistry(pulumi.ComponentResource):
                 storage=target.storage,
                 retain_data=s.retain_data,
                 provider=provider,
+                pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
-            return {
+            outputs = {
                 "registryNamespace": deployment.namespace,
                 "registryDeployment": deployment.deployment_name,
                 "registryStorage": deployment.storage,
             }
-        push_only = s.pull_port is not None  # the writer accepts push users only; everyone reads beside it
-        pushers = {u.name for u in s.users if u.access == "push"}
-        writer = replace(instance, htpasswd=users.content.apply(lambda c: only_users(c, pushers))) if push_only else instance
+            if deployment.pull_deployment_name is not None:
+                outputs |= {**pull_endpoint, "pullDeployment": deployment.pull_deployment_name}
+            return outputs
         on_host = RegistryContainerArgs(
             instance=writer,
             container_name=target.container_name,
@@ -231,16 +237,16 @@ class PrivateRegistry(pulumi.ComponentResource):
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
         if s.pull_port is not None:
-            reader = RegistryContainerArgs(
-                instance=replace(instance, role="read-only"),
+            beside = RegistryContainerArgs(
+                instance=reader,
                 container_name=f"{target.container_name}-pull",
                 data_volume=target.data_volume,
                 retain_data=s.retain_data,
                 port=s.pull_port,
                 shared_volume=registry.volume_name,
             )
-            pull = RegistryContainer(f"{name}-pull", reader, child)
-            outputs |= {"pullEndpoint": pulumi.Output.from_input(s.pull_endpoint), "pullContainerName": pull.container_name}
+            pull = RegistryContainer(f"{name}-pull", beside, child)
+            outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
         return outputs
 
     def outputs(self) -> dict[str, pulumi.Output]:

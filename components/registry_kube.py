@@ -15,6 +15,10 @@ what a cluster adds:
 - Readiness on `/debug/health` (the storage driver's health included) over the debug listener on
   the Pod's loopback, as the Docker target's health check; liveness on the TLS port only, so an
   outage of the object store takes replicas out of the Service without restarting them all.
+- With `pullPort`, a read-only Deployment `registry-pull` beside it on the same storage, with its
+  own replicas, Service (NodePort), Secret of users (push and pull users) and PodDisruptionBudget;
+  the writer's Secret then holds the push users only. Its Pods carry their own name label, so
+  neither Service selects the other's Pods.
 - A rollout that never goes below the ready replicas (surge one, none unavailable), a preStop
   pause so the Service stops sending new requests before the registry drains, a
   PodDisruptionBudget, requests and limits, a non-root, read-only security context.
@@ -45,7 +49,15 @@ from .kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDis
 from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
-LABELS = {"app.kubernetes.io/name": "registry", "app.kubernetes.io/part-of": "private-registry"}
+PULL_NAME = "registry-pull"  # the read-only Deployment, Service, users Secret and PodDisruptionBudget
+
+
+def labels(name: str) -> dict[str, str]:
+    """The Pod labels (and selector) of one Deployment: its own name, so Services never mix them."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
+
+
+LABELS = labels(NAME)
 RUN_AS = 1000  # any non-root id: the registry binary needs no user of its own in the image
 # The Service keeps sending new connections to a terminating Pod until kube-proxy has seen its
 # endpoint go; the Pod goes on serving that long before the registry starts draining.
@@ -57,8 +69,27 @@ def content_hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def pod_storage(storage: StorageSettings) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """The Pod's volume mounts and volumes: TLS and htpasswd folders, /tmp, and the claim if any."""
+@dataclass(frozen=True)
+class Workload:
+    """One Deployment of the registry: the instance it runs, its object names and Pod labels, its size."""
+
+    instance: Instance
+    name: str  # the Deployment's, Service's and PodDisruptionBudget's; its users Secret is `<name>-auth`
+    replicas: int
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return labels(self.name)
+
+    @property
+    def read_only(self) -> bool:
+        return self.instance.role == "read-only"
+
+
+def pod_storage(workload: Workload, storage: StorageSettings) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The Pod's volume mounts and volumes: TLS and htpasswd folders, /tmp, and the claim if any
+    (mounted read-only into a read-only instance).
+    """
     mounts: list[dict[str, object]] = [
         {"name": "tls", "mountPath": CERTS_DIR, "readOnly": True},
         {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
@@ -66,11 +97,12 @@ def pod_storage(storage: StorageSettings) -> tuple[list[dict[str, object]], list
     ]
     volumes: list[dict[str, object]] = [
         {"name": "tls", "secret": {"secretName": f"{NAME}-tls", "defaultMode": 0o440}},
-        {"name": "auth", "secret": {"secretName": f"{NAME}-auth", "defaultMode": 0o440}},
+        {"name": "auth", "secret": {"secretName": f"{workload.name}-auth", "defaultMode": 0o440}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
     if storage.driver == "filesystem":
-        mounts.append({"name": "data", "mountPath": STORAGE_ROOT})
+        data: dict[str, object] = {"name": "data", "mountPath": STORAGE_ROOT}
+        mounts.append({**data, "readOnly": True} if workload.read_only else data)
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}})
     return mounts, volumes
 
@@ -115,16 +147,16 @@ def registry_container(instance: Instance, storage: StorageSettings, mounts: lis
 
 
 def pod_template(
-    instance: Instance, storage: StorageSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]
+    workload: Workload, storage: StorageSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]
 ) -> dict[str, object]:
     """The registry Pods: the container, volumes, security context and the hashes that roll them
     (outputs that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
     """
-    mounts, volumes = pod_storage(storage)
-    container = registry_container(instance, storage, mounts)
+    mounts, volumes = pod_storage(workload, storage)
+    container = registry_container(workload.instance, storage, mounts)
     return {
         "metadata": {
-            "labels": LABELS,
+            "labels": workload.labels,
             "annotations": {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash},
         },
         "spec": {
@@ -143,7 +175,7 @@ def pod_template(
                             "weight": 100,
                             "podAffinityTerm": {
                                 "topologyKey": "kubernetes.io/hostname",
-                                "labelSelector": {"matchLabels": LABELS},
+                                "labelSelector": {"matchLabels": workload.labels},
                             },
                         }
                     ]
@@ -153,7 +185,7 @@ def pod_template(
     }
 
 
-def deployment_spec(replicas: int, storage: StorageSettings, template: dict[str, object]) -> dict[str, object]:
+def deployment_spec(workload: Workload, storage: StorageSettings, template: dict[str, object]) -> dict[str, object]:
     """Replicas, selector and rollout strategy around the pod template."""
     if storage.driver == "filesystem" and storage.access_mode != "ReadWriteMany":
         # One volume a single node mounts: the old Pod must let go of it before the new one starts.
@@ -161,24 +193,33 @@ def deployment_spec(replicas: int, storage: StorageSettings, template: dict[str,
     else:
         strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     return {
-        "replicas": replicas,
-        "selector": {"matchLabels": LABELS},
+        "replicas": workload.replicas,
+        "selector": {"matchLabels": workload.labels},
         "strategy": strategy,
         "revisionHistoryLimit": 3,
         "template": template,
     }
 
 
-def service_spec(service_type: str, port: int) -> dict[str, object]:
-    """The registry's Service: `port` is the NodePort, or the load balancer's port."""
+def service_spec(workload: Workload, service_type: str, port: int) -> dict[str, object]:
+    """One Deployment's Service: `port` is the NodePort, or the load balancer's port."""
     entry: dict[str, object] = {"name": "https", "port": port, "targetPort": "https", "protocol": "TCP"}
     if service_type == "NodePort":
         entry = {**entry, "port": PORT, "nodePort": port}
-    return {"type": service_type, "selector": LABELS, "ports": [entry]}
+    return {"type": service_type, "selector": workload.labels, "ports": [entry]}
 
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+@dataclass(frozen=True)
+class PullDeployment:
+    """The read-only Deployment beside the registry: its instance (role read-only), Pods and NodePort."""
+
+    instance: Instance
+    replicas: int
+    port: int
 
 
 @dataclass(frozen=True)
@@ -193,6 +234,7 @@ class RegistryDeploymentArgs:
     storage: StorageSettings
     retain_data: bool
     provider: Provider
+    pull: PullDeployment | None = None  # a read-only Deployment too (pullPort)
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -216,32 +258,16 @@ class RegistryDeployment(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
         meta: dict[str, object] = {"namespace": args.namespace, "labels": LABELS}
 
-        secrets, env_hash = self._secrets(name, args, meta, inside)
-        claims = self._claim(name, args, meta, inside)
+        shared, env_hash = self._secrets(name, args, meta, inside)
+        shared += self._claim(name, args, meta, inside)
         tls_hash = pulumi.Output.from_input(args.instance.cert_pem).apply(content_hash)
-        spec = deployment_spec(args.replicas, storage, pod_template(args.instance, storage, tls_hash, env_hash))
-        # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
-        timeout = f"{args.instance.health_timeout_seconds * args.replicas}s"
-        Deployment(
-            f"{name}-deployment",
-            {**meta, "name": NAME},
-            spec,
-            pulumi.ResourceOptions.merge(
-                inside,
-                pulumi.ResourceOptions(
-                    depends_on=[*secrets, *claims],  # and the namespace, as everything `inside`
-                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
-                ),
-            ),
-        )
-        Service(f"{name}-service", {**meta, "name": NAME}, service_spec(args.service_type, args.port), inside)
-        if args.replicas > 1:
-            PodDisruptionBudget(
-                f"{name}-disruption-budget",
-                {**meta, "name": NAME},
-                {"maxUnavailable": 1, "selector": {"matchLabels": LABELS}},
-                inside,
-            )
+        writer = Workload(args.instance, NAME, args.replicas)
+        self._workload(name, args, writer, args.port, (shared, tls_hash, env_hash), inside)
+        self.pull_deployment_name: pulumi.Output[str] | None = None
+        if args.pull is not None:
+            reader = Workload(args.pull.instance, PULL_NAME, args.pull.replicas)
+            self._workload(f"{name}-pull", args, reader, args.pull.port, (shared, tls_hash, env_hash), inside)
+            self.pull_deployment_name = pulumi.Output.from_input(PULL_NAME)
 
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.deployment_name = pulumi.Output.from_input(NAME)
@@ -249,12 +275,60 @@ class RegistryDeployment(pulumi.ComponentResource):
             f"s3://{storage.bucket}{storage.root_directory}" if storage.driver == "s3" else f"persistentvolumeclaim/{NAME}-data"
         )
         self.storage = pulumi.Output.from_input(where)
-        self.register_outputs({"namespace": self.namespace, "deployment": self.deployment_name, "storage": self.storage})
+        outputs = {"namespace": self.namespace, "deployment": self.deployment_name, "storage": self.storage}
+        if self.pull_deployment_name is not None:
+            outputs["pullDeployment"] = self.pull_deployment_name
+        self.register_outputs(outputs)
+
+    def _workload(
+        self,
+        name: str,
+        args: RegistryDeploymentArgs,
+        workload: Workload,
+        port: int,
+        pod_inputs: tuple[list[pulumi.Resource], pulumi.Output[str], pulumi.Output[str]],
+        inside: pulumi.ResourceOptions,
+    ) -> None:
+        """One Deployment with its users Secret, Service and (more than one replica) PodDisruptionBudget.
+        `pod_inputs`: what its Pods need first (shared Secrets, the claim) and the hashes that roll them.
+        """
+        shared, tls_hash, env_hash = pod_inputs
+        meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
+        users = Secret(
+            f"{name}-auth",
+            {**meta, "name": f"{workload.name}-auth"},
+            "Opaque",
+            pulumi.Output.from_input(workload.instance.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
+            inside,
+        )
+        spec = deployment_spec(workload, args.storage, pod_template(workload, args.storage, tls_hash, env_hash))
+        # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
+        timeout = f"{workload.instance.health_timeout_seconds * workload.replicas}s"
+        Deployment(
+            f"{name}-deployment",
+            {**meta, "name": workload.name},
+            spec,
+            pulumi.ResourceOptions.merge(
+                inside,
+                pulumi.ResourceOptions(
+                    depends_on=[*shared, users],  # and the namespace, as everything `inside`
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                ),
+            ),
+        )
+        Service(f"{name}-service", {**meta, "name": workload.name}, service_spec(workload, args.service_type, port), inside)
+        if workload.replicas > 1:
+            PodDisruptionBudget(
+                f"{name}-disruption-budget",
+                {**meta, "name": workload.name},
+                {"maxUnavailable": 1, "selector": {"matchLabels": workload.labels}},
+                inside,
+            )
 
     def _secrets(
         self, name: str, args: RegistryDeploymentArgs, meta: dict[str, object], inside: pulumi.ResourceOptions
     ) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
-        """The TLS, htpasswd and environment Secrets, and a hash of the secret variables for the template."""
+        """The TLS and environment Secrets every Deployment reads, and a hash of the secret variables."""
         storage = args.storage
         http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
         by_variable = {
@@ -274,13 +348,6 @@ class RegistryDeployment(pulumi.ComponentResource):
                 pulumi.Output.all(args.instance.cert_pem, args.instance.key_pem).apply(
                     lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}
                 ),
-                inside,
-            ),
-            Secret(
-                f"{name}-auth",
-                {**meta, "name": f"{NAME}-auth"},
-                "Opaque",
-                pulumi.Output.from_input(args.instance.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
                 inside,
             ),
             Secret(

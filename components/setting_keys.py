@@ -71,9 +71,10 @@ KEYS: tuple[Key, ...] = (
         "(target `kubernetes`, 30000..32767, the API server's default range) or the LoadBalancer's port", 1, 65535,
         shown_default="`5000`; `30500` with target `kubernetes` and serviceType `NodePort`"),
     Key("pullPort", "integer", None, "a read-only instance beside the registry on the same storage (target `docker`: "
-        "a second container on this host port, the volume mounted read-only): users with `access: pull` are accepted "
-        "there only, push users on both; the pull secrets and node trust use it (output `pullEndpoint`)", 1, 65535,
-        shown_default="none: one read-write instance"),
+        "a second container on this host port, the volume mounted read-only; target `kubernetes`: a second Deployment "
+        "`registry-pull` with `pullReplicas` Pods behind its own NodePort, serviceType `NodePort` only): users with "
+        "`access: pull` are accepted there only, push users on both; the pull secrets and node trust use it (output "
+        "`pullEndpoint`)", 1, 65535, shown_default="none: one read-write instance"),
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
@@ -92,6 +93,8 @@ KEYS: tuple[Key, ...] = (
         "Fixed per stack: a change is refused before anything is touched"),
     Key("replicas", "integer", 2, "registry Pods (target `kubernetes`); more than one needs storage every replica "
         "shares (driver `s3`, or `filesystem` with accessMode `ReadWriteMany`)", 1, 50, only="kubernetes"),
+    Key("pullReplicas", "integer", 2, "Pods of the read-only Deployment (target `kubernetes` with `pullPort`); the "
+        "writer's `replicas` may be fewer", 1, 50, only="kubernetes"),
     Key("namespace", "string", None, "the registry's own namespace (target `kubernetes`), created by the stack",
         shown_default="`registry-<stack>`", only="kubernetes"),
     Key("serviceType", "string", "NodePort", "how nodes and clients reach the registry (target `kubernetes`): "

@@ -151,7 +151,8 @@ class KubernetesTarget:
     """Target `kubernetes`: a Deployment of replicas in its own namespace, behind a Service."""
 
     namespace: str
-    replicas: int = 2
+    replicas: int = 2  # of the read-write Deployment
+    pull_replicas: int = 2  # of the read-only Deployment, when there is one (pullPort)
     service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
     storage: StorageSettings = StorageSettings(driver="filesystem")
     kind: Literal["kubernetes"] = "kubernetes"
@@ -579,7 +580,8 @@ def _other_targets_settings(raw: Mapping[str, Any], target: str, p: _Problems) -
             p.add(spec.name, raw[spec.name], f"is only used with target = {spec.only}")
 
 
-def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) -> StorageSettings:
+def _storage(raw: Mapping[str, Any], stack: str, pods: dict[str, int], p: _Problems) -> StorageSettings:
+    """Section storage of target kubernetes; `pods` (setting -> its Pods) all mount a claim."""
     value = raw.get("storage", {})
     driver = value.get("driver", field_default("storage.driver")) if isinstance(value, dict) else None
     if driver not in STORAGE_DRIVERS:
@@ -605,12 +607,14 @@ def _storage(raw: Mapping[str, Any], stack: str, replicas: int, p: _Problems) ->
         if mode not in ACCESS_MODES:
             p.add("storage.accessMode", mode, f"must be one of {', '.join(ACCESS_MODES)}")
             mode = field_default("storage.accessMode")
-        elif replicas > 1 and mode != "ReadWriteMany":
+        elif sum(pods.values()) > 1 and mode != "ReadWriteMany":
+            counted = " + ".join(f"{setting} = {n}" for setting, n in pods.items())
+            fewer = "set replicas = 1" if len(pods) == 1 else "drop pullPort and set replicas = 1"
             p.add(
                 "storage.accessMode",
                 mode,
-                f"cannot serve replicas = {replicas}: every replica mounts the same volume, which needs ReadWriteMany "
-                "(a storage class that offers it, e.g. NFS or CephFS); or set replicas = 1, or use storage.driver = s3",
+                f"cannot serve {counted}: every Pod mounts the same volume, which needs ReadWriteMany "
+                f"(a storage class that offers it, e.g. NFS or CephFS); or {fewer}, or use storage.driver = s3",
             )
         return StorageSettings(driver="filesystem", size=size, storage_class=storage_class, access_mode=str(mode))
 
@@ -724,9 +728,15 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
         data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, allowed, p)
         return DockerTarget(container_name=container_name, data_volume=data_volume), port
     replicas = _integer(raw, "replicas", p)
+    pull_replicas = _integer(raw, "pullReplicas", p)
+    pods = {"replicas": replicas}
+    if "pullPort" in raw:
+        pods["pullReplicas"] = pull_replicas
+    elif raw.get("pullReplicas", pull_replicas) != default("pullReplicas"):  # Pulumi.yaml's default arrives as a value
+        p.add("pullReplicas", pull_replicas, "is only used with pullPort (the read-only Deployment's Pods)")
     namespace = _name(raw, "namespace", object_name("registry", stack), dns_label_ok,
                       "must be a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63)", p)  # fmt: skip
-    storage = _storage(raw, stack, replicas, p)
+    storage = _storage(raw, stack, pods, p)
     if storage.driver == "s3" and raw.get("retainData") is False:
         p.add(
             "retainData",
@@ -735,10 +745,13 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
             "the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`",
         )
     kube_service: Literal["NodePort", "LoadBalancer"] = "LoadBalancer" if service_type == "LoadBalancer" else "NodePort"
-    return KubernetesTarget(namespace=namespace, replicas=replicas, service_type=kube_service, storage=storage), port
+    target = KubernetesTarget(
+        namespace=namespace, replicas=replicas, pull_replicas=pull_replicas, service_type=kube_service, storage=storage
+    )
+    return target, port
 
 
-def _pull_port(raw: Mapping[str, Any], kind: str, port: int, users: Sequence[User], p: _Problems) -> int | None:
+def _pull_port(raw: Mapping[str, Any], target: Target, port: int, users: Sequence[User], p: _Problems) -> int | None:
     """Section pull endpoint: `pullPort` (a read-only instance), and pull users only with one."""
     pull_port = _integer(raw, "pullPort", p, default_value=port) if "pullPort" in raw else None
     pullers = [u.name for u in users if u.access == "pull"]
@@ -752,10 +765,22 @@ def _pull_port(raw: Mapping[str, Any], kind: str, port: int, users: Sequence[Use
                 "let it push); set pullPort, or make the user a push user",
             )
         return None
-    if kind == "kubernetes":
-        p.add("pullPort", pull_port, "is not yet supported with target = kubernetes (planned: a read-only Deployment)")
-    elif pull_port == port:
+    if pull_port == port:
         p.add("pullPort", pull_port, f"must differ from port ({port}): the read-only instance has a port of its own")
+    elif isinstance(target, KubernetesTarget) and target.service_type == "LoadBalancer":
+        p.add(
+            "pullPort",
+            pull_port,
+            "needs serviceType = NodePort: with LoadBalancer the read-only Service would get an address of its own, "
+            "which the pull endpoint (the endpoint's host) does not name",
+        )
+    elif isinstance(target, KubernetesTarget) and not NODE_PORT_RANGE[0] <= pull_port <= NODE_PORT_RANGE[1]:
+        p.add(
+            "pullPort",
+            pull_port,
+            f"is the read-only Service's NodePort with target = kubernetes: it must be in "
+            f"{NODE_PORT_RANGE[0]}..{NODE_PORT_RANGE[1]} (the API server's default --service-node-port-range)",
+        )
     return pull_port
 
 
@@ -832,7 +857,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "is in this registry, which cannot serve its own image before it runs: the nodes must pull the "
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
-    pull_port = _pull_port(raw, target.kind, port, auth["users"], p)
+    pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),

@@ -12,6 +12,10 @@
 # instance the whole time (it has no cache to go stale, so it needs no restart afterwards). The
 # container's restart policy is set to `no` while it runs (a dockerd restart must not bring the
 # registry back mid-collection) and restored afterwards, whatever happens.
+# Target kubernetes: the read-write Deployment is scaled to 0, a Job made from its own Pod template
+# (scripts/gc_job.py: same image, storage, Secrets) collects, and the Deployment is scaled back to
+# its replicas (also on failure or Ctrl-C). With `pullPort` the read-only Deployment serves pulls
+# throughout. Uses kubectl with the stack's `kubernetes.context` (else the current context).
 # Uses DOCKER_HOST as `pulumi up` does; PROJECT_DIR (default: this repository) holds the stack.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,8 +39,11 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 project=${PROJECT_DIR:-$repo}
 output() { pulumi stack output "$1" --stack "$stack" --cwd "$project" --non-interactive; }
 target=$(output target 2>/dev/null) || target=docker  # stacks from before 2026-12 have no target output
-[ "$target" = docker ] || die "stack '$stack' runs the registry on target $target; gc.sh collects target docker only \
-(on kubernetes: scale the Deployment to 0 or make it read-only, then run 'registry garbage-collect' against the same storage)"
+if [ "$target" = kubernetes ]; then
+  # shellcheck source=scripts/gc-kubernetes.sh
+  . "$repo/scripts/gc-kubernetes.sh"
+  exit 0
+fi
 container=$(output containerName) || die "no outputs for stack '$stack': run pulumi up first"
 volume=$(output dataVolume)
 pull_container=$(output pullContainerName 2>/dev/null) || pull_container=""

@@ -207,3 +207,69 @@ def test_pull_image_false_never_pulls_and_load_balancer_uses_its_port() -> None:
     assert container_of(run)["imagePullPolicy"] == "Never"
     ports = run.one("kubernetes:core/v1:Service").inputs["spec"]["ports"]
     assert ports == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]
+
+
+PULLERS = {
+    **S3,
+    "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}],
+    "replicas": 1,
+    "pullReplicas": 3,
+    "pullPort": 30501,
+}
+
+
+@pytest.fixture(scope="module")
+def pull() -> ProgramRun:
+    return evaluate(PULLERS, secret_keys=["private-registry:storage"])
+
+
+def env_by_name(run: ProgramRun, deployment: str) -> dict[str, Any]:
+    (container,) = named(run, DEPLOYMENT, deployment).inputs["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_a_pull_port_adds_a_read_only_deployment_with_its_own_pods_and_node_port(pull: ProgramRun) -> None:
+    writer, reader = named(pull, DEPLOYMENT, "registry"), named(pull, DEPLOYMENT, "registry-pull")
+    assert (writer.inputs["spec"]["replicas"], reader.inputs["spec"]["replicas"]) == (1, 3)
+    # Each Service selects its own Pods only: the name label differs, neither selector matches the other's Pods.
+    selectors = {s.inputs["metadata"]["name"]: s.inputs["spec"]["selector"] for s in pull.of_type("kubernetes:core/v1:Service")}
+    assert selectors["registry"]["app.kubernetes.io/name"] == "registry"
+    assert selectors["registry-pull"]["app.kubernetes.io/name"] == "registry-pull"
+    assert reader.inputs["spec"]["template"]["metadata"]["labels"] == selectors["registry-pull"]
+    assert writer.inputs["spec"]["template"]["metadata"]["labels"] == selectors["registry"]
+    ports = named(pull, "kubernetes:core/v1:Service", "registry-pull").inputs["spec"]["ports"]
+    assert ports == [{"name": "https", "port": 5000, "nodePort": 30501, "targetPort": "https", "protocol": "TCP"}]
+    budgets = [b.inputs["metadata"]["name"] for b in pull.of_type("kubernetes:policy/v1:PodDisruptionBudget")]
+    assert budgets == ["registry-pull"]  # the writer has one replica here: nothing to keep up
+    # The read-only role's contract: no deletes, no upload purging, no descriptor cache; the same S3 prefix.
+    env, writer_env = env_by_name(pull, "registry-pull"), env_by_name(pull, "registry")
+    assert json.loads(env["REGISTRY_STORAGE_MAINTENANCE"])["readonly"] == {"enabled": True}
+    assert env["REGISTRY_STORAGE_DELETE_ENABLED"] == "false" and env["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == ""
+    assert "REGISTRY_STORAGE_MAINTENANCE" not in writer_env
+    assert env["REGISTRY_STORAGE_S3_ROOTDIRECTORY"] == writer_env["REGISTRY_STORAGE_S3_ROOTDIRECTORY"] == "/registry-dev"
+
+
+def test_the_writer_knows_the_push_users_only_and_the_reader_both(pull: ProgramRun) -> None:
+    def names(secret: str) -> list[str]:
+        return [line.split(":", 1)[0] for line in decoded(named(pull, SECRET, secret), "htpasswd").splitlines()]
+
+    assert names("registry-auth") == ["ci"]
+    assert sorted(names("registry-pull-auth")) == ["ci", "puller"]
+    volumes = named(pull, DEPLOYMENT, "registry-pull").inputs["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "auth", "secret": {"secretName": "registry-pull-auth", "defaultMode": 0o440}} in volumes
+    config = json.loads(pull.outputs["dockerConfigJson"])
+    assert list(config["auths"]) == ["172.31.250.1:30501"] and config["auths"]["172.31.250.1:30501"]["username"] == "puller"
+    assert (pull.outputs["pullEndpoint"], pull.outputs["pullDeployment"]) == ("172.31.250.1:30501", "registry-pull")
+    assert pull.outputs["endpoint"] == "172.31.250.1:30500" and "pullContainerName" not in pull.outputs
+
+
+def test_a_read_only_deployment_mounts_a_shared_claim_read_only() -> None:
+    storage = {"driver": "filesystem", "accessMode": "ReadWriteMany", "size": "5Gi"}
+    run = evaluate({**PULLERS, "storage": storage})
+    mounts = {
+        d: {m["name"]: m for m in named(run, DEPLOYMENT, d).inputs["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+        for d in ("registry", "registry-pull")
+    }
+    assert mounts["registry-pull"]["data"] == {"name": "data", "mountPath": "/var/lib/registry", "readOnly": True}
+    assert mounts["registry"]["data"] == {"name": "data", "mountPath": "/var/lib/registry"}
+    assert len(run.of_type("kubernetes:core/v1:PersistentVolumeClaim")) == 1  # one claim, both Deployments

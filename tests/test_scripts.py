@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,43 @@ def test_no_cli_and_the_projects_own_toolchain_are_not_a_users_cli(tmp_path: Pat
         path_first=cache / "toolchain" / "bin",
     )
     assert result.returncode == 1 and "offline toolchain, not a CLI of your own" in result.stderr
+
+
+def test_the_gc_job_is_the_registry_pod_without_its_service_labels_probes_or_retries() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from gc_job import gc_job
+
+    container = {
+        "name": "registry",
+        "image": "registry:3.1.2",
+        "ports": [{"name": "https", "containerPort": 5000}],
+        "env": [{"name": "REGISTRY_STORAGE", "value": "s3"}],
+        "readinessProbe": {"exec": {"command": ["wget"]}},
+        "livenessProbe": {"tcpSocket": {"port": 5000}},
+        "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/registry"}],
+    }
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "registry-data"}}]
+    labels = {"app.kubernetes.io/name": "registry"}
+    deployment = {
+        "metadata": {"name": "registry", "namespace": "registry-dev"},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [container], "volumes": volumes, "affinity": {"podAntiAffinity": {}}},
+            },
+        },
+    }
+    job = gc_job(deployment, ["--delete-untagged"])
+    assert (job["kind"], job["metadata"]["namespace"], job["spec"]["backoffLimit"]) == ("Job", "registry-dev", 0)
+    pod = job["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "registry-gc"  # the registry's Service never selects it
+    (run,) = pod["spec"]["containers"]
+    assert not {"readinessProbe", "livenessProbe", "lifecycle", "ports"} & set(run)
+    assert run["command"][:3] == ["/bin/busybox", "sh", "-c"] and run["command"][-1] == "--delete-untagged"
+    assert run["image"] == "registry:3.1.2" and {"name": "REGISTRY_STORAGE", "value": "s3"} in run["env"]
+    assert pod["spec"]["volumes"] == volumes and pod["spec"]["restartPolicy"] == "Never"
+    assert "affinity" not in pod["spec"]
+    with pytest.raises(ValueError, match="unknown argument"):
+        gc_job(deployment, ["--force"])

@@ -403,10 +403,6 @@ def test_a_pull_port_gives_a_pull_endpoint_and_the_pull_secrets_a_pull_user() ->
         ({**PULL, "pullPort": 5000}, "private-registry:pullPort = 5000: must differ from port (5000)"),
         ({**PULL, "pullPort": 0}, "private-registry:pullPort = 0: must be an integer in 1..65535"),
         ({"users": [{"name": "ci", "access": "read"}]}, "private-registry:users[0].access = <a string>: must be push"),
-        (
-            {**PULL, "target": "kubernetes", "kubernetes": {"context": "c"}, "storage": {"driver": "s3", "bucket": "images"}},
-            "private-registry:pullPort = 5001: is not yet supported with target = kubernetes",
-        ),
     ],
 )
 def test_bad_access_settings_name_the_setting(raw: dict[str, Any], expected: str) -> None:

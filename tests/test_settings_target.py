@@ -40,7 +40,7 @@ def test_kubernetes_defaults() -> None:
 def test_more_than_one_replica_needs_shared_storage() -> None:
     found = problems({**KUBE, "storage": {"driver": "filesystem"}})
     assert found == [
-        "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 2: every replica mounts the "
+        "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 2: every Pod mounts the "
         "same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or CephFS); or set "
         "replicas = 1, or use storage.driver = s3"
     ]
@@ -135,3 +135,44 @@ def test_the_registry_image_cannot_come_from_the_registry_itself() -> None:
         "own image before it runs: the nodes must pull the registry image from elsewhere (Docker Hub, a mirror, or "
         "preloaded with pullImage = false)"
     ]
+
+
+PULLERS: dict[str, Any] = {**KUBE, "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}], "pullPort": 30501}
+
+
+def test_a_pull_port_on_kubernetes_is_a_read_only_deployment_of_its_own_size() -> None:
+    s = load_settings({**PULLERS, "replicas": 1, "pullReplicas": 3}, "dev")
+    target = s.target
+    assert isinstance(target, KubernetesTarget) and (target.replicas, target.pull_replicas) == (1, 3)
+    assert (s.endpoint, s.pull_endpoint, s.pull_secret.user) == ("10.0.0.5:30500", "10.0.0.5:30501", "puller")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {**PULLERS, "pullPort": 5001},
+            "private-registry:pullPort = 5001: is the read-only Service's NodePort with target = kubernetes: it must be "
+            "in 30000..32767",
+        ),
+        (
+            {**PULLERS, "serviceType": "LoadBalancer", "port": 443, "pullPort": 5443},
+            "private-registry:pullPort = 5443: needs serviceType = NodePort: with LoadBalancer the read-only Service",
+        ),
+        (
+            {**KUBE, "pullReplicas": 3},
+            "private-registry:pullReplicas = 3: is only used with pullPort (the read-only Deployment's Pods)",
+        ),
+        (
+            {**PULLERS, "replicas": 1, "pullReplicas": 1, "storage": {"driver": "filesystem"}},
+            "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 1 + pullReplicas = 1: every "
+            "Pod mounts the same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or "
+            "CephFS); or drop pullPort and set replicas = 1, or use storage.driver = s3",
+        ),
+        ({"pullReplicas": 3, "pullPort": 5001}, "private-registry:pullReplicas = 3: is only used with target = kubernetes"),
+        ({**PULLERS, "pullReplicas": 0}, "private-registry:pullReplicas = 0: must be an integer in 1..50"),
+    ],
+)
+def test_bad_pull_settings_on_kubernetes_name_the_setting(raw: dict[str, Any], expected: str) -> None:
+    found = problems(raw)
+    assert [p for p in found if p.startswith(expected)], found

@@ -1,0 +1,59 @@
+# Garbage collection of target kubernetes, sourced by scripts/gc.sh (which has set stack, project,
+# gc_args and the helpers output, log, die, now, secs). See gc.sh for what it does.
+# shellcheck shell=bash
+command -v kubectl >/dev/null || die "kubectl not found: target kubernetes is collected with kubectl (install it, or put it on PATH)"
+namespace=$(output registryNamespace) || die "no outputs for stack '$stack': run pulumi up first"
+deployment=$(output registryDeployment)
+pull_deployment=$(output pullDeployment 2>/dev/null) || pull_deployment=""
+settings=$(pulumi config get kubernetes --stack "$stack" --cwd "$project" 2>/dev/null) || settings="{}"
+read -r mode context < <(python3 -c 'import json,sys; k=json.loads(sys.argv[1] or "{}"); print(k.get("mode","cluster"), k.get("context",""))' "$settings")
+[ "$mode" = cluster ] || die "stack '$stack' has kubernetes.mode = $mode: only a stack that writes into a cluster has a registry to collect"
+kube=(kubectl ${context:+--context "$context"} -n "$namespace")
+selector=app.kubernetes.io/name=$deployment
+
+spec=$("${kube[@]}" get deployment "$deployment" -o json) || die "Deployment $deployment not found in namespace $namespace: run pulumi up"
+replicas=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["spec"]["replicas"])' "$spec")
+[ "$replicas" -gt 0 ] || die "Deployment $deployment has 0 replicas: an earlier gc.sh was interrupted? run pulumi up, then gc.sh again"
+job=$(python3 "$repo/scripts/gc_job.py" "${gc_args[@]}" <<<"$spec")
+job_name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["name"])' "$job")
+"${kube[@]}" delete job "$job_name" --ignore-not-found --wait=true >/dev/null  # one of an earlier run, kept for its logs
+
+restore() {
+  "${kube[@]}" scale deployment "$deployment" --replicas="$replicas" >/dev/null ||
+    log "WARNING: could not scale $deployment back to $replicas: run pulumi up"
+}
+
+t_stop=$(now)
+trap restore EXIT
+"${kube[@]}" scale deployment "$deployment" --replicas=0 >/dev/null
+# No writer may run during the mark phase: wait until every one of its Pods is gone.
+"${kube[@]}" wait --for=delete pod -l "$selector" --timeout=300s >/dev/null 2>&1 || true
+[ -z "$("${kube[@]}" get pods -l "$selector" -o name)" ] || die "Pods of $deployment still running after 300 s"
+t_stopped=$(now)
+log "collecting the storage of $deployment (namespace $namespace) with Job $job_name${gc_args[*]:+ (${gc_args[*]})}"
+t_gc=$(now)
+"${kube[@]}" apply -f - >/dev/null <<<"$job"
+status=""
+for _ in $(seq 18000); do  # at most an hour
+  status=$("${kube[@]}" get job "$job_name" -o jsonpath='{.status.succeeded}/{.status.failed}')
+  case $status in 1/*) break ;; */1) break ;; esac
+  sleep 0.2
+done
+t_gc_done=$(now)
+"${kube[@]}" logs "job/$job_name" 2>&1 | tail -n 5 >&2 || true
+case $status in
+  1/*) ;;
+  */1) die "the collection failed (Job $job_name kept for its logs: kubectl logs job/$job_name -n $namespace)" ;;
+  *) die "the collection did not finish within an hour (Job $job_name left running)" ;;
+esac
+"${kube[@]}" delete job "$job_name" --wait=false >/dev/null
+trap - EXIT
+restore
+"${kube[@]}" rollout status deployment "$deployment" --timeout=600s >/dev/null ||
+  die "$deployment did not become ready again after the collection"
+t_ready=$(now)
+echo "gc: collection $(secs "$t_gc" "$t_gc_done") s (Job $job_name); $deployment unavailable $(secs "$t_stop" "$t_ready") s (scaled to 0 in $(secs "$t_stop" "$t_stopped") s, $replicas replica(s) ready again)"
+if [ -n "$pull_deployment" ]; then
+  ready=$("${kube[@]}" get deployment "$pull_deployment" -o jsonpath='{.status.readyReplicas}')
+  echo "gc: pulls through the read-only Deployment $pull_deployment went on during the collection (now ${ready:-0} ready)"
+fi
