@@ -18,13 +18,34 @@ job=$(python3 "$repo/scripts/gc_job.py" "${gc_args[@]}" <<<"$spec")
 job_name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["name"])' "$job")
 "${kube[@]}" delete job "$job_name" --ignore-not-found --wait=true >/dev/null  # one of an earlier run, kept for its logs
 
+# With a read-only Deployment, the registry's Service points at its Pods for the collection: pulls
+# through the registry's own endpoint go on too, and a push gets HTTP 405 at once (not a refused or
+# hanging connection). Connections already open finish on the writer while it drains.
+route_to() { "${kube[@]}" patch service "$deployment" --type merge -p "{\"spec\":{\"selector\":{\"app.kubernetes.io/name\":\"$1\"}}}" >/dev/null; }
 restore() {
   "${kube[@]}" scale deployment "$deployment" --replicas="$replicas" >/dev/null ||
     log "WARNING: could not scale $deployment back to $replicas: run pulumi up"
+  if [ -n "$pull_deployment" ]; then
+    "${kube[@]}" rollout status deployment "$deployment" --timeout=600s >/dev/null || true
+    route_to "$deployment" || log "WARNING: could not point Service $deployment back at its Pods: run pulumi up"
+  fi
 }
 
 t_stop=$(now)
 trap restore EXIT
+if [ -n "$pull_deployment" ]; then
+  route_to "$pull_deployment"
+  # Scale the writer down only once the Service's endpoints are the read-only Pods alone, and
+  # kube-proxy has had time to program them (its default minSyncPeriod is 1 s): else a new
+  # connection could meet a writer that is already terminating and be refused.
+  for _ in $(seq 150); do
+    pods=$("${kube[@]}" get endpointslices -l "kubernetes.io/service-name=$deployment" \
+      -o jsonpath='{range .items[*].endpoints[*]}{.targetRef.name}{"\n"}{end}')
+    [ -n "$pods" ] && ! grep -qv "^$pull_deployment-" <<<"$pods" && break
+    sleep 0.2
+  done
+  sleep 2
+fi
 "${kube[@]}" scale deployment "$deployment" --replicas=0 >/dev/null
 # No writer may run during the mark phase: wait until every one of its Pods is gone.
 "${kube[@]}" wait --for=delete pod -l "$selector" --timeout=300s >/dev/null 2>&1 || true
@@ -52,8 +73,10 @@ restore
 "${kube[@]}" rollout status deployment "$deployment" --timeout=600s >/dev/null ||
   die "$deployment did not become ready again after the collection"
 t_ready=$(now)
-echo "gc: collection $(secs "$t_gc" "$t_gc_done") s (Job $job_name); $deployment unavailable $(secs "$t_stop" "$t_ready") s (scaled to 0 in $(secs "$t_stop" "$t_stopped") s, $replicas replica(s) ready again)"
+echo "gc: collection $(secs "$t_gc" "$t_gc_done") s (Job $job_name); $deployment's Pods away $(secs "$t_stop" "$t_ready") s (scaled to 0 in $(secs "$t_stop" "$t_stopped") s, $replicas replica(s) ready again)"
 if [ -n "$pull_deployment" ]; then
   ready=$("${kube[@]}" get deployment "$pull_deployment" -o jsonpath='{.status.readyReplicas}')
-  echo "gc: pulls through the read-only Deployment $pull_deployment went on during the collection (now ${ready:-0} ready)"
+  echo "gc: pulls through the read-only Deployment $pull_deployment went on during the collection (now ${ready:-0} ready); the registry's Service sent to it meanwhile (pushes got HTTP 405)"
+else
+  echo "gc: pulls and pushes were unavailable meanwhile (no pullPort: no read-only Deployment to serve them)"
 fi

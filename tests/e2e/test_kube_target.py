@@ -182,6 +182,29 @@ def s3_settings(bucket: str) -> dict[str, Any]:
     }
 
 
+def init_kube_stack(stack: Stack, namespace: str, port: int, bucket: str, settings: dict[str, Any]) -> None:
+    """A new stack of target kubernetes on the node: NodePort `port`, the node's registry image,
+    the sandbox's S3 server (its keys as config secrets), and `settings` on top.
+    """
+    stack.init(
+        {
+            "target": "kubernetes",
+            "namespace": namespace,
+            "hostnames": [],
+            "ipAddresses": [NODE_IP],
+            "port": port,
+            "image": NODE_REGISTRY_IMAGE,
+            "pullImage": False,
+            "storage": s3_settings(bucket),
+            "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns the cluster's
+            **SANDBOX_CLUSTER,
+            **settings,
+        }
+    )
+    stack.set_secret("storage.accessKey", os.environ["SANDBOX_S3_ACCESS_KEY"])
+    stack.set_secret("storage.secretKey", os.environ["SANDBOX_S3_SECRET_KEY"])
+
+
 def clean_namespaces() -> None:
     kubectl("delete", "namespace", NAMESPACE, APPS, "--ignore-not-found", "--timeout=120s")
 
@@ -196,25 +219,12 @@ def reg(workdir: Path) -> Iterator[KubeRegistry]:
     sandbox("s3-bucket", bucket)
     stack = Stack(workdir, "e2e-kube")
     r = KubeRegistry(stack)
-    stack.init(
-        {
-            "target": "kubernetes",
-            "namespace": NAMESPACE,
-            "replicas": 2,
-            "hostnames": [],
-            "ipAddresses": [NODE_IP],
-            "port": NODE_PORT,
-            "image": NODE_REGISTRY_IMAGE,
-            "pullImage": False,
-            "storage": s3_settings(bucket),
-            "users": [{"name": "pusher"}, {"name": "puller"}],
-            "pullSecret": {"namespaces": [APPS], "user": "puller", "patchDefaultServiceAccount": True},
-            "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns the cluster's
-            **SANDBOX_CLUSTER,
-        }
-    )
-    stack.set_secret("storage.accessKey", os.environ["SANDBOX_S3_ACCESS_KEY"])
-    stack.set_secret("storage.secretKey", os.environ["SANDBOX_S3_SECRET_KEY"])
+    settings = {
+        "replicas": 2,
+        "users": [{"name": "pusher"}, {"name": "puller"}],
+        "pullSecret": {"namespaces": [APPS], "user": "puller", "patchDefaultServiceAccount": True},
+    }
+    init_kube_stack(stack, NAMESPACE, NODE_PORT, bucket, settings)
     stack.set_secret("users[1].password", "puller-" + os.urandom(8).hex())
     try:
         seconds = stack.up()
