@@ -43,14 +43,21 @@ done
 """
 
 
-def containerd_hosts_toml(endpoint: str) -> str:
+def containerd_hosts_toml(endpoint: str, pull_endpoint: str | None = None) -> str:
     """`<config_path>/<endpoint>/hosts.toml`; `ca.crt` beside it (containerd resolves the relative path
     against the file's own folder, so it holds wherever the node's `config_path` is).
+
+    With a read-only instance (`pull_endpoint`), images keep the name CI pushes them by
+    (`<endpoint>/...`) and containerd sends their pulls to the read-only instance alone: it is the
+    `server` too, so a failed pull never falls back to the writer. The pull secret's credentials
+    (keyed by `endpoint`, as the kubelet matches them to the image name) go with the request there
+    (containerd 2.4.2 on the sandbox node, `tests/e2e/test_pull_endpoint.py`).
     """
+    host = pull_endpoint or endpoint
     lines = [
-        f'server = "https://{endpoint}"',
+        f'server = "https://{host}"',
         "",
-        f'[host."https://{endpoint}"]',
+        f'[host."https://{host}"]',
         '  capabilities = ["pull", "resolve"]',
         '  ca = "ca.crt"',
     ]
@@ -112,7 +119,8 @@ class NodeTrustArgs:
     """What nodes must trust and how it reaches them."""
 
     stack: str
-    endpoint: str
+    endpoint: str  # the registry's name in image references: the folder of hosts.toml
+    pull_endpoint: str | None  # where nodes pull, when it is not `endpoint` (a read-only instance)
     ca_cert_pem: pulumi.Input[str]
     daemonset_image: str | None  # None: no DaemonSet (nodes are provisioned with the outputs)
     namespace: str
@@ -128,7 +136,7 @@ class NodeTrust(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodeTrustArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:NodeTrust", name, None, opts)
-        hosts_toml = containerd_hosts_toml(args.endpoint)
+        hosts_toml = containerd_hosts_toml(args.endpoint, args.pull_endpoint)
         self.hosts_toml = pulumi.Output.from_input(hosts_toml)
         ca = pulumi.Output.from_input(args.ca_cert_pem)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)

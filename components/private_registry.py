@@ -132,7 +132,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             PullSecretsArgs(
                 name=s.pull_secret.name,
                 namespaces=s.pull_secret.namespaces,
-                endpoint=s.pull_endpoint,
+                endpoint=s.endpoint,  # as the kubelet matches it: the registry in the image's name
                 username=pull_user,
                 # Only the pull user's password: another user's change leaves the pull secrets alone.
                 password=users.user_passwords[pull_user],
@@ -146,7 +146,8 @@ class PrivateRegistry(pulumi.ComponentResource):
             f"{name}-node-trust",
             NodeTrustArgs(
                 stack=s.stack,
-                endpoint=s.pull_endpoint,  # nodes only pull
+                endpoint=s.endpoint,
+                pull_endpoint=s.pull_endpoint if s.pull_port is not None else None,  # nodes only pull
                 ca_cert_pem=tls.ca_cert_pem,
                 daemonset_image=s.node_trust.image if daemonset else None,
                 namespace=s.node_trust.namespace,

@@ -73,8 +73,9 @@ KEYS: tuple[Key, ...] = (
     Key("pullPort", "integer", None, "a read-only instance beside the registry on the same storage (target `docker`: "
         "a second container on this host port, the volume mounted read-only; target `kubernetes`: a second Deployment "
         "`registry-pull` with `pullReplicas` Pods behind its own NodePort, serviceType `NodePort` only): users with "
-        "`access: pull` are accepted there only, push users on both; the pull secrets and node trust use it (output "
-        "`pullEndpoint`)", 1, 65535, shown_default="none: one read-write instance"),
+        "`access: pull` are accepted there only, push users on both; the pull secrets hold a pull user and the nodes' "
+        "hosts.toml sends pulls of `<endpoint>/...` there (output `pullEndpoint`)", 1, 65535,
+        shown_default="none: one read-write instance"),
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "

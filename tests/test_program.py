@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ DEV = {
     "kubernetes": {"context": "sandbox"},
 }
 CONTAINER = "docker:index/container:Container"
+PULL_HOST = {"capabilities": ["pull", "resolve"], "ca": "ca.crt"}
 SECRET = "kubernetes:core/v1:Secret"
 
 
@@ -324,8 +326,10 @@ def test_a_pull_port_adds_a_read_only_container_on_the_same_volume() -> None:
     assert [line.split(":")[0] for line in upload(writer, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci"]
     assert [line.split(":")[0] for line in upload(reader, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci", "puller"]
     assert len(run.of_type("docker:index/volume:Volume")) == 1  # one volume, shared
-    # Clusters pull from the read-only instance, as the pull user.
+    # Images keep the name CI pushes by: the pull secret is keyed by the endpoint and holds the pull
+    # user; the node's hosts.toml (in the endpoint's folder) sends every pull to the read-only instance.
     config = json.loads(base64.b64decode(run.one(SECRET).inputs["data"][".dockerconfigjson"]))
-    assert list(config["auths"]) == ["localhost:5001"] and config["auths"]["localhost:5001"]["username"] == "puller"
+    assert list(config["auths"]) == ["localhost:5000"] and config["auths"]["localhost:5000"]["username"] == "puller"
     assert run.outputs["pullEndpoint"] == "localhost:5001" and run.outputs["pullContainerName"] == "registry-dev-pull"
-    assert 'server = "https://localhost:5001"' in run.outputs["containerdHostsToml"]
+    hosts = tomllib.loads(run.outputs["containerdHostsToml"])
+    assert hosts == {"server": "https://localhost:5001", "host": {"https://localhost:5001": PULL_HOST}}

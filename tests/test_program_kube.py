@@ -258,7 +258,8 @@ def test_the_writer_knows_the_push_users_only_and_the_reader_both(pull: ProgramR
     volumes = named(pull, DEPLOYMENT, "registry-pull").inputs["spec"]["template"]["spec"]["volumes"]
     assert {"name": "auth", "secret": {"secretName": "registry-pull-auth", "defaultMode": 0o440}} in volumes
     config = json.loads(pull.outputs["dockerConfigJson"])
-    assert list(config["auths"]) == ["172.31.250.1:30501"] and config["auths"]["172.31.250.1:30501"]["username"] == "puller"
+    assert list(config["auths"]) == ["172.31.250.1:30500"] and config["auths"]["172.31.250.1:30500"]["username"] == "puller"
+    assert 'server = "https://172.31.250.1:30501"' in pull.outputs["containerdHostsToml"]
     assert (pull.outputs["pullEndpoint"], pull.outputs["pullDeployment"]) == ("172.31.250.1:30501", "registry-pull")
     assert pull.outputs["endpoint"] == "172.31.250.1:30500" and "pullContainerName" not in pull.outputs
 

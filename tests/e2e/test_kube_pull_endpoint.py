@@ -4,7 +4,8 @@ One stack, the tests in file order. It starts as a registry of main's layout (on
 Deployment, one push user) holding an image; then gains `pullPort` and a pull user in place (the
 image kept, the outputs cluster stacks read unchanged). Then: the pull user reads through the
 read-only Deployment and can neither push nor delete; a push is served there at once; a Pod on the
-node pulls with the pull secret (pull user only) by the pull endpoint's name; `scripts/gc.sh`
+node pulls by the name CI pushed, with the pull secret (pull user only), and the read-only Pods serve
+it (the node's hosts.toml sends pulls there); `scripts/gc.sh`
 collects with the writer scaled to 0 while loops pull through both endpoints (the registry's
 Service is sent to the read-only Pods meanwhile) and pushes get HTTP 405.
 """
@@ -116,28 +117,42 @@ def test_the_pull_user_reads_through_the_read_only_deployment_only(reg: KubePull
     assert reg.client("puller").request("DELETE", f"/v2/team/app/manifests/{image[0]}")[0] == 401
 
 
-def test_a_pod_pulls_by_the_pull_endpoint_with_the_pull_secret(reg: KubePull) -> None:
+def registry_log(deployment: str, since: str) -> list[str]:
+    logs = kubectl("logs", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={deployment}", "--tail=-1", f"--since-time={since}")
+    return logs.stdout.splitlines()
+
+
+def test_a_pod_pulls_by_the_pushed_name_from_the_read_only_deployment(reg: KubePull) -> None:
     out = reg.outputs
-    endpoint, pull_endpoint = out["endpoint"], out["pullEndpoint"]
+    endpoint = out["endpoint"]
     secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", APPS, "-o", "json").stdout)
     auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
-    assert list(auths) == [pull_endpoint] and auths[pull_endpoint]["username"] == "puller"
+    assert list(auths) == [endpoint] and auths[endpoint]["username"] == "puller"
     ca_dir, config = CERTS_D / endpoint, reg.stack.workdir / "kube-pull-docker-config"
     ca_dir.mkdir(parents=True, exist_ok=True)
     (ca_dir / "ca.crt").write_text(out["caCertificate"])
     docker = ["docker", "--config", str(config)]
-    node = Cluster(reg.stack, PULL_PORT, host=NODE_IP)
+    node = Cluster(reg.stack, PORT, host=NODE_IP)  # Pods name the image as CI pushed it
     node.outputs = out
     try:
         run([*docker, "login", endpoint, "-u", "ci", "--password-stdin"], input=out["passwords"]["ci"])
         run([*docker, "tag", TEST_IMAGE, f"{endpoint}/e2e/hello:1"])
         run([*docker, "push", f"{endpoint}/e2e/hello:1"])
         node.install_trust_by_hand()
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
         pod = node.run_pod(APPS, "pulled-from-the-read-only-deployment", secret=out["pullSecretName"])
         phase, seconds = node.wait_pod(APPS, pod)
         assert phase == "Succeeded", node.events(APPS, pod)
         assert kubectl("logs", pod, "-n", APPS).stdout.strip() == "pulled-from-the-read-only-deployment"
-        record(f"kubernetes pull endpoint: a Pod pulled {node.image} with the pull secret in {seconds:.1f} s")
+        reader = [line for line in registry_log("registry-pull", since) if "e2e/hello/manifests/1" in line]
+        # The node's containerd (its user agent) never reached the writer; CI's docker push did, before.
+        writer = [line for line in registry_log("registry", since) if "e2e/hello" in line and "containerd/" in line]
+        assert any("auth.user.name=puller" in line for line in reader), reader
+        assert not writer, writer
+        record(
+            f"kubernetes pull endpoint: a Pod pulled {node.image} with the pull secret in {seconds:.1f} s, served by "
+            f"the read-only Pods ({len(reader)} log lines of its manifest there, none at the writer)"
+        )
     finally:
         node.remove_trust()
         shutil.rmtree(ca_dir, ignore_errors=True)

@@ -3,8 +3,9 @@
 Two users: `ci` (push) and `puller` (pull). The pull user reads through the read-only instance;
 it cannot push there (405) nor on the read-write instance, which does not know it (401), nor
 delete. A push by `ci` is served by the read-only instance at once; `ci` reads there too. A Pod on
-the sandbox node pulls `<pullEndpoint>/e2e/hello:1` with the stack's pull secret, which holds the
-pull user's credentials only.
+the sandbox node pulls `<endpoint>/e2e/hello:1` (the name CI pushed) with the stack's pull secret,
+which holds the pull user's credentials only, and the node's `hosts.toml` sends the pull to the
+read-only instance (its log shows the pull user's requests; the writer's shows none).
 """
 
 from __future__ import annotations
@@ -101,30 +102,44 @@ def test_nothing_changes_on_a_second_run(stack: Stack) -> None:
     stack.pulumi("preview", "--expect-no-changes")
 
 
-def test_a_pod_pulls_through_the_read_only_instance_with_the_pull_secret(stack: Stack) -> None:
+def registry_log(container: str, since: str) -> list[str]:
+    logs = run(["docker", "logs", "--since", since, container])
+    return (logs.stdout + logs.stderr).splitlines()
+
+
+def test_a_pod_pulls_by_the_pushed_name_through_the_read_only_instance(stack: Stack) -> None:
     out: dict[str, Any] = stack.outputs()
-    endpoint, pull_endpoint = out["endpoint"], out["pullEndpoint"]
-    # The pull secret holds the pull user for the pull endpoint, nothing else.
+    endpoint = out["endpoint"]
+    # The pull secret holds the pull user, for the registry's name in image references; nothing else.
     secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", NAMESPACE, "-o", "json").stdout)
     auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
-    assert list(auths) == [pull_endpoint] and auths[pull_endpoint]["username"] == "puller"
+    assert list(auths) == [endpoint] and auths[endpoint]["username"] == "puller"
     # CI pushes a runnable image to the read-write endpoint (dockerd trusts the CA through certs.d).
     ca_dir, config = CERTS_D / endpoint, stack.workdir / "pull-endpoint-docker-config"
     ca_dir.mkdir(parents=True, exist_ok=True)
     (ca_dir / "ca.crt").write_text(out["caCertificate"])
     config.mkdir(exist_ok=True)
     docker = ["docker", "--config", str(config)]
-    node = Cluster(stack, int(pull_endpoint.rsplit(":", 1)[1]))
+    node = Cluster(stack, int(endpoint.rsplit(":", 1)[1]))  # Pods name the image as CI pushed it
     node.outputs = out
     try:
         run([*docker, "login", endpoint, "-u", "ci", "--password-stdin"], input=out["passwords"]["ci"])
         run([*docker, "tag", TEST_IMAGE, f"{endpoint}/e2e/hello:1"])
         run([*docker, "push", f"{endpoint}/e2e/hello:1"])
-        node.install_trust_by_hand()  # what node provisioning does with the outputs: the pull endpoint's
+        node.install_trust_by_hand()  # what node provisioning does with the outputs
+        since = str(int(time.time()) - 1)
         pod = node.run_pod(NAMESPACE, "pulled-read-only", secret=out["pullSecretName"])
         phase, seconds = node.wait_pod(NAMESPACE, pod)
         assert phase == "Succeeded", node.events(NAMESPACE, pod)
-        record(f"pull endpoint: a Pod pulled {node.image} with the pull secret in {seconds:.1f} s")
+        reader = [line for line in registry_log(out["pullContainerName"], since) if "e2e/hello/manifests/1" in line]
+        # The node's containerd (its user agent) never reached the writer; CI's docker push did, before.
+        writer = [line for line in registry_log(out["containerName"], since) if "e2e/hello" in line and "containerd/" in line]
+        assert any("auth.user.name=puller" in line for line in reader), reader
+        assert not writer, writer
+        record(
+            f"pull endpoint: a Pod pulled {node.image} with the pull secret in {seconds:.1f} s, served by the read-only "
+            f"instance ({len(reader)} log lines of its manifest there, none at the writer)"
+        )
     finally:
         node.remove_trust()
         shutil.rmtree(ca_dir, ignore_errors=True)
