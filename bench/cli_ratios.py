@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from common import REPO, Ratio, alternate, print_times, ratio, samples_from_env, save
 
-from tests.e2e.conftest import Stack, copy_project, run, throwaway_registry_stack
+from tests.e2e.conftest import Stack, copy_project, free_port, run, throwaway_registry_stack
 
 MINIMAL = REPO / "bench" / "minimal"
 # Keys throwaway_registry_stack sets itself (its own container, volume, port, a local image).
@@ -49,6 +49,8 @@ def dev_settings(suffix: str) -> dict[str, Any]:
     settings = {k: v for k, v in settings.items() if k not in OWN_KEYS}
     pull = dict(settings.get("pullSecret") or {})
     pull["name"] = f"bench-pull-{suffix}"
+    if "pullPort" in settings:  # the read-only instance gets a host port of its own too
+        settings["pullPort"] = free_port()
     return {**settings, "pullSecret": pull}
 
 

@@ -9,8 +9,8 @@ keys and wrong types before that. `tests/test_args.py` keeps these in step with 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, Required, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Required, TypedDict
 
 
 class UserSetting(TypedDict, total=False):
@@ -65,6 +65,26 @@ class NodeTrustSetting(TypedDict, total=False):
     certsDir: str
 
 
+class ServiceAccountSetting(TypedDict, total=False):
+    create: bool
+    name: str
+    annotations: Mapping[str, str]
+
+
+class PodsSetting(TypedDict, total=False):
+    resources: Mapping[str, Mapping[str, str]]
+    nodeSelector: Mapping[str, str]
+    tolerations: Sequence[Mapping[str, Any]]
+    affinity: Mapping[str, Any]
+    topologySpreadConstraints: Sequence[Mapping[str, Any]]
+    priorityClassName: str
+    annotations: Mapping[str, str]
+    labels: Mapping[str, str]
+    serviceAccount: ServiceAccountSetting
+    imagePullSecrets: Sequence[str]
+    env: Mapping[str, str]
+
+
 class RegistrySettings(TypedDict, total=False):
     """The settings of one registry, keyed as in the stack config (`private-registry:<key>`)."""
 
@@ -94,6 +114,7 @@ class RegistrySettings(TypedDict, total=False):
     namespace: str
     serviceType: Literal["NodePort", "LoadBalancer"]
     storage: StorageSetting
+    pods: PodsSetting
     endpoint: str
     pullSecret: PullSecretSetting
     kubernetes: KubernetesSetting

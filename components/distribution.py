@@ -134,6 +134,18 @@ class Instance:
         return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret)
 
 
+def managed_variables() -> frozenset[str]:
+    """Every variable the program may set on an instance (any role, either storage driver): extra
+    environment (setting `pods.env`) may not change them behind the settings they come from.
+    """
+    s3 = StorageSettings(driver="s3", bucket="b", endpoint="http://s3", access_key="a", secret_key="s")
+    names: set[str] = {"REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"}
+    for role in ROLES:
+        for storage in (StorageSettings(driver="filesystem"), s3):
+            names |= set(instance_variables(role, "r", True, storage)) | set(secret_variables(storage))
+    return frozenset(names)
+
+
 def health_check_command() -> list[str]:
     """`GET /debug/health` on the debug listener: 200 once the registry serves and its storage works."""
     return ["CMD", "wget", "-q", "-O", "/dev/null", f"http://{DEBUG_ADDR}/debug/health"]

@@ -61,6 +61,21 @@ class ServiceAccountPatch(pulumi.CustomResource):
         super().__init__("kubernetes:core/v1:ServiceAccountPatch", name, props, _options(opts))
 
 
+class ServiceAccount(pulumi.CustomResource):
+    """`kubernetes:core/v1:ServiceAccount`."""
+
+    def __init__(self, name: str, metadata: Mapping[str, object], opts: pulumi.ResourceOptions) -> None:
+        props = {
+            "apiVersion": "v1",
+            "automountServiceAccountToken": None,
+            "imagePullSecrets": None,
+            "kind": "ServiceAccount",
+            "metadata": dict(metadata),
+            "secrets": None,
+        }
+        super().__init__("kubernetes:core/v1:ServiceAccount", name, props, _options(opts))
+
+
 class ConfigMap(pulumi.CustomResource):
     """`kubernetes:core/v1:ConfigMap`."""
 

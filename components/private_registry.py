@@ -216,6 +216,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 retain_data=s.retain_data,
                 provider=provider,
                 pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
+                pods=target.pods,
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
             outputs = {

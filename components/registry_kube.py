@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_kubernetes import Provider
@@ -45,7 +45,16 @@ from .distribution import (
     secret_variables,
 )
 from .generated_secret import GeneratedSecret
-from .kube_resources import Deployment, Namespace, PersistentVolumeClaim, PodDisruptionBudget, Secret, Service
+from .kube_resources import (
+    Deployment,
+    Namespace,
+    PersistentVolumeClaim,
+    PodDisruptionBudget,
+    Secret,
+    Service,
+    ServiceAccount,
+)
+from .pods import PodSettings
 from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
@@ -107,12 +116,21 @@ def pod_storage(workload: Workload, storage: StorageSettings) -> tuple[list[dict
     return mounts, volumes
 
 
-def registry_container(instance: Instance, storage: StorageSettings, mounts: list[dict[str, object]]) -> dict[str, object]:
-    """The registry container: the instance's variables (secret ones from the Secret), probes, limits."""
+def env_secret_keys(storage: StorageSettings, pods: PodSettings) -> dict[str, str]:
+    """Variable -> its key in the Secret `registry-env`: the secret variables and `pods.env`."""
+    return {**secret_variables(storage), **{name: f"env.{name}" for name in pods.env}}
+
+
+def registry_container(
+    instance: Instance, storage: StorageSettings, mounts: list[dict[str, object]], pods: PodSettings
+) -> dict[str, object]:
+    """The registry container: the instance's variables (secret ones and `pods.env` from the Secret),
+    probes, resources.
+    """
     env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in instance.variables(storage).items()]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
-        for k, key in secret_variables(storage).items()
+        for k, key in env_secret_keys(storage, pods).items()
     ]
     return {
         "name": "registry",
@@ -134,7 +152,7 @@ def registry_container(instance: Instance, storage: StorageSettings, mounts: lis
             "failureThreshold": 3,
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": {part: dict(amounts) for part, amounts in pods.resources.items()},
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS,
@@ -146,18 +164,56 @@ def registry_container(instance: Instance, storage: StorageSettings, mounts: lis
     }
 
 
+def spreading(workload: Workload) -> dict[str, object]:
+    """The default affinity: replicas on different nodes where there are several (preferred only)."""
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": workload.labels},
+                    },
+                }
+            ]
+        }
+    }
+
+
+def placement(workload: Workload, pods: PodSettings) -> dict[str, object]:
+    """The Pod spec's placement and identity fields from `pods`; only those that are set."""
+    spec: dict[str, object] = {"affinity": dict(pods.affinity) if pods.affinity is not None else spreading(workload)}
+    optional: dict[str, object] = {
+        "nodeSelector": dict(pods.node_selector),
+        "tolerations": [dict(t) for t in pods.tolerations],
+        "topologySpreadConstraints": [dict(t) for t in pods.topology_spread_constraints],
+        "priorityClassName": pods.priority_class_name,
+        "serviceAccountName": pods.service_account.account,
+        "imagePullSecrets": [{"name": name} for name in pods.image_pull_secrets],
+    }
+    spec.update({k: v for k, v in optional.items() if v})
+    return spec
+
+
 def pod_template(
-    workload: Workload, storage: StorageSettings, tls_hash: pulumi.Input[str], env_hash: pulumi.Input[str]
+    workload: Workload,
+    storage: StorageSettings,
+    pods: PodSettings,
+    hashes: tuple[pulumi.Input[str], pulumi.Input[str]],
 ) -> dict[str, object]:
-    """The registry Pods: the container, volumes, security context and the hashes that roll them
-    (outputs that may be unknown in a preview: only they are, so a preview shows an update, not a replace).
+    """The registry Pods: the container, volumes, security context, placement and the hashes (TLS,
+    secret environment) that roll them (outputs that may be unknown in a preview: only they are, so
+    a preview shows an update, not a replace).
     """
+    tls_hash, env_hash = hashes
     mounts, volumes = pod_storage(workload, storage)
-    container = registry_container(workload.instance, storage, mounts)
+    container = registry_container(workload.instance, storage, mounts, pods)
+    ours = {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash}
     return {
         "metadata": {
-            "labels": workload.labels,
-            "annotations": {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash},
+            "labels": {**pods.labels, **workload.labels},
+            "annotations": {**pods.annotations, **ours},
         },
         "spec": {
             "containers": [container],
@@ -167,20 +223,8 @@ def pod_template(
             "terminationGracePeriodSeconds": PRESTOP_SECONDS + DRAIN_SECONDS + 5,
             # The group that may read the mounted key and htpasswd (mode 0440) and write the volume.
             "securityContext": {"fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
-            # Replicas on different nodes where there are several: one node's failure leaves the others.
-            "affinity": {
-                "podAntiAffinity": {
-                    "preferredDuringSchedulingIgnoredDuringExecution": [
-                        {
-                            "weight": 100,
-                            "podAffinityTerm": {
-                                "topologyKey": "kubernetes.io/hostname",
-                                "labelSelector": {"matchLabels": workload.labels},
-                            },
-                        }
-                    ]
-                }
-            },
+            # Replicas on different nodes where there are several (unless `pods.affinity` says otherwise).
+            **placement(workload, pods),
         },
     }
 
@@ -235,6 +279,7 @@ class RegistryDeploymentArgs:
     retain_data: bool
     provider: Provider
     pull: PullDeployment | None = None  # a read-only Deployment too (pullPort)
+    pods: PodSettings = field(default_factory=PodSettings)
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -260,6 +305,15 @@ class RegistryDeployment(pulumi.ComponentResource):
 
         shared, env_hash = self._secrets(name, args, meta, inside)
         shared += self._claim(name, args, meta, inside)
+        account = args.pods.service_account
+        if account.create:
+            shared.append(
+                ServiceAccount(
+                    f"{name}-service-account",
+                    {**meta, "name": account.account, "annotations": dict(account.annotations)},
+                    inside,
+                )
+            )
         tls_hash = pulumi.Output.from_input(args.instance.cert_pem).apply(content_hash)
         writer = Workload(args.instance, NAME, args.replicas)
         self._workload(name, args, writer, args.port, (shared, tls_hash, env_hash), inside)
@@ -301,7 +355,8 @@ class RegistryDeployment(pulumi.ComponentResource):
             pulumi.Output.from_input(workload.instance.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
             inside,
         )
-        spec = deployment_spec(workload, args.storage, pod_template(workload, args.storage, tls_hash, env_hash))
+        template = pod_template(workload, args.storage, args.pods, (tls_hash, env_hash))
+        spec = deployment_spec(workload, args.storage, template)
         # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
         timeout = f"{workload.instance.health_timeout_seconds * workload.replicas}s"
         Deployment(
@@ -331,14 +386,16 @@ class RegistryDeployment(pulumi.ComponentResource):
         """The TLS and environment Secrets every Deployment reads, and a hash of the secret variables."""
         storage = args.storage
         http_secret = GeneratedSecret(f"{name}-http-secret", HTTP_SECRET_BYTES, pulumi.ResourceOptions(parent=self))
-        by_variable = {
+        by_variable: dict[str, pulumi.Input[str] | None] = {
             "REGISTRY_HTTP_SECRET": http_secret.value,
             "REGISTRY_STORAGE_S3_ACCESSKEY": storage.access_key,
             "REGISTRY_STORAGE_S3_SECRETKEY": storage.secret_key,
+            **args.pods.env,
         }
-        keys = secret_variables(storage)  # the variables the pod template takes from the Secret, and their keys
+        keys = env_secret_keys(storage, args.pods)  # the variables the pod template takes from the Secret, and their keys
         values = pulumi.Output.all(*(by_variable[variable] for variable in keys))
-        # Only a hash of these high-entropy values enters the pod template, so the template need not be secret.
+        # Only a hash of these values (the HTTP secret's 256 random bits among them) enters the pod
+        # template, so the template need not be secret.
         env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
         secrets: list[pulumi.Resource] = [
             Secret(

@@ -106,6 +106,11 @@ KEYS: tuple[Key, ...] = (
         "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey}` (S3 or S3-compatible; set the keys as "
         "secrets with `pulumi config set --secret --path storage.secretKey`, or leave both out for the node's own "
         "credentials)", only="kubernetes"),
+    Key("pods", "object", {}, "placement and identity of the registry's Pods (target `kubernetes`, both Deployments): "
+        "`{resources, nodeSelector, tolerations, affinity, topologySpreadConstraints, priorityClassName, annotations, "
+        "labels, serviceAccount: {create, name, annotations}, imagePullSecrets, env}`, as in a Pod spec; `affinity` "
+        "replaces the default spreading over nodes; `env` values reach the Pods through the Secret `registry-env` "
+        "(README \"Placement and identity\")", only="kubernetes"),
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`"),
     Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "
@@ -176,6 +181,19 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("mode", None, "`cluster` with `context`, else `none`"),
         Field("context", None, "none (required with mode `cluster`)"),
         Field("renderDirectory", None, "`rendered/<stack>`"),
+    ),
+    "pods": (
+        Field("resources", None, "requests 50m CPU / 64Mi, limit 512Mi memory"),
+        Field("nodeSelector", None, "none"),
+        Field("tolerations", None, "none"),
+        Field("affinity", None, "replicas spread over nodes where there are several (preferred)"),
+        Field("topologySpreadConstraints", None, "none"),
+        Field("priorityClassName", None, "none"),
+        Field("annotations", None, "none"),
+        Field("labels", None, "none"),
+        Field("serviceAccount", None, "the namespace's `default` (no token mounted)"),
+        Field("imagePullSecrets", None, "none"),
+        Field("env", None, "none"),
     ),
     "nodeTrust": (
         Field("mode", "none"),

@@ -27,6 +27,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
+from .pods import PodSettings, parse_pods
 from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default, field_default, field_names
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
@@ -155,6 +156,7 @@ class KubernetesTarget:
     pull_replicas: int = 2  # of the read-only Deployment, when there is one (pullPort)
     service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
     storage: StorageSettings = StorageSettings(driver="filesystem")
+    pods: PodSettings = field(default_factory=PodSettings)
     kind: Literal["kubernetes"] = "kubernetes"
 
 
@@ -746,9 +748,24 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
         )
     kube_service: Literal["NodePort", "LoadBalancer"] = "LoadBalancer" if service_type == "LoadBalancer" else "NodePort"
     target = KubernetesTarget(
-        namespace=namespace, replicas=replicas, pull_replicas=pull_replicas, service_type=kube_service, storage=storage
+        namespace=namespace,
+        replicas=replicas,
+        pull_replicas=pull_replicas,
+        service_type=kube_service,
+        storage=storage,
+        pods=_pods(raw, p),
     )
     return target, port
+
+
+def _pods(raw: Mapping[str, Any], p: _Problems) -> PodSettings:
+    """Section pods (pods.py): placement and identity of the registry's Pods."""
+    from .distribution import managed_variables  # distribution imports this module: imported when used
+
+    def problem(path: str, value: Any, message: str) -> None:
+        p.add(f"pods.{path}" if path else "pods", value, message)
+
+    return parse_pods(raw.get("pods", {}), managed_variables(), problem)
 
 
 def _pull_port(raw: Mapping[str, Any], target: Target, port: int, users: Sequence[User], p: _Problems) -> int | None:
@@ -812,10 +829,19 @@ def _cluster(
     target: Target,
     pull_port: int | None,
     p: _Problems,
+    warnings: list[str],
 ) -> dict[str, Any]:
     """Section cluster: which cluster, and what the stack writes there (pull secrets, node trust)."""
     kubernetes = _kubernetes(raw, stack, p)
     pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", pull_port, p)
+    if pull_port is None and pull_secret.namespaces and kubernetes.mode != "none":
+        # Every user can push without a read-only instance. Refusing would break running stacks on
+        # upgrade; the warning says how to fix it.
+        warnings.append(
+            f"{key('pullSecret.user')} = {pull_secret.user} can push (and delete, with deleteEnabled): whoever can read "
+            f"the pull secret in {', '.join(pull_secret.namespaces)} can overwrite images every namespace runs. Set "
+            'pullPort and add a user with access: pull (README "Security notes")'
+        )
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(
             "pullSecret.patchDefaultServiceAccount",
@@ -858,7 +884,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
     pull_port = _pull_port(raw, target, port, auth["users"], p)
-    cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p)
+    cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),
         "delete_enabled": _boolean(raw, "deleteEnabled", p),

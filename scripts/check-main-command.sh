@@ -42,6 +42,23 @@ check_registry() {
     curl -s -o /dev/null -w '%{http_code}' -K - --cacert "$ca" "https://$endpoint/v2/")
   [ "$code" = 200 ] || die "GET https://$endpoint/v2/ as $user: $code (want 200)"
   log "https://$endpoint/v2/ answers 401 without credentials and 200 as $user, TLS checked against the stack's CA"
+  check_pull_endpoint "$dir" "$endpoint" "$ca"
+}
+
+# The dev stack's pull user (the pull secrets' credentials, from dockerConfigJson) reads through the
+# read-only instance and nothing else: 200 there, 405 for an upload there, 401 at the writer.
+check_pull_endpoint() {
+  local dir=$1 endpoint=$2 ca=$3 pull_endpoint credentials code
+  pull_endpoint=$(pulumi stack output pullEndpoint --stack dev --cwd "$dir")
+  credentials=$(pulumi stack output dockerConfigJson --show-secrets --stack dev --cwd "$dir" |
+    python3 -c 'import json,sys; a=json.load(sys.stdin)["auths"][sys.argv[1]]; print("user = \"" + a["username"] + ":" + a["password"] + "\"")' "$endpoint")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -K - --cacert "$ca" "https://$pull_endpoint/v2/" <<<"$credentials")
+  [ "$code" = 200 ] || die "GET https://$pull_endpoint/v2/ as the pull secrets' user: $code (want 200)"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -K - --cacert "$ca" -X POST "https://$pull_endpoint/v2/x/blobs/uploads/" <<<"$credentials")
+  [ "$code" = 405 ] || die "an upload at https://$pull_endpoint as the pull secrets' user: $code (want 405)"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -K - --cacert "$ca" "https://$endpoint/v2/" <<<"$credentials")
+  [ "$code" = 401 ] || die "GET https://$endpoint/v2/ as the pull secrets' user: $code (want 401)"
+  log "the pull secrets' user: 200 at https://$pull_endpoint/v2/, 405 for an upload there, 401 at https://$endpoint/v2/"
 }
 
 # pulumi destroy with the environment the clone's up.sh had ($work/<clone>.env), then its sandbox down.

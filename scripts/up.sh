@@ -65,6 +65,13 @@ pulumi up --yes --stack "$stack" --non-interactive
 
 endpoint=$(pulumi stack output endpoint --stack "$stack")
 first_user=$(pulumi stack output usernames --json --stack "$stack" | venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0])')
+pull_endpoint=$(pulumi stack output pullEndpoint --stack "$stack" 2>/dev/null) || pull_endpoint=""
+pulls=""
+if [ -n "$pull_endpoint" ]; then
+  pulls="Pulls: clusters use the same names; the pull secrets hold the pull user, and the nodes' hosts.toml
+  (output containerdHostsToml) sends their pulls to the read-only instance $pull_endpoint
+"
+fi
 ca_dir=/etc/docker/certs.d/$endpoint
 trust="The Docker daemon trusts its CA: $ca_dir/ca.crt"
 case ${DOCKER_HOST:-unix://} in
@@ -82,6 +89,6 @@ Log in:
   pulumi stack output passwords --show-secrets --json --stack $stack   # the passwords (secret)
   docker login $endpoint -u $first_user
 Push:  docker tag <image> $endpoint/<name>:<tag> && docker push $endpoint/<name>:<tag>
-For pulumi commands in this shell: . scripts/pulumi-env.sh
+${pulls}For pulumi commands in this shell: . scripts/pulumi-env.sh
 Cluster stacks read the outputs with a StackReference; nodes need caCertificate and containerdHostsToml.
 MSG

@@ -50,6 +50,17 @@ def test_secret_registers_what_the_sdk_secret_registers() -> None:
     assert ".dockerconfigjson" in str(ours.inputs["data"]) and "data" in ours.secret_inputs
 
 
+def test_service_account_registers_what_the_sdk_service_account_registers() -> None:
+    import pulumi_kubernetes.core.v1 as sdk
+
+    meta = {"name": "registry", "namespace": "registry-dev", "annotations": {"eks.amazonaws.com/role-arn": "arn:x"}}
+    ours, sdks = both(
+        lambda: kube_resources.ServiceAccount("ours", meta, pulumi.ResourceOptions()),
+        lambda: sdk.ServiceAccount("sdks", metadata=meta),
+    )
+    assert_same_registration(ours, sdks)
+
+
 def test_service_account_patch_registers_what_the_sdk_patch_registers() -> None:
     import pulumi_kubernetes.core.v1 as sdk
 

@@ -274,3 +274,60 @@ def test_a_read_only_deployment_mounts_a_shared_claim_read_only() -> None:
     assert mounts["registry-pull"]["data"] == {"name": "data", "mountPath": "/var/lib/registry", "readOnly": True}
     assert mounts["registry"]["data"] == {"name": "data", "mountPath": "/var/lib/registry"}
     assert len(run.of_type("kubernetes:core/v1:PersistentVolumeClaim")) == 1  # one claim, both Deployments
+
+
+PLACED = {
+    **PULLERS,
+    "pods": {
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+        "nodeSelector": {"registry": "yes"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "registry", "effect": "NoSchedule"}],
+        "priorityClassName": "platform-critical",
+        "annotations": {"prometheus.io/scrape": "true"},
+        "labels": {"team": "platform"},
+        "serviceAccount": {"create": True, "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/registry"}},
+        "imagePullSecrets": ["hub-credentials"],
+        "env": {"REGISTRY_LOG_LEVEL": "debug", "PROXY_TOKEN": "tok-3b9f"},
+    },
+}
+
+
+def test_without_pods_the_pod_spec_is_what_it_was() -> None:
+    run = evaluate(S3)
+    spec = run.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]
+    assert set(spec) == {
+        "containers", "volumes", "automountServiceAccountToken", "enableServiceLinks",
+        "terminationGracePeriodSeconds", "securityContext", "affinity",
+    }  # fmt: skip
+    assert spec["containers"][0]["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+    assert not run.of_type("kubernetes:core/v1:ServiceAccount")
+
+
+def test_pods_places_both_deployments_and_runs_them_as_their_service_account() -> None:
+    run = evaluate(PLACED)
+    (account,) = run.of_type("kubernetes:core/v1:ServiceAccount")
+    assert account.inputs["metadata"]["name"] == "registry"
+    assert account.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/registry"}
+    for name in ("registry", "registry-pull"):
+        deployment = named(run, DEPLOYMENT, name)
+        template = deployment.inputs["spec"]["template"]
+        spec = template["spec"]
+        assert spec["nodeSelector"] == {"registry": "yes"} and spec["priorityClassName"] == "platform-critical"
+        assert spec["tolerations"] == PLACED["pods"]["tolerations"]
+        assert spec["serviceAccountName"] == "registry" and spec["imagePullSecrets"] == [{"name": "hub-credentials"}]
+        assert spec["containers"][0]["resources"]["limits"] == {"memory": "1Gi"}
+        assert template["metadata"]["labels"] == {"team": "platform", **deployment.inputs["spec"]["selector"]["matchLabels"]}
+        assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+        assert "private-registry/tls-sha256" in template["metadata"]["annotations"]
+        assert account.urn in deployment.dependencies  # the account exists before the Pods that run as it
+        env = env_by_name(run, name)
+        assert env["REGISTRY_LOG_LEVEL"] == {"secretKeyRef": {"name": "registry-env", "key": "env.REGISTRY_LOG_LEVEL"}}
+    assert decoded(named(run, SECRET, "registry-env"), "env.REGISTRY_LOG_LEVEL") == "debug"
+    assert decoded(named(run, SECRET, "registry-env"), "env.PROXY_TOKEN") == "tok-3b9f"
+    assert "tok-3b9f" not in json.dumps(named(run, DEPLOYMENT, "registry").inputs)  # values only in the Secret
+
+
+def test_an_affinity_of_ones_own_replaces_the_default_spreading() -> None:
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    run = evaluate({**S3, "pods": {"affinity": affinity}})
+    assert run.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]["affinity"] == affinity

@@ -409,3 +409,12 @@ def test_bad_access_settings_name_the_setting(raw: dict[str, Any], expected: str
     with pytest.raises(SettingsError) as caught:
         load_settings(raw, "dev")
     assert [p for p in caught.value.problems if p.startswith(expected)], caught.value.problems
+
+
+def test_pull_secrets_with_a_push_user_warn_and_say_how_to_fix_it() -> None:
+    cluster = {"kubernetes": {"context": "c"}, "pullSecret": {"namespaces": ["apps", "web"]}}
+    (warning,) = load_settings(cluster, "dev").warnings
+    assert warning.startswith("private-registry:pullSecret.user = admin can push (and delete, with deleteEnabled)")
+    assert "the pull secret in apps, web" in warning and "Set pullPort and add a user with access: pull" in warning
+    assert not load_settings({**cluster, **PULL}, "dev").warnings  # the pull secrets carry the pull user
+    assert not load_settings({}, "dev").warnings  # no cluster: no pull secret anywhere

@@ -214,3 +214,56 @@ def test_gc_scales_the_writer_to_zero_while_pulls_go_on_through_both_endpoints(r
     deployment = json.loads(kubectl("get", "deployment", "registry", "-n", NAMESPACE, "-o", "json").stdout)
     assert deployment["spec"]["replicas"] == 1 and deployment["status"].get("readyReplicas") == 1
     reg.stack.pulumi("preview", "--expect-no-changes")  # scaled back to what the stack says: no drift
+
+
+TAINT, POOL = "e2e-registry", "e2e-registry-pool"
+
+
+def test_pods_placement_puts_both_deployments_on_a_tainted_labelled_node(reg: KubePull) -> None:
+    (node,) = kubectl("get", "nodes", "-o", "name").stdout.split()
+    kubectl("label", node, f"{POOL}=yes", "--overwrite")
+    kubectl("taint", node, f"{TAINT}=dedicated:NoSchedule", "--overwrite")
+    try:
+        # The taint is in force: a Pod without the toleration is not scheduled.
+        blocked = Cluster(reg.stack, PORT, host=NODE_IP)
+        blocked.pods = 100
+        name = blocked.run_pod(APPS, "not-scheduled", pull_always=False)
+        wait_for_event(APPS, name, "FailedScheduling")
+        pods = {
+            "nodeSelector": {POOL: "yes"},
+            "tolerations": [{"key": TAINT, "operator": "Equal", "value": "dedicated", "effect": "NoSchedule"}],
+            "serviceAccount": {"create": True, "annotations": {"example.com/role": "registry"}},
+            "labels": {"team": "platform"},
+            "env": {"REGISTRY_LOG_LEVEL": "info"},
+        }
+        reg.stack.configure({"pods": pods})
+        record(f"kubernetes pods placement: up with nodeSelector, toleration, ServiceAccount {reg.stack.up():.1f} s")
+        running = json.loads(kubectl("get", "pods", "-n", NAMESPACE, "-l", "team=platform", "-o", "json").stdout)["items"]
+        running = [p for p in running if not p["metadata"].get("deletionTimestamp")]
+        assert sorted(p["metadata"]["labels"]["app.kubernetes.io/name"] for p in running) == [
+            "registry",
+            "registry-pull",
+            "registry-pull",
+        ]
+        for pod in running:
+            assert pod["spec"]["serviceAccountName"] == "registry" and pod["spec"]["nodeSelector"] == {POOL: "yes"}
+            assert pod["status"]["phase"] == "Running"
+        account = json.loads(kubectl("get", "serviceaccount", "registry", "-n", NAMESPACE, "-o", "json").stdout)
+        assert account["metadata"]["annotations"]["example.com/role"] == "registry"
+        reg.client("puller", "pullEndpoint").assert_image("team/kept", "1", reg.kept)
+        reg.stack.pulumi("preview", "--expect-no-changes")
+    finally:
+        kubectl("taint", node, f"{TAINT}=dedicated:NoSchedule-", check=False)
+        kubectl("label", node, f"{POOL}-", check=False)
+
+
+def wait_for_event(namespace: str, pod: str, reason: str, timeout: float = 60) -> None:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        events = json.loads(
+            kubectl("get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={pod}", "-o", "json").stdout
+        )["items"]
+        if any(e.get("reason") == reason for e in events):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no {reason} event for {namespace}/{pod} in {timeout} s")
