@@ -220,9 +220,9 @@ TAINT, POOL = "e2e-registry", "e2e-registry-pool"
 
 
 def test_pods_placement_puts_both_deployments_on_a_tainted_labelled_node(reg: KubePull) -> None:
-    (node,) = kubectl("get", "nodes", "-o", "name").stdout.split()
-    kubectl("label", node, f"{POOL}=yes", "--overwrite")
-    kubectl("taint", node, f"{TAINT}=dedicated:NoSchedule", "--overwrite")
+    (node,) = kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+    kubectl("label", "nodes", node, f"{POOL}=yes", "--overwrite")
+    kubectl("taint", "nodes", node, f"{TAINT}=dedicated:NoSchedule", "--overwrite")
     try:
         # The taint is in force: a Pod without the toleration is not scheduled.
         blocked = Cluster(reg.stack, PORT, host=NODE_IP)
@@ -253,8 +253,8 @@ def test_pods_placement_puts_both_deployments_on_a_tainted_labelled_node(reg: Ku
         reg.client("puller", "pullEndpoint").assert_image("team/kept", "1", reg.kept)
         reg.stack.pulumi("preview", "--expect-no-changes")
     finally:
-        kubectl("taint", node, f"{TAINT}=dedicated:NoSchedule-", check=False)
-        kubectl("label", node, f"{POOL}-", check=False)
+        kubectl("taint", "nodes", node, f"{TAINT}=dedicated:NoSchedule-", check=False)
+        kubectl("label", "nodes", node, f"{POOL}-", check=False)
 
 
 def wait_for_event(namespace: str, pod: str, reason: str, timeout: float = 60) -> None:
