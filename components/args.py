@@ -65,6 +65,12 @@ class NodeTrustSetting(TypedDict, total=False):
     certsDir: str
 
 
+class CertificateSetting(TypedDict, total=False):
+    cert: str
+    key: str
+    ca: str
+
+
 class ServiceAccountSetting(TypedDict, total=False):
     create: bool
     name: str
@@ -99,6 +105,7 @@ class RegistrySettings(TypedDict, total=False):
     validityDays: int
     caValidityDays: int
     earlyRenewalDays: int
+    certificate: CertificateSetting
     image: str
     pullImage: bool
     port: int

@@ -27,7 +27,7 @@ from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
 # Settings whose values may hold secrets: never printed in a settings error (see settings._Problems).
-ALWAYS_SECRET = frozenset({"users", "storage"})
+ALWAYS_SECRET = frozenset({"users", "storage", "certificate"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PrivateRegistryArgs:
         volume `registry-data-<instance>`, namespace `registry-<instance>`, the CA's name): give
         each registry of a program its own, e.g. `f"{pulumi.get_stack()}-cache"`. Raises
         `SettingsError` naming every bad setting, never showing the value of one of `secret_keys`
-        (default: `users` and `storage`, which hold passwords and S3 keys).
+        (default: `users`, `storage` and `certificate`, which hold passwords, S3 keys and a private key).
         """
         hidden = ALWAYS_SECRET if secret_keys is None else secret_keys
         return cls(load_settings(plain_settings(settings), instance, secret_keys=hidden))
@@ -88,6 +88,7 @@ def tls_args(s: Settings) -> RegistryTlsArgs:
         validity_hours=s.validity_days * 24,
         ca_validity_hours=s.ca_validity_days * 24,
         early_renewal_hours=s.early_renewal_days * 24,
+        own=s.own_certificate,
     )
 
 

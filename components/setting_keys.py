@@ -64,6 +64,10 @@ KEYS: tuple[Key, ...] = (
     Key("caValidityDays", "integer", 3650, "CA certificate lifetime in days (at least `validityDays`)", 1, 36500),
     Key("earlyRenewalDays", "integer", 30, "a plain `pulumi up` this many days before expiry issues a new server "
         "certificate (shorter than `validityDays`)", 0, 3650),
+    Key("certificate", "object", {}, "your own TLS certificate instead of the stack's CA: `{cert, key, ca}`, PEM text "
+        "each, as config secrets; checked before anything is created (key matches, valid now, covers `endpoint`, "
+        "serverAuth, chains to `ca`); then `caCertificate` is `ca`, and the generated-certificate settings are refused "
+        "(README \"Your own certificate\")"),
     Key("image", "string", "registry:3.1.2", "registry image; pin an exact release (a floating tag is never pulled "
         "again once present)"),
     Key("pullImage", "boolean", True, "`false`: use an image already on the Docker host, by name"),
@@ -158,6 +162,11 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "subject": (
         Field("commonName", None, "the first hostname"),
         *(Field(name, "", "none") for name in ("organization", "organizationalUnit", "locality", "province", "country")),
+    ),
+    "certificate": (
+        Field("cert", None, "required: the server certificate, then its intermediates"),
+        Field("key", None, "required: its unencrypted private key"),
+        Field("ca", None, "required: the CA certificate(s) nodes trust"),
     ),
     "storage": (
         Field("driver", "filesystem"),

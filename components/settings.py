@@ -27,6 +27,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
+from .own_certificate import OwnCertificate, parse_certificate
 from .pods import PodSettings, parse_pods
 from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default, field_default, field_names
 
@@ -192,6 +193,7 @@ class Settings:
     local_registry_hosting: bool
     target: Target
     pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
+    own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
     warnings: tuple[str, ...] = ()
 
     @property
@@ -802,13 +804,15 @@ def _pull_port(raw: Mapping[str, Any], target: Target, port: int, users: Sequenc
 
 
 def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[str], port: int, p: _Problems) -> str:
-    """`endpoint`: given, or the first SAN with the port; its host must be covered by the SANs."""
+    """`endpoint`: given, or the first SAN with the port; its host must be covered by the SANs (of
+    the generated certificate; `_own_certificate` checks your own).
+    """
     endpoint = raw.get("endpoint", join_endpoint(first_san(hostnames, ips), port))
     try:
         if not isinstance(endpoint, str):
             raise ValueError(endpoint)
         host, _ = split_endpoint(endpoint)
-        if not san_covers(host, hostnames, ips):
+        if "certificate" not in raw and not san_covers(host, hostnames, ips):
             p.add(
                 "endpoint",
                 endpoint,
@@ -819,6 +823,36 @@ def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[st
     except ValueError:
         p.add("endpoint", endpoint, "must be host:port (IPv6 as [addr]:port) with a port in 1..65535")
     return str(endpoint)
+
+
+# What only the generated certificate uses: refused beside your own (`certificate`).
+GENERATED_CERTIFICATE_KEYS = (
+    "subject",
+    "keyAlgorithm",
+    "rsaBits",
+    "ecdsaCurve",
+    "validityDays",
+    "caValidityDays",
+    "earlyRenewalDays",
+)
+
+
+def _own_certificate(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> OwnCertificate | None:
+    """Section certificate (own_certificate.py): your own certificate, checked for the endpoint."""
+
+    def problem(path: str, value: Any, message: str) -> None:
+        p.add(f"certificate.{path}" if path else "certificate", value, message)
+
+    try:
+        host = split_endpoint(endpoint)[0]
+    except ValueError:
+        return None  # `_endpoint` said why
+    own = parse_certificate(raw.get("certificate"), host, problem)
+    if own is not None:
+        for name in GENERATED_CERTIFICATE_KEYS:
+            if name in raw and raw[name] != default(name):
+                p.add(name, raw[name], "is not used with certificate: your own certificate sets it; remove the setting")
+    return own
 
 
 def _cluster(
@@ -883,6 +917,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
             "is in this registry, which cannot serve its own image before it runs: the nodes must pull the "
             "registry image from elsewhere (Docker Hub, a mirror, or preloaded with pullImage = false)",
         )
+    own_certificate = _own_certificate(raw, endpoint, p)
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
     runtime: dict[str, Any] = {
@@ -902,6 +937,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         endpoint=endpoint,
         target=target,
         pull_port=pull_port,
+        own_certificate=own_certificate,
         **runtime,
         **cluster,
         warnings=tuple(warnings),

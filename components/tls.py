@@ -1,7 +1,8 @@
 """The registry's PKI: a self-signed CA and a server certificate it signs (pulumi-tls).
 
 Nodes and clients trust the CA once; the server certificate can then be renewed or re-issued for
-new names without touching any node.
+new names without touching any node. With your own certificate (setting `certificate`, validated
+by `own_certificate.py`) nothing is issued: the component passes it on, key as a secret.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pulumi_tls import (
     SelfSignedCertSubjectArgs,
 )
 
+from .own_certificate import OwnCertificate
 from .settings import Subject
 
 SERVER_USES = ["server_auth", "digital_signature", "key_encipherment"]
@@ -65,6 +67,7 @@ class RegistryTlsArgs:
     validity_hours: int
     ca_validity_hours: int
     early_renewal_hours: int
+    own: OwnCertificate | None = None  # yours instead of an issued one
 
 
 class RegistryTls(pulumi.ComponentResource):
@@ -77,6 +80,9 @@ class RegistryTls(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryTlsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:RegistryTls", name, None, opts)
+        if args.own is not None:
+            self._own(args.own)
+            return
         child = pulumi.ResourceOptions(parent=self)
         key_inputs = private_key_inputs(args.key_algorithm, args.rsa_bits, args.ecdsa_curve)
 
@@ -116,6 +122,16 @@ class RegistryTls(pulumi.ComponentResource):
         self.cert_pem = server_cert.cert_pem
         self.private_key_pem = pulumi.Output.secret(server_key.private_key_pem)
         self.expires_at = server_cert.validity_end_time
+        self._register()
+
+    def _own(self, own: OwnCertificate) -> None:
+        self.ca_cert_pem = pulumi.Output.from_input(own.ca_pem)
+        self.cert_pem = pulumi.Output.from_input(own.cert_pem)
+        self.private_key_pem = pulumi.Output.secret(own.key_pem)
+        self.expires_at = pulumi.Output.from_input(own.expires_at)
+        self._register()
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "caCertPem": self.ca_cert_pem,
