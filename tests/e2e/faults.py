@@ -328,3 +328,51 @@ def deployed_registry(workdir: Path, name: str, settings: dict[str, Any] | None 
         client = RegistryClient(out["endpoint"], out["caCertificate"], "admin", out["passwords"]["admin"])
         assert client.authenticated(), "the registry must accept the admin password right after `up`"
         yield Deployed(stack, out["containerName"], client)
+
+
+class Pulls(BackgroundLoop):
+    """Pulls one image (manifest, then layer) through one client in a loop; no retries: every failed
+    pull counts.
+    """
+
+    def __init__(self, client: RegistryClient, repo: str, tag: str, image: tuple[str, str, bytes]) -> None:
+        super().__init__()
+        self.client, self.repo, self.tag, self.image = client, repo, tag, image
+        self.pulls = 0
+        self.errors: list[str] = []
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self.stop.is_set():
+            self.pulls += 1
+            asked = time.perf_counter()
+            try:
+                self.client.assert_image(self.repo, self.tag, self.image)
+            except Exception as err:  # any failure of a pull counts
+                now = time.perf_counter()
+                self.errors.append(f"{asked - started:.1f}-{now - started:.1f} s: {str(err)[:200]}")
+
+
+class PushProbe(BackgroundLoop):
+    """Starts an upload on the read-write endpoint every 0.2 s; keeps when and what each refused attempt got."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        super().__init__()
+        self.client = client
+        self.refused: list[tuple[float, float, str]] = []  # asked, answered (s from the start), outcome
+        self.accepted = 0
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self.stop.is_set():
+            asked = time.perf_counter() - started
+            try:
+                status, _, body = self.client.request("POST", "/v2/team/probe/blobs/uploads/", timeout=5)
+                outcome = "" if status == 202 else f"HTTP {status} {body[:80]!r}"
+            except Exception as err:  # a refused connection is what a push meets while the writer is away
+                outcome = str(err)[:120]
+            if outcome:
+                self.refused.append((asked, time.perf_counter() - started, outcome))
+            else:
+                self.accepted += 1
+            time.sleep(0.2)
