@@ -16,8 +16,6 @@ try:
     args = PrivateRegistryArgs.of(settings, pulumi.get_stack(), secret_keys=config.secret_keys)
 except SettingsError as error:  # the problems, not a traceback: nothing has been created
     raise pulumi.RunError(str(error)) from None
-for warning in args.settings.warnings:
-    pulumi.log.warn(warning)
 
 registry = PrivateRegistry("registry", args)
 for output_name, value in registry.outputs().items():

@@ -120,6 +120,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         s = args.settings
         _claim(name, s)  # before anything of this registry is registered
         super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
+        for warning in s.warnings:  # on every preview and up, for this program and any other user of the package
+            pulumi.log.warn(warning, resource=self)
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)

@@ -333,3 +333,10 @@ def test_a_pull_port_adds_a_read_only_container_on_the_same_volume() -> None:
     assert run.outputs["pullEndpoint"] == "localhost:5001" and run.outputs["pullContainerName"] == "registry-dev-pull"
     hosts = tomllib.loads(run.outputs["containerdHostsToml"])
     assert hosts == {"server": "https://localhost:5001", "host": {"https://localhost:5001": PULL_HOST}}
+
+
+def test_the_component_logs_the_settings_warnings_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    logged: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None, **_: logged.append(message))
+    evaluate({"kubernetes": {"context": "c"}, "pullSecret": {"namespaces": ["apps"]}, "bcryptCost": 8})
+    assert [m.split(" ", 1)[0] for m in logged] == ["private-registry:bcryptCost", "private-registry:pullSecret.user"]
