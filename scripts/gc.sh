@@ -9,9 +9,7 @@
 # lands during the mark phase would lose its blobs), so the container is stopped for the
 # collection and started again afterwards; pulls through it are unavailable meanwhile, and the
 # script prints for how long. A stack with `pullPort` keeps serving pulls through its read-only
-# instance the whole time (it has no cache to go stale, so it needs no restart afterwards), and a
-# read-only stand-in takes the writer's port meanwhile (scripts/gc-standin.sh): pulls there go on,
-# pushes get HTTP 405. The
+# instance the whole time (it has no cache to go stale, so it needs no restart afterwards). The
 # container's restart policy is set to `no` while it runs (a dockerd restart must not bring the
 # registry back mid-collection) and restored afterwards, whatever happens.
 # Target kubernetes: the read-write Deployment is scaled to 0, a Job made from its own Pod template
@@ -59,16 +57,7 @@ read -r image restart status <<<"$info"
 in_image() { docker run --rm --network none -v "$volume:/var/lib/registry" --entrypoint /bin/busybox "$image" "$@"; }
 used_kb() { in_image du -sk /var/lib/registry | cut -f1; }
 
-if [ -n "$pull_container" ]; then
-  # shellcheck source=scripts/gc-standin.sh
-  . "$repo/scripts/gc-standin.sh"
-else
-  standin_start() { :; }
-  standin_remove() { :; }
-fi
-
 restore() {
-  standin_remove  # it holds the writer's port
   docker update --restart "$restart" "$container" >/dev/null || log "WARNING: could not restore the restart policy ($restart)"
   docker start "$container" >/dev/null || log "WARNING: could not start $container: run pulumi up --refresh"
 }
@@ -78,8 +67,6 @@ docker update --restart no "$container" >/dev/null
 trap restore EXIT
 docker stop "$container" >/dev/null
 t_stopped=$(now)
-standin_start
-t_standin=$(now)
 before=$(used_kb)
 log "collecting on volume $volume with $image${gc_args[*]:+ (${gc_args[*]})}"
 t_gc=$(now)
@@ -105,5 +92,4 @@ echo "gc: collection $(secs "$t_gc" "$t_gc_done") s; registry unavailable $(secs
 if [ -n "$pull_container" ]; then
   pull_health=$(docker inspect -f '{{.State.Health.Status}}' "$pull_container" 2>/dev/null || echo missing)
   echo "gc: pulls through the read-only instance $pull_container went on during the collection (now $pull_health)"
-  echo "gc: a read-only stand-in answered on $container's port from $(secs "$t_stop" "$t_standin") s to the writer's restart (pushes got HTTP 405 meanwhile)"
 fi

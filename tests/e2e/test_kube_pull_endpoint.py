@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CERTS_D, REPO, TEST_IMAGE, Stack, record, run
-from tests.e2e.faults import Pulls, PushProbe, RegistryClient, sandbox
+from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 from tests.e2e.test_kube_target import NODE_IP, init_kube_stack
+from tests.e2e.test_pull_endpoint import Pulls
 
 NAMESPACE, APPS = "e2e-kube-pull", "e2e-kube-pull-apps"
 PORT, PULL_PORT = 30537, 30538
@@ -155,6 +156,31 @@ def test_a_pod_pulls_by_the_pushed_name_from_the_read_only_deployment(reg: KubeP
     finally:
         node.remove_trust()
         shutil.rmtree(ca_dir, ignore_errors=True)
+
+
+class PushProbe(BackgroundLoop):
+    """Starts an upload on the read-write endpoint every 0.2 s; keeps when and what each refused attempt got."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        super().__init__()
+        self.client = client
+        self.refused: list[tuple[float, float, str]] = []  # asked, answered (s from the start), outcome
+        self.accepted = 0
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self.stop.is_set():
+            asked = time.perf_counter() - started
+            try:
+                status, _, body = self.client.request("POST", "/v2/team/probe/blobs/uploads/", timeout=5)
+                outcome = "" if status == 202 else f"HTTP {status} {body[:80]!r}"
+            except Exception as err:  # a refused connection is what a push meets while the writer is away
+                outcome = str(err)[:120]
+            if outcome:
+                self.refused.append((asked, time.perf_counter() - started, outcome))
+            else:
+                self.accepted += 1
+            time.sleep(0.2)
 
 
 def test_gc_scales_the_writer_to_zero_while_pulls_go_on_through_both_endpoints(reg: KubePull) -> None:
