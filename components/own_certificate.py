@@ -38,6 +38,11 @@ class OwnCertificate:
     expires_at: str  # RFC 3339, as pulumi-tls reports the generated certificate's
 
 
+def certificate_given(value: Any) -> bool:
+    """Whether the `certificate` setting asks for your own certificate (absent or `{}`: the stack's CA)."""
+    return value not in (None, {})
+
+
 def _public(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
@@ -110,7 +115,7 @@ def parse_certificate(
     value: Any, endpoint_host: str, problem: Problem, now: datetime.datetime | None = None
 ) -> OwnCertificate | None:
     """Validate `certificate` for a registry reached at `endpoint_host`; None when it is not set."""
-    if value in (None, {}):
+    if not certificate_given(value):
         return None
     if not isinstance(value, dict) or set(value) - set(KEYS):
         problem("", None, f"must be an object with keys {', '.join(KEYS)} (PEM text each)")

@@ -27,7 +27,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
-from .own_certificate import OwnCertificate, parse_certificate
+from .own_certificate import OwnCertificate, certificate_given, parse_certificate
 from .pods import PodSettings, parse_pods
 from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default, field_default, field_names
 
@@ -812,7 +812,7 @@ def _endpoint(raw: Mapping[str, Any], hostnames: Sequence[str], ips: Sequence[st
         if not isinstance(endpoint, str):
             raise ValueError(endpoint)
         host, _ = split_endpoint(endpoint)
-        if "certificate" not in raw and not san_covers(host, hostnames, ips):
+        if not certificate_given(raw.get("certificate")) and not san_covers(host, hostnames, ips):
             p.add(
                 "endpoint",
                 endpoint,

@@ -35,6 +35,9 @@ def test_a_good_certificate_is_taken_with_its_expiry() -> None:
     leaf = issue("registry.example.com", middle, dns=("registry.example.com",))
     assert load_settings({**BASE, "certificate": own_certificate_setting(leaf, middle, ca=CA)}, "dev").own_certificate
     assert load_settings({}, "dev").own_certificate is None
+    # An empty `certificate` is the stack's CA: the endpoint is checked against its SANs as without it.
+    empty = problems({"certificate": {}, "endpoint": "registry.example.com:5000"})
+    assert [p for p in empty if p.startswith("private-registry:endpoint = 'registry.example.com:5000': host")], empty
 
 
 @pytest.mark.parametrize(
