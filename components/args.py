@@ -91,6 +91,18 @@ class PodsSetting(TypedDict, total=False):
     env: Mapping[str, str]
 
 
+class ImageSetting(TypedDict, total=False):
+    source: str
+    name: str
+    bundle: str
+
+
+class SourceRegistrySetting(TypedDict, total=False):
+    username: str
+    password: str
+    ca: str
+
+
 class RegistrySettings(TypedDict, total=False):
     """The settings of one registry, keyed as in the stack config (`private-registry:<key>`)."""
 
@@ -127,3 +139,5 @@ class RegistrySettings(TypedDict, total=False):
     kubernetes: KubernetesSetting
     nodeTrust: NodeTrustSetting
     localRegistryHosting: bool
+    images: Sequence[ImageSetting]
+    sourceRegistries: Mapping[str, SourceRegistrySetting]

@@ -22,12 +22,13 @@ from .node_trust import NodeTrust, NodeTrustArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
 from .registry_kube import PullDeployment, RegistryDeployment, RegistryDeploymentArgs
+from .seeded_images import SeededImages, SeededImagesArgs
 from .settings import KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
 # Settings whose values may hold secrets: never printed in a settings error (see settings._Problems).
-ALWAYS_SECRET = frozenset({"users", "storage", "certificate"})
+ALWAYS_SECRET = frozenset({"users", "storage", "certificate", "sourceRegistries"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def _claim(name: str, s: Settings) -> None:
 class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
+    _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
+
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         s = args.settings
         _claim(name, s)  # before anything of this registry is registered
@@ -129,6 +132,22 @@ class PrivateRegistry(pulumi.ComponentResource):
         users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
         provider = self._kubernetes_provider(name, s)
         self.target_outputs = self._registry(name, s, tls, users, provider)
+        if s.images:
+            pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
+            seeded = SeededImages(
+                f"{name}-images",
+                SeededImagesArgs(
+                    images=s.images,
+                    sources=s.source_registries,
+                    endpoint=s.endpoint,
+                    username=pusher,
+                    password=users.user_passwords[pusher],
+                    ca_cert_pem=tls.ca_cert_pem,
+                    registry=self._serving,
+                ),
+                child,
+            )
+            self.target_outputs["images"] = seeded.digests
         pull_user = s.pull_secret.user
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
@@ -222,6 +241,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 pods=target.pods,
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
+            self._serving = [deployment]
             outputs = {
                 "registryNamespace": deployment.namespace,
                 "registryDeployment": deployment.deployment_name,
@@ -240,6 +260,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
         )
         registry = RegistryContainer(f"{name}-registry", on_host, child)
+        self._serving = [registry]
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
         if s.pull_port is not None:
             beside = RegistryContainerArgs(

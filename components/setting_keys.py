@@ -134,6 +134,13 @@ KEYS: tuple[Key, ...] = (
     Key("localRegistryHosting", "boolean", False, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
         "fixed, so one stack per cluster may own them: off unless set"),
+    Key("images", "object", [], "images the registry must hold, copied by `up` with their digests (every platform of "
+        "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
+        "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
+        "reach the sources and `endpoint`"),
+    Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
+        "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
+        "default the system's)"),
 )  # fmt: skip
 
 
@@ -203,6 +210,16 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("serviceAccount", None, "the namespace's `default` (no token mounted)"),
         Field("imagePullSecrets", None, "none"),
         Field("env", None, "none"),
+    ),
+    "images": (
+        Field("source", None, "required: an image reference (`host/repo:tag`, `...@sha256:...`)"),
+        Field("name", None, "the source's repository and tag"),
+        Field("bundle", None, "none: read from the source registry"),
+    ),
+    "sourceRegistries": (
+        Field("username", None, "none (anonymous)"),
+        Field("password", None, "none"),
+        Field("ca", None, "the system's CAs"),
     ),
     "nodeTrust": (
         Field("mode", "none"),
@@ -274,6 +291,10 @@ def markdown_table() -> str:
             shown = "; ".join(f"`{f.name}`: {f.shown}" for f in FIELDS[key.name])
             if key.name == "users":
                 shown = f"`[{{name: admin}}]`; per user {shown}"
+            elif key.name == "images":
+                shown = f"`[]`; per image {shown}"
+            elif key.name == "sourceRegistries":
+                shown = f"`{{}}`; per registry {shown}"
         else:
             shown = key.shown_default or f"`{_yaml_scalar(key.default)}`"
         meaning = f"{key.bounds}; {key.meaning}" if key.bounds else key.meaning

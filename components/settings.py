@@ -12,8 +12,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from .images import DeclaredImage, SourceRegistry, parse_images, parse_source_registries
 from .names import (
     dns_label_ok,
     dns_name_ok,
@@ -194,6 +196,8 @@ class Settings:
     target: Target
     pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
+    images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
+    source_registries: Mapping[str, SourceRegistry] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -895,6 +899,25 @@ def _cluster(
     }
 
 
+def _images(
+    raw: Mapping[str, Any], users: Sequence[User], target: Target, kubernetes: KubernetesSettings, p: _Problems
+) -> dict[str, Any]:
+    """Section images (images.py): declared images and their source registries; bundle files are
+    looked up relative to the program's directory (the project's, where `pulumi` runs it).
+    """
+    images = parse_images(raw.get("images"), Path.cwd(), p.add)
+    sources = parse_source_registries(raw.get("sourceRegistries"), p.add)
+    if images and target.kind == "kubernetes" and kubernetes.mode == "render":
+        p.add(
+            "images",
+            f"{len(images)} image(s)",
+            "needs a running registry: with kubernetes.mode = render nothing runs to copy into",
+        )
+    if images and users and not any(u.access == "push" for u in users):
+        p.add("images", f"{len(images)} image(s)", "are copied in as a push user: add a user with access: push")
+    return {"images": images, "source_registries": sources}
+
+
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
@@ -920,6 +943,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     own_certificate = _own_certificate(raw, endpoint, p)
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
+    images = _images(raw, auth["users"], target, cluster["kubernetes"], p)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),
         "delete_enabled": _boolean(raw, "deleteEnabled", p),
@@ -940,5 +964,6 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         own_certificate=own_certificate,
         **runtime,
         **cluster,
+        **images,
         warnings=tuple(warnings),
     )

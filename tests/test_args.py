@@ -35,8 +35,8 @@ def kind(hint: object) -> str:
         return KIND_OF[type(typing.get_args(hint)[0])]
     if origin is not None and getattr(origin, "__name__", "") == "Sequence":
         return "list" if typing.get_args(hint)[0] is str else "object"  # users: a list of objects
-    if typing.is_typeddict(hint):
-        return "object"
+    if typing.is_typeddict(hint) or (origin is not None and getattr(origin, "__name__", "") == "Mapping"):
+        return "object"  # sourceRegistries: a map of objects
     return KIND_OF[hint]  # type: ignore[index]
 
 

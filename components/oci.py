@@ -1,0 +1,524 @@
+"""Just enough of the OCI distribution API and the OCI image layout to copy images by digest.
+
+Used by declared images (`seeded_images.py`, setting `images`) and by bundles (`scripts/images.py`).
+Pure standard library, so the dynamic provider's own process imports nothing heavy, and no Pulumi.
+
+- `parse_reference` reads image references the way Docker does (`busybox` is
+  `docker.io/library/busybox:latest`; a first part with a dot, a colon or `localhost` is a host).
+- `Registry` talks to one registry over TLS: Basic auth (Distribution's htpasswd) or a Bearer token
+  from the registry's token service (Docker Hub, GHCR, Quay, Harbor), as its 401 asks; blob
+  downloads follow redirects (to S3 or a CDN) without the credentials.
+- `Bundle` reads an OCI image layout in a tar (the file `scripts/images.sh save` writes); each image
+  is named by its source reference in `io.containerd.image.name` (as `ctr import` reads it) and by
+  its tag in `org.opencontainers.image.ref.name`.
+- `copy_image` copies one image (an index with every platform's manifest, or a single manifest) to a
+  registry: blobs the destination already has are skipped, and manifests are written as the bytes
+  read, so every digest stays the source's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import io
+import json
+import re
+import ssl
+import tarfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+ACCEPT = ", ".join(MANIFEST_TYPES)
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+IMAGE_NAME = "io.containerd.image.name"  # a bundle entry's full source reference
+REF_NAME = "org.opencontainers.image.ref.name"  # its tag, as the image layout spec names it
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?"
+)
+CHUNK = 1 << 20
+
+
+class RegistryError(Exception):
+    """A registry or bundle could not give or take what was asked; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An image reference: registry (`host[:port]`, `docker.io` for Docker Hub), repository, tag and/or digest."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.registry}/{self.repository}"
+            + (f":{self.tag}" if self.tag else "")
+            + (f"@{self.digest}" if self.digest else "")
+        )
+
+    @property
+    def ref(self) -> str:
+        """What to ask the registry for: the digest if pinned, else the tag."""
+        return self.digest or self.tag or "latest"
+
+
+def looks_like_host(part: str) -> bool:
+    """Whether the first part of a name is a registry host, by Docker's rule."""
+    return "." in part or ":" in part or part == "localhost" or part.startswith("[")
+
+
+def split_tag(name: str) -> tuple[str, str | None]:
+    """`team/app:1` -> (`team/app`, `1`); a colon before the last slash is a port, not a tag."""
+    colon = name.rfind(":")
+    if colon > name.rfind("/") and not name.endswith("]"):
+        return name[:colon], name[colon + 1 :]
+    return name, None
+
+
+def check_repository_and_tag(repository: str, tag: str | None, digest: str | None) -> None:
+    if not REPOSITORY.fullmatch(repository) or len(repository) > 255:
+        raise ValueError(f"repository {repository!r} is not a valid name (lower-case letters, digits, . _ - and / between parts)")
+    if tag is not None and not TAG.fullmatch(tag):
+        raise ValueError(f"tag {tag!r} is not valid (letters, digits, _ . -, at most 128, not starting with . or -)")
+    if digest is not None and not DIGEST.fullmatch(digest):
+        raise ValueError(f"digest {digest!r} is not sha256:<64 hex digits>")
+
+
+def parse_reference(text: str) -> Reference:
+    """An image reference as Docker reads it; no tag and no digest means `latest`. Raises ValueError."""
+    if not isinstance(text, str) or not text or text != text.strip():
+        raise ValueError("must be an image reference such as registry.example.com/team/app:1.2")
+    name, _, digest = text.partition("@")
+    name, tag = split_tag(name)
+    first, slash, rest = name.partition("/")
+    if slash and looks_like_host(first):
+        if not _HOST.fullmatch(first):
+            raise ValueError(f"registry host {first!r} is not host[:port]")
+        registry, repository = first, rest
+    else:
+        registry, repository = DOCKER_HUB, name if slash else f"library/{name}"
+    check_repository_and_tag(repository, tag, digest or None)
+    return Reference(registry, repository, tag if tag or digest else "latest", digest or None)
+
+
+def parse_destination(text: str) -> tuple[str, str | None]:
+    """A name inside this registry (`team/app:1`): (repository, tag or None). Raises ValueError."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("must be a repository with a tag inside this registry, such as team/app:1.2")
+    if "@" in text:
+        raise ValueError("names a digest: give a tag (the digest is the source's)")
+    name, tag = split_tag(text)
+    first, slash, _ = name.partition("/")
+    if slash and looks_like_host(first):
+        raise ValueError(f"names another registry ({first}): give the repository inside this registry, without a host")
+    check_repository_and_tag(name, tag, None)
+    return name, tag
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What a manifest is: its digest and media type (and size, where known)."""
+
+    digest: str
+    media_type: str
+    size: int = 0
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def media_type_of(data: bytes, fallback: str) -> str:
+    """A manifest's own `mediaType`, else what its descriptor or Content-Type said."""
+    try:
+        own = json.loads(data).get("mediaType")
+    except (ValueError, AttributeError):
+        own = None
+    if isinstance(own, str) and own:
+        return own
+    return fallback or (OCI_INDEX if b'"manifests"' in data else OCI_MANIFEST)
+
+
+class Source(Protocol):
+    """Where manifests and blobs are read from by digest: a registry repository or a bundle."""
+
+    def manifest(self, digest: str) -> bytes: ...
+
+    def blob(self, digest: str) -> Any: ...  # a context manager giving (stream, size)
+
+
+class Registry:
+    """One registry's API over TLS, as one user (or anonymously)."""
+
+    def __init__(
+        self, host: str, username: str | None = None, password: str | None = None, ca_pem: str | None = None, timeout: float = 120
+    ) -> None:
+        self.host = host
+        self.api = DOCKER_HUB_API if host == DOCKER_HUB else host
+        self.username, self.password, self.timeout = username, password, timeout
+        self.context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
+        self._auth: dict[str, str] = {}  # scope ("" for Basic, which covers every scope) -> Authorization
+
+    def _connect(self, netloc: str) -> http.client.HTTPSConnection:
+        parts = urllib.parse.urlsplit(f"//{netloc}")
+        return http.client.HTTPSConnection(parts.hostname or netloc, parts.port, context=self.context, timeout=self.timeout)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> http.client.HTTPResponse:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc or self.api
+        if parts.scheme not in ("", "https"):
+            raise RegistryError(f"{self.host}: refusing a {parts.scheme} URL ({url}); registries are reached over https only")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn = self._connect(netloc)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            return conn.getresponse()
+        except (OSError, http.client.HTTPException) as err:
+            conn.close()
+            raise RegistryError(f"{self.host}: {method} {path}: {err}") from err
+
+    def request(
+        self, method: str, path: str, scope: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> http.client.HTTPResponse:
+        """A request with this user's credentials; answers one 401 challenge (Basic or Bearer) and retries.
+
+        A streamed body cannot be sent twice: callers authorize its scope first (`POST` before `PUT`).
+        """
+        for attempt in (1, 2):
+            auth = self._auth.get("") or self._auth.get(scope)
+            response = self._send(method, path, {**(headers or {}), **({"Authorization": auth} if auth else {})}, body)
+            if response.status != 401 or attempt == 2 or (body is not None and not isinstance(body, bytes)):
+                return response
+            challenge = response.getheader("WWW-Authenticate", "")
+            response.read()
+            self._authorize(challenge, scope)
+        raise AssertionError("unreachable")
+
+    def _basic(self) -> str:
+        if self.username is None or self.password is None:
+            raise RegistryError(f"{self.host} asks for credentials and none are set for it (sourceRegistries)")
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+    def _authorize(self, challenge: str, scope: str) -> None:
+        scheme, _, params_text = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            self._auth[""] = self._basic()
+            return
+        if scheme.lower() != "bearer":
+            raise RegistryError(f"{self.host}: unsupported authentication {scheme or '(none)'!r}")
+        params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
+        realm = params.get("realm", "")
+        query = urllib.parse.urlencode(
+            {k: v for k, v in (("service", params.get("service")), ("scope", params.get("scope", scope))) if v}
+        )
+        realm_parts = urllib.parse.urlsplit(realm)
+        if realm_parts.scheme != "https":
+            raise RegistryError(f"{self.host}: token service {realm!r} is not https")
+        headers = {"Authorization": self._basic()} if self.username is not None else {}
+        response = self._send("GET", f"{realm}{'&' if realm_parts.query else '?'}{query}", headers)
+        body = response.read()
+        if response.status != 200:
+            raise RegistryError(
+                f"{self.host}: token service answered HTTP {response.status} for {scope} (check sourceRegistries credentials)"
+            )
+        document = json.loads(body)
+        token = document.get("token") or document.get("access_token")
+        if not token:
+            raise RegistryError(f"{self.host}: token service gave no token")
+        self._auth[scope] = f"Bearer {token}"
+
+    def _fail(self, response: http.client.HTTPResponse, what: str) -> RegistryError:
+        body = response.read()[:300].decode(errors="replace")
+        hint = " (check the credentials in sourceRegistries)" if response.status in (401, 403) else ""
+        return RegistryError(f"{self.host}: {what}: HTTP {response.status}{hint} {body.strip()}")
+
+    def resolve(self, repository: str, ref: str) -> Descriptor:
+        """The digest and media type a tag (or digest) names now."""
+        response = self.request("GET", f"/v2/{repository}/manifests/{ref}", f"repository:{repository}:pull", {"Accept": ACCEPT})
+        if response.status != 200:
+            raise self._fail(response, f"manifest {repository}:{ref}")
+        data = response.read()
+        digest = sha256(data)
+        if DIGEST.fullmatch(ref) and digest != ref:
+            raise RegistryError(f"{self.host}: manifest {repository}@{ref} has digest {digest}")
+        return Descriptor(digest, media_type_of(data, response.getheader("Content-Type", OCI_MANIFEST)), len(data))
+
+    def manifest(self, repository: str, digest: str) -> bytes:
+        response = self.request(
+            "GET", f"/v2/{repository}/manifests/{digest}", f"repository:{repository}:pull", {"Accept": ACCEPT}
+        )
+        if response.status != 200:
+            raise self._fail(response, f"manifest {repository}@{digest}")
+        data = response.read()
+        if sha256(data) != digest:
+            raise RegistryError(f"{self.host}: manifest {repository}@{digest} has digest {sha256(data)}")
+        return data
+
+    def has_manifest(self, repository: str, ref: str) -> str | None:
+        """The digest `ref` names in this registry, or None when it names nothing."""
+        response = self.request("HEAD", f"/v2/{repository}/manifests/{ref}", f"repository:{repository}:pull", {"Accept": ACCEPT})
+        response.read()
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self._fail(response, f"manifest {repository}:{ref}")
+        return response.getheader("Docker-Content-Digest")
+
+    @contextmanager
+    def blob(self, repository: str, digest: str) -> Iterator[tuple[IO[bytes], int]]:
+        """A blob as a stream and its size; a redirect (S3, CDN) is followed without the credentials."""
+        response = self.request("GET", f"/v2/{repository}/blobs/{digest}", f"repository:{repository}:pull")
+        for _ in range(5):
+            if response.status not in (301, 302, 303, 307, 308):
+                break
+            location = response.getheader("Location", "")
+            response.read()
+            response = self._send("GET", location, {})
+        if response.status != 200:
+            raise self._fail(response, f"blob {repository}@{digest}")
+        try:
+            yield response, int(response.getheader("Content-Length", "0"))
+        finally:
+            response.close()
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", f"repository:{repository}:pull,push")
+        response.read()
+        if response.status not in (200, 404):
+            raise self._fail(response, f"blob {repository}@{digest}")
+        return response.status == 200
+
+    def push_blob(self, repository: str, digest: str, size: int, stream: IO[bytes]) -> None:
+        """A monolithic upload streamed from `stream`; the registry checks the digest of what it got."""
+        scope = f"repository:{repository}:pull,push"
+        response = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, {"Content-Length": "0"}, b"")
+        response.read()
+        if response.status != 202:
+            raise self._fail(response, f"start of an upload to {repository}")
+        location = response.getheader("Location", "")
+        separator = "&" if "?" in location else "?"
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        query = urllib.parse.urlencode({"digest": digest})
+        response = self.request("PUT", f"{location}{separator}{query}", scope, headers, stream)
+        if response.status != 201:
+            raise self._fail(response, f"upload of {digest} to {repository}")
+        response.read()
+
+    def put_manifest(self, repository: str, ref: str, data: bytes, media_type: str) -> None:
+        scope = f"repository:{repository}:pull,push"
+        response = self.request("PUT", f"/v2/{repository}/manifests/{ref}", scope, {"Content-Type": media_type}, data)
+        if response.status != 201:
+            raise self._fail(response, f"manifest {repository}:{ref}")
+        response.read()
+
+
+@dataclass
+class RegistrySource:
+    """One repository of a registry as a source."""
+
+    registry: Registry
+    repository: str
+
+    def manifest(self, digest: str) -> bytes:
+        return self.registry.manifest(self.repository, digest)
+
+    def blob(self, digest: str) -> Any:
+        return self.registry.blob(self.repository, digest)
+
+
+class Bundle:
+    """An OCI image layout in a tar file, read in place (the tar is not unpacked)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._tar = tarfile.open(self.path, "r:")  # noqa: SIM115 - kept open for reads until close()
+            index = json.load(self._member("index.json"))
+        except (OSError, tarfile.TarError, ValueError) as err:
+            raise RegistryError(f"bundle {self.path}: not an OCI image layout in a tar ({err})") from err
+        self.entries: dict[str, Descriptor] = {}
+        for d in index.get("manifests") or []:
+            name = (d.get("annotations") or {}).get(IMAGE_NAME)
+            if name:
+                self.entries[name] = Descriptor(d["digest"], d.get("mediaType", OCI_MANIFEST), int(d.get("size", 0)))
+
+    def _member(self, name: str) -> IO[bytes]:
+        try:
+            found = self._tar.extractfile(name)
+        except KeyError:
+            found = None
+        if found is None:
+            raise RegistryError(f"bundle {self.path}: no {name} in it")
+        return found
+
+    def close(self) -> None:
+        self._tar.close()
+
+    def find(self, reference: Reference) -> Descriptor:
+        """The entry saved for `reference` (as its source reference); RegistryError naming the entries there are."""
+        found = self.entries.get(str(reference))
+        if found is None:
+            held = ", ".join(sorted(self.entries)) or "none"
+            raise RegistryError(f"bundle {self.path} holds no {reference} (it holds: {held})")
+        if reference.digest and found.digest != reference.digest:
+            raise RegistryError(f"bundle {self.path} holds {reference} as {found.digest}")
+        return found
+
+    def manifest(self, digest: str) -> bytes:
+        data = self._member(blob_path(digest)).read()
+        if sha256(data) != digest:
+            raise RegistryError(f"bundle {self.path}: manifest {digest} is corrupt (digest {sha256(data)})")
+        return data
+
+    @contextmanager
+    def blob(self, digest: str) -> Iterator[tuple[IO[bytes], int]]:
+        try:
+            info = self._tar.getmember(blob_path(digest))
+        except KeyError:
+            raise RegistryError(f"bundle {self.path}: blob {digest} is missing") from None
+        stream = self._tar.extractfile(info)
+        assert stream is not None
+        yield stream, info.size
+
+
+def blob_path(digest: str) -> str:
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"blobs/{algorithm}/{hexdigest}"
+
+
+@dataclass
+class CopyStats:
+    """What a copy did: manifests written, blobs sent and bytes sent, blobs the destination had."""
+
+    manifests: int = 0
+    blobs_sent: int = 0
+    blobs_present: int = 0
+    bytes_sent: int = 0
+
+
+def children(data: bytes) -> list[dict[str, Any]]:
+    """The descriptors an index (the platforms' manifests) or a manifest (config and layers) points at.
+
+    Layers with `urls` (non-distributable, such as Windows base layers) are left where they are.
+    """
+    document = json.loads(data)
+    if "manifests" in document:
+        return list(document["manifests"])
+    return [d for d in [document.get("config"), *(document.get("layers") or [])] if d and not d.get("urls")]
+
+
+def is_index(data: bytes, media_type: str) -> bool:
+    return media_type in INDEX_TYPES or "manifests" in json.loads(data)
+
+
+def copy_image(source: Source, top: Descriptor, dest: Registry, repository: str, tag: str) -> CopyStats:
+    """Copy the image `top` from `source` to `dest` as `repository:tag`, every digest kept."""
+    stats = CopyStats()
+    _copy_manifest(source, top, dest, repository, tag, stats)
+    return stats
+
+
+def _copy_manifest(source: Source, descriptor: Descriptor, dest: Registry, repository: str, ref: str, stats: CopyStats) -> None:
+    data = source.manifest(descriptor.digest)
+    media_type = media_type_of(data, descriptor.media_type)
+    if is_index(data, media_type):
+        for child in children(data):
+            child_descriptor = Descriptor(child["digest"], child.get("mediaType", OCI_MANIFEST))
+            _copy_manifest(source, child_descriptor, dest, repository, child["digest"], stats)
+    else:
+        for blob in children(data):
+            if dest.has_blob(repository, blob["digest"]):
+                stats.blobs_present += 1
+                continue
+            with source.blob(blob["digest"]) as (stream, size):
+                dest.push_blob(repository, blob["digest"], size, stream)
+            stats.blobs_sent += 1
+            stats.bytes_sent += size
+    dest.put_manifest(repository, ref, data, media_type)
+    stats.manifests += 1
+
+
+class _Hashing(io.RawIOBase):
+    """Reads through to `stream`, hashing what passes (to check a blob written into a bundle)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.hash, self.count = stream, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.hash.update(data)
+        self.count += len(data)
+        return data
+
+
+def write_bundle(path: Path, images: list[tuple[Reference, Source, Descriptor]], log: Callable[[str], None] = print) -> CopyStats:
+    """Write `images` (source reference, where to read it, its descriptor) as an OCI image layout in a
+    tar at `path`: written beside it and renamed at the end, so a failed save leaves no partial bundle.
+    """
+    stats = CopyStats()
+    partial = path.with_name(path.name + ".partial")
+    written: set[str] = set()
+    index = []
+    with tarfile.open(partial, "w:") as tar:
+
+        def add(name: str, stream: IO[bytes], size: int) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = size, 0o644, 0
+            tar.addfile(info, stream)
+
+        def save(source: Source, descriptor: Descriptor) -> str:
+            data = source.manifest(descriptor.digest)
+            media_type = media_type_of(data, descriptor.media_type)
+            for child in children(data):
+                if is_index(data, media_type):
+                    save(source, Descriptor(child["digest"], child.get("mediaType", OCI_MANIFEST)))
+                elif child["digest"] not in written:
+                    with source.blob(child["digest"]) as (stream, size):
+                        hashing = _Hashing(stream)
+                        add(blob_path(child["digest"]), hashing, size)  # type: ignore[arg-type]
+                    if "sha256:" + hashing.hash.hexdigest() != child["digest"] or hashing.count != size:
+                        raise RegistryError(f"blob {child['digest']} arrived corrupt or short")
+                    written.add(child["digest"])
+                    stats.blobs_sent += 1
+                    stats.bytes_sent += size
+            if descriptor.digest not in written:
+                add(blob_path(descriptor.digest), io.BytesIO(data), len(data))
+                written.add(descriptor.digest)
+            stats.manifests += 1
+            return media_type
+
+        for reference, source, descriptor in images:
+            log(f"saving {reference} ({descriptor.digest})")
+            media_type = save(source, descriptor)
+            annotations = {IMAGE_NAME: str(reference), REF_NAME: reference.tag or reference.digest or ""}
+            entry = {"mediaType": media_type, "digest": descriptor.digest, "size": descriptor.size}
+            index.append({**entry, "annotations": annotations})
+        layout = json.dumps({"imageLayoutVersion": "1.0.0"}).encode()
+        add("oci-layout", io.BytesIO(layout), len(layout))
+        index_bytes = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}, indent=1).encode()
+        add("index.json", io.BytesIO(index_bytes), len(index_bytes))
+    partial.replace(path)
+    return stats
