@@ -340,3 +340,37 @@ def test_the_component_logs_the_settings_warnings_itself(monkeypatch: pytest.Mon
     monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None, **_: logged.append(message))
     evaluate({"kubernetes": {"context": "c"}, "pullSecret": {"namespaces": ["apps"]}, "bcryptCost": 8})
     assert [m.split(" ", 1)[0] for m in logged] == ["private-registry:bcryptCost", "private-registry:pullSecret.user"]
+
+
+IMAGE = "pulumi-python:dynamic/private-registry:Image"
+
+
+def test_declared_images_are_copied_as_a_push_user_once_the_registry_runs() -> None:
+    settings = {
+        **DEV,
+        "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}],
+        "pullPort": 5001,
+        "images": [{"source": "src.example.com:5000/team/app:1"}, {"source": "busybox:1.37", "name": "base/busybox:1.37"}],
+        "sourceRegistries": {"src.example.com:5000": {"username": "reader", "password": "from-a-config-secret"}},
+    }
+    run = evaluate(settings, secret_keys=["private-registry:sourceRegistries"])
+    images = sorted(run.of_type(IMAGE), key=lambda r: r.name, reverse=True)
+    assert [i.name for i in images] == ["registry-images-team/app:1", "registry-images-base/busybox:1.37"]
+    component = run.one("private-registry:index:SeededImages")
+    writer = next(c for c in run.of_type(CONTAINER) if c.inputs["name"] == "registry-dev")
+    for image in images:
+        assert image.parent == component.urn
+        assert writer.urn in image.dependencies or run.by_urn(writer.parent).urn in image.dependencies
+        assert image.inputs["username"] == "ci" and image.inputs["endpoint"] == DEV.get("endpoint", "localhost:5000")
+        assert {"password"} <= image.secret_inputs and image.inputs["ca"].startswith("-----BEGIN CERTIFICATE-----")
+    app, busybox = (i.inputs for i in images)
+    assert (app["source"], app["repository"], app["tag"]) == ("src.example.com:5000/team/app:1", "team/app", "1")
+    assert app["sourceAuth"] == {"username": "reader", "password": "from-a-config-secret"}
+    assert "sourceAuth" in images[0].secret_inputs
+    assert (busybox["source"], busybox["repository"], busybox.get("sourceAuth")) == ("docker.io/library/busybox:1.37", "base/busybox", None)
+    assert "images" in run.outputs and "images" not in run.secret_outputs
+
+
+def test_a_stack_without_images_has_no_image_resources_nor_output(dev: ProgramRun) -> None:
+    assert not dev.of_type(IMAGE) and not dev.of_type("private-registry:index:SeededImages")
+    assert "images" not in dev.outputs
