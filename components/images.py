@@ -1,9 +1,11 @@
 """Settings `images` and `sourceRegistries`: images the registry must hold, and how to reach their sources.
 
-`images` is a list of `{source, name, bundle}`:
+`images` is a list of `{source | dockerImage, name, bundle}`:
 
 - `source`: the image to copy, a reference as Docker reads it (`registry.example.com/team/app:1.2`,
   `busybox:1.37` is `docker.io/library/busybox:1.37`, `...@sha256:<digest>` pins it);
+- or `dockerImage`: an image already in the Docker host (`DOCKER_HOST`, or `docker:host`), copied
+  as `docker save` gives it (one platform; its image ID identifies it);
 - `name`: the repository and tag to hold it under in this registry (default: the source's repository
   and tag), never another registry's;
 - `bundle`: a file written by `scripts/images.sh save` that holds `source` (air-gapped side): the
@@ -25,7 +27,7 @@ from typing import Any
 from .oci import Bundle, Reference, RegistryError, parse_destination, parse_reference
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-IMAGE_KEYS = ("source", "name", "bundle")
+IMAGE_KEYS = ("source", "dockerImage", "name", "bundle")
 SOURCE_KEYS = ("username", "password", "ca")
 
 
@@ -38,6 +40,7 @@ class DeclaredImage:
     tag: str
     bundle: str | None = None  # as written in the setting (relative to the project), or None
     bundle_path: str | None = None  # the same file's absolute path, where the copy reads it
+    docker_image: str | None = None  # `dockerImage` as written: the source is the Docker host's image
 
     @property
     def name(self) -> str:
@@ -55,17 +58,21 @@ class SourceRegistry:
 
 def _entry(index: int, raw: Any, base: Path, bundles: dict[str, Bundle | None], problem: Problem) -> DeclaredImage | None:
     path = f"images[{index}]"
-    if not isinstance(raw, Mapping) or "source" not in raw:
-        problem(path, raw, "must be an object {source, name?, bundle?}")
+    if not isinstance(raw, Mapping) or ("source" in raw) == ("dockerImage" in raw):
+        problem(path, raw, "must be an object {source, name?, bundle?} or {dockerImage, name?}: one of source and dockerImage")
         return None
     unknown = sorted(set(raw) - set(IMAGE_KEYS))
     if unknown:
         problem(path, raw, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(IMAGE_KEYS)}")
         return None
+    key = "source" if "source" in raw else "dockerImage"
+    if key == "dockerImage" and "bundle" in raw:
+        problem(f"{path}.bundle", raw["bundle"], "is for a source: a dockerImage is read from the Docker host")
+        return None
     try:
-        source = parse_reference(raw["source"])
+        source = parse_reference(raw[key])
     except ValueError as err:
-        problem(f"{path}.source", raw["source"], str(err))
+        problem(f"{path}.{key}", raw[key], str(err))
         return None
     try:
         repository, tag = parse_destination(raw["name"]) if "name" in raw else (source.repository, source.tag)
@@ -96,7 +103,7 @@ def _entry(index: int, raw: Any, base: Path, bundles: dict[str, Bundle | None], 
         except RegistryError as err:
             problem(f"{path}.source", raw["source"], str(err))
             return None
-    return DeclaredImage(source, repository, tag, bundle, bundle_path)
+    return DeclaredImage(source, repository, tag, bundle, bundle_path, raw.get("dockerImage"))
 
 
 def parse_images(value: Any, base: Path, problem: Problem) -> tuple[DeclaredImage, ...]:
@@ -104,7 +111,7 @@ def parse_images(value: Any, base: Path, problem: Problem) -> tuple[DeclaredImag
     if value is None or value == []:
         return ()
     if not isinstance(value, list):
-        problem("images", value, "must be a list of {source, name?, bundle?}")
+        problem("images", value, "must be a list of {source, name?, bundle?} or {dockerImage, name?}")
         return ()
     bundles: dict[str, Bundle | None] = {}
     images: list[DeclaredImage] = []

@@ -25,7 +25,9 @@ import io
 import json
 import re
 import ssl
+import subprocess
 import tarfile
+import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -399,6 +401,47 @@ class Bundle:
         stream = self._tar.extractfile(info)
         assert stream is not None
         yield stream, info.size
+
+
+def docker_command(host: str | None) -> list[str]:
+    """The Docker CLI for `host` (`docker:host`), else its own DOCKER_HOST or context, as the provider's."""
+    return ["docker", *(["-H", host] if host else [])]
+
+
+def docker_image_id(image: str, host: str | None) -> str:
+    """The ID (config digest) of `image` in the Docker host: what identifies it there."""
+    try:
+        result = subprocess.run(
+            [*docker_command(host), "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise RegistryError(f"docker image inspect {image}: {err}") from err
+    if result.returncode != 0:
+        raise RegistryError(f"the Docker host has no image {image}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+@contextmanager
+def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Bundle, Descriptor]]:
+    """`docker save` of one image (an OCI image layout since Docker 25) as a bundle, and its entry."""
+    with tempfile.TemporaryDirectory(prefix="private-registry-save-") as folder:
+        path = Path(folder) / "image.tar"
+        try:
+            result = subprocess.run(
+                [*docker_command(host), "save", "-o", str(path), image], capture_output=True, text=True, timeout=1800
+            )
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise RegistryError(f"docker save {image}: {err}") from err
+        if result.returncode != 0:
+            raise RegistryError(f"docker save {image}: {result.stderr.strip()}")
+        bundle = Bundle(path)
+        try:
+            entries = list(bundle.entries.values())
+            if len(entries) != 1:
+                raise RegistryError(f"docker save {image} gave {len(entries)} named images, not one (Docker 25 or later needed)")
+            yield bundle, entries[0]
+        finally:
+            bundle.close()
 
 
 def blob_path(digest: str) -> str:

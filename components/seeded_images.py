@@ -9,11 +9,12 @@ digests are the source's, every platform included, and blobs the registry holds 
 
 The life of one image:
 
-- `check` (preview and up) resolves the source's tag to a digest (one manifest request, or the
-  bundle's index): a tag that moved upstream is a change to `digest` in the preview, never a silent
-  one; a source pinned by digest is not asked at all.
-- `diff` compares what the registry must hold (`repository`, `tag`, `digest`, `endpoint`) only: a
-  no-op run transfers nothing; a changed password of the user that copies changes nothing either.
+- `check` (preview and up) resolves the source to `sourceDigest` (one manifest request, the
+  bundle's index, or `docker image inspect` for an image of the Docker host): a tag that moved
+  upstream is a change to `sourceDigest` in the preview, never a silent one; a source pinned by
+  digest is not asked at all.
+- `diff` compares what the registry must hold (`repository`, `tag`, `sourceDigest`, `endpoint`) only:
+  a no-op run transfers nothing; a changed password of the user that copies changes nothing either.
 - `create` and `update` copy (only what the registry lacks); `read` (`pulumi refresh`) asks the
   registry what the tag names now, so an image deleted there is copied again by the next `up`.
 - `delete` (an entry removed from `images`, or `destroy`) leaves the image in the registry: a
@@ -23,7 +24,8 @@ The life of one image:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +42,21 @@ from pulumi.dynamic import (
 )
 
 from .images import DeclaredImage, SourceRegistry
-from .oci import Bundle, Descriptor, Registry, RegistrySource, Source, copy_image, parse_reference
+from .oci import (
+    Bundle,
+    Descriptor,
+    Registry,
+    RegistrySource,
+    Source,
+    copy_image,
+    docker_image_id,
+    parse_reference,
+    saved_from_docker,
+)
 
 # What the registry must hold: a change of any of these copies the image (an update, never a replacement).
-HELD = ("repository", "tag", "digest", "endpoint")
+# `sourceDigest` is what identifies the source: its manifest digest, or a Docker host image's ID.
+HELD = ("repository", "tag", "sourceDigest", "endpoint")
 
 
 def source_registry(props: Mapping[str, Any]) -> Registry:
@@ -53,7 +66,9 @@ def source_registry(props: Mapping[str, Any]) -> Registry:
 
 
 def resolve(props: Mapping[str, Any]) -> Descriptor:
-    """The digest and media type the entry's source names now (its bundle's entry, or the registry's)."""
+    """What the entry's source names now: a Docker host image's ID, its bundle's entry, or the registry's digest."""
+    if props.get("dockerImage"):
+        return Descriptor(docker_image_id(props["dockerImage"], props.get("dockerHost")), "")
     reference = parse_reference(props["source"])
     if props.get("bundlePath"):
         bundle = Bundle(props["bundlePath"])
@@ -61,6 +76,8 @@ def resolve(props: Mapping[str, Any]) -> Descriptor:
             return bundle.find(reference)
         finally:
             bundle.close()
+    if reference.digest:  # pinned: nothing to ask; the media type is learnt when the copy reads the manifest
+        return Descriptor(reference.digest, props.get("mediaType") or "")
     return source_registry(props).resolve(reference.repository, reference.ref)
 
 
@@ -68,33 +85,42 @@ def destination(props: Mapping[str, Any]) -> Registry:
     return Registry(props["endpoint"], props["username"], props["password"], props["ca"])
 
 
-def copy(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy the entry's image into the registry; the outputs say what was sent."""
-    reference = parse_reference(props["source"])
-    top = Descriptor(props["digest"], props["mediaType"])
-    bundle = Bundle(props["bundlePath"]) if props.get("bundlePath") else None
-    source: Source = bundle if bundle is not None else RegistrySource(source_registry(props), reference.repository)
-    try:
-        stats = copy_image(source, top, destination(props), props["repository"], props["tag"])
-    finally:
-        if bundle is not None:
+@contextmanager
+def opened_source(props: Mapping[str, Any]) -> Iterator[tuple[Source, Descriptor]]:
+    """Where the copy reads the entry's image, and the image's top manifest."""
+    if props.get("dockerImage"):
+        with saved_from_docker(props["dockerImage"], props.get("dockerHost")) as saved:
+            yield saved
+        return
+    if props.get("bundlePath"):
+        bundle = Bundle(props["bundlePath"])
+        try:
+            yield bundle, bundle.find(parse_reference(props["source"]))
+        finally:
             bundle.close()
-    return {**props, "blobsSent": stats.blobs_sent, "bytesSent": stats.bytes_sent, "blobsPresent": stats.blobs_present}
+        return
+    reference = parse_reference(props["source"])
+    yield RegistrySource(source_registry(props), reference.repository), Descriptor(props["sourceDigest"], props["mediaType"])
+
+
+def copy(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy the entry's image into the registry; the outputs say what it holds and what was sent."""
+    with opened_source(props) as (source, top):
+        stats = copy_image(source, top, destination(props), props["repository"], props["tag"])
+    sent = {"blobsSent": stats.blobs_sent, "bytesSent": stats.bytes_sent, "blobsPresent": stats.blobs_present}
+    return {**props, "digest": top.digest, **sent}
 
 
 class SeededImageProvider(ResourceProvider):
     """Dynamic provider of `SeededImage`; see the module docstring."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        reference = parse_reference(news["source"])
-        if reference.digest and not news.get("bundlePath"):
-            # Pinned: nothing to ask; the media type is learnt when the copy reads the manifest.
-            return CheckResult({**news, "digest": reference.digest, "mediaType": news.get("mediaType") or ""}, [])
         try:
             found = resolve(news)
         except Exception as err:
-            return CheckResult(news, [CheckFailure("source", f"cannot resolve {news['source']}: {err}")])
-        return CheckResult({**news, "digest": found.digest, "mediaType": found.media_type}, [])
+            what = news.get("dockerImage") or news["source"]
+            return CheckResult(news, [CheckFailure("source", f"cannot resolve {what}: {err}")])
+        return CheckResult({**news, "sourceDigest": found.digest, "mediaType": found.media_type}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in HELD if olds.get(key) != news.get(key)]
@@ -108,7 +134,10 @@ class SeededImageProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         held = destination(props).has_manifest(props["repository"], props["tag"])
-        return ReadResult(id_=id_, outs={**props, "digest": held or ""})
+        if held == props.get("digest"):
+            return ReadResult(id_=id_, outs=props)
+        # Deleted or overwritten in the registry: forget the source too, so the next `up` copies again.
+        return ReadResult(id_=id_, outs={**props, "digest": held or "", "sourceDigest": ""})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """The image stays in the registry (module docstring)."""
@@ -121,7 +150,14 @@ class SeededImage(Resource, module="private-registry", name="Image"):
     bytes_sent: pulumi.Output[int]
 
     def __init__(self, name: str, props: Mapping[str, pulumi.Input[Any]], opts: pulumi.ResourceOptions) -> None:
-        outputs = {"digest": None, "mediaType": None, "blobsSent": None, "bytesSent": None, "blobsPresent": None}
+        outputs = {
+            "digest": None,
+            "sourceDigest": None,
+            "mediaType": None,
+            "blobsSent": None,
+            "bytesSent": None,
+            "blobsPresent": None,
+        }
         secret = pulumi.ResourceOptions(additional_secret_outputs=["password", "sourceAuth"])
         super().__init__(SeededImageProvider(), name, {**outputs, **props}, pulumi.ResourceOptions.merge(opts, secret))
 
@@ -137,6 +173,7 @@ class SeededImagesArgs:
     password: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
     registry: Sequence[pulumi.Resource]  # what must be running before a copy
+    docker_host: str | None = None  # `docker:host`, where `dockerImage` entries are read
 
 
 def image_props(image: DeclaredImage) -> dict[str, Any]:
@@ -147,13 +184,14 @@ def image_props(image: DeclaredImage) -> dict[str, Any]:
         "tag": image.tag,
         "bundle": image.bundle,
         "bundlePath": image.bundle_path,
+        "dockerImage": image.docker_image,
     }
 
 
 def source_auth(image: DeclaredImage, sources: Mapping[str, SourceRegistry]) -> dict[str, str] | None:
     """The credentials and CA of the entry's source registry (none for a bundle entry, which reads a file)."""
     found = sources.get(image.source.registry)
-    if found is None or image.bundle is not None:
+    if found is None or image.bundle is not None or image.docker_image is not None:
         return None
     return {k: v for k, v in (("username", found.username), ("password", found.password), ("ca", found.ca)) if v is not None}
 
@@ -176,6 +214,7 @@ class SeededImages(pulumi.ComponentResource):
                 "username": args.username,
                 "password": pulumi.Output.secret(args.password),
                 "ca": args.ca_cert_pem,
+                "dockerHost": args.docker_host if image.docker_image else None,
             }
             held[image.name] = SeededImage(f"{name}-{image.name}", props, child).digest
         self.digests = pulumi.Output.all(**held) if held else pulumi.Output.from_input({})

@@ -251,7 +251,7 @@ def test_a_media_type_comes_from_the_manifest_then_its_descriptor() -> None:
 
 
 def test_only_what_the_registry_holds_is_a_change() -> None:
-    held = {"repository": "team/app", "tag": "1", "digest": "sha256:" + "a" * 64, "endpoint": "r.example.com:5000"}
+    held = {"repository": "team/app", "tag": "1", "sourceDigest": "sha256:" + "a" * 64, "endpoint": "r.example.com:5000"}
     provider = SeededImageProvider()
     rotated = {**held, "password": "new", "__provider": "changed code"}
     assert not provider.diff("id", {**held, "password": "old"}, rotated).changes
@@ -262,7 +262,7 @@ def test_only_what_the_registry_holds_is_a_change() -> None:
 def test_a_pinned_source_is_not_asked_and_a_bundle_entry_needs_no_credentials() -> None:
     digest = "sha256:" + "d" * 64
     checked = SeededImageProvider().check({}, {"source": f"unreachable.invalid/app@{digest}"})
-    assert checked.failures == [] and checked.inputs["digest"] == digest
+    assert checked.failures == [] and checked.inputs["sourceDigest"] == digest
     failed = SeededImageProvider().check({}, {"source": "unreachable.invalid/app:1"})
     assert [f.property for f in failed.failures] == ["source"] and "cannot resolve unreachable.invalid/app:1" in failed.failures[
         0

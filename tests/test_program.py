@@ -367,7 +367,11 @@ def test_declared_images_are_copied_as_a_push_user_once_the_registry_runs() -> N
     assert (app["source"], app["repository"], app["tag"]) == ("src.example.com:5000/team/app:1", "team/app", "1")
     assert app["sourceAuth"] == {"username": "reader", "password": "from-a-config-secret"}
     assert "sourceAuth" in images[0].secret_inputs
-    assert (busybox["source"], busybox["repository"], busybox.get("sourceAuth")) == ("docker.io/library/busybox:1.37", "base/busybox", None)
+    assert (busybox["source"], busybox["repository"], busybox.get("sourceAuth")) == (
+        "docker.io/library/busybox:1.37",
+        "base/busybox",
+        None,
+    )
     assert "images" in run.outputs and "images" not in run.secret_outputs
 
 

@@ -205,7 +205,7 @@ def test_a_tag_that_moves_at_the_source_is_a_change_in_the_preview(source: Sourc
     moved = source.client.push_image("e2e/multi", "1")[0]  # the tag now names a single-platform image
     steps = image_steps(seeded)
     assert list(steps) == ["team/multi:1"] and steps["team/multi:1"]["op"] == "update", steps
-    assert "digest" in steps["team/multi:1"].get("diffs", []), steps["team/multi:1"]
+    assert "sourceDigest" in steps["team/multi:1"].get("diffs", []), steps["team/multi:1"]
     seeded.up()
     assert seeded.outputs()["images"]["team/multi:1"] == moved
     source.multi = moved
