@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.images import DeclaredImage, parse_images, parse_source_registries
-from components.oci import Bundle, Descriptor, Registry, RegistryError, RegistrySource, Source, write_bundle
+from components.images import parse_images, parse_source_registries
+from components.oci import Descriptor, RegistryError, Source, write_bundle
+from components.seeded_images import image_props, opened_source, resolve, source_auth
 from components.setting_keys import PROJECT
 
 
@@ -85,19 +87,20 @@ def main(argv: list[str]) -> int:
         print("images.sh: nothing saved:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         return 1
     started = time.perf_counter()
-    opened: list[Bundle] = []
     try:
-        chosen: list[tuple[Any, Source, Descriptor]] = []
-        for image in images:
-            source, descriptor = _source(image, sources, opened)
-            chosen.append((image.source, source, descriptor))
-        stats = write_bundle(args.out, chosen, log=lambda line: print(f"images.sh: {line}", file=sys.stderr))
+        with ExitStack() as opened:
+            chosen: list[tuple[Any, Source, Descriptor]] = []
+            for image in images:
+                # The same steps as `pulumi up` (components/seeded_images.py): resolve, then read.
+                props = {**image_props(image), "sourceAuth": source_auth(image, sources), "dockerHost": None}
+                found = resolve(props)
+                props |= {"sourceDigest": found.digest, "mediaType": found.media_type}
+                source, descriptor = opened.enter_context(opened_source(props))
+                chosen.append((image.source, source, descriptor))
+            stats = write_bundle(args.out, chosen, log=lambda line: print(f"images.sh: {line}", file=sys.stderr))
     except RegistryError as err:
         print(f"images.sh: nothing saved: {err}", file=sys.stderr)
         return 1
-    finally:
-        for bundle in opened:
-            bundle.close()
     seconds = time.perf_counter() - started
     print(
         f"images.sh: saved {len(images)} image(s) to {args.out}: {stats.manifests} manifest(s), {stats.blobs_sent} blob(s), "
@@ -105,16 +108,6 @@ def main(argv: list[str]) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _source(image: DeclaredImage, sources: dict[str, Any], opened: list[Bundle]) -> tuple[Source, Descriptor]:
-    if image.bundle_path is not None:
-        bundle = Bundle(image.bundle_path)
-        opened.append(bundle)
-        return bundle, bundle.find(image.source)
-    auth = sources.get(image.source.registry)
-    registry = Registry(image.source.registry, *((auth.username, auth.password, auth.ca) if auth else ()))
-    return RegistrySource(registry, image.source.repository), registry.resolve(image.source.repository, image.source.ref)
 
 
 if __name__ == "__main__":

@@ -202,3 +202,37 @@ def test_the_gc_job_is_the_registry_pod_without_its_service_labels_probes_or_ret
     assert "affinity" not in pod["spec"]
     with pytest.raises(ValueError, match="unknown argument"):
         gc_job(deployment, ["--force"])
+
+
+def test_images_save_reads_a_stacks_config_or_a_list_and_refuses_bad_entries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from images import config_settings, list_settings, main
+
+    config = {
+        "private-registry:images": {
+            "value": '[{"source":"busybox:1"}]',
+            "objectValue": [{"source": "busybox:1"}],
+            "secret": False,
+        },
+        "private-registry:sourceRegistries": {"value": '{"quay.io":{"username":"u","password":"p"}}', "secret": True},
+        "private-registry:port": {"value": "5000", "secret": False},
+    }
+    assert config_settings(config) == {
+        "images": [{"source": "busybox:1"}],
+        "sourceRegistries": {"quay.io": {"username": "u", "password": "p"}},
+    }
+    assert list_settings("# base images\nbusybox:1\n\nquay.io/org/tool:2\n") == {
+        "images": [{"source": "busybox:1"}, {"source": "quay.io/org/tool:2"}]
+    }
+    assert list_settings("- source: busybox:1\n  name: base/busybox:1\n") == {
+        "images": [{"source": "busybox:1", "name": "base/busybox:1"}]
+    }
+    listing = tmp_path / "images.yaml"
+    listing.write_text("images:\n  - source: Bad/Name\nsourceRegistries:\n  quay.io: {username: u}\n")
+    assert main(["save", "--list", str(listing), str(tmp_path / "out.tar")]) == 1
+    assert not (tmp_path / "out.tar").exists()
+    refused = capsys.readouterr().err
+    assert "images[0].source: repository 'Bad/Name' is not a valid name" in refused
+    assert "sourceRegistries.quay.io: needs both username and password" in refused
