@@ -39,6 +39,8 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
@@ -403,6 +405,61 @@ class Bundle:
         yield stream, info.size
 
 
+class DockerArchive:
+    """What `docker save` writes before Docker 25 (`manifest.json`, a config, uncompressed layer tars),
+    read in place as one OCI image: its manifest is made here (OCI media types, uncompressed layers,
+    the layers' digests being the config's `diff_ids`), the same bytes for the same image every time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - kept open for reads until close()
+        try:
+            entries = json.load(self._member("manifest.json"))
+            if len(entries) != 1:
+                raise RegistryError(f"{path}: {len(entries)} images in one docker save, not one")
+            config = self._member(entries[0]["Config"]).read()
+            diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+        except (KeyError, ValueError, tarfile.TarError) as err:
+            self._tar.close()
+            raise RegistryError(f"{path}: not a docker save archive ({err})") from err
+        config_digest = sha256(config)
+        self._members = {config_digest: entries[0]["Config"], **dict(zip(diff_ids, entries[0]["Layers"], strict=True))}
+        layers = [
+            {"mediaType": OCI_LAYER, "digest": d, "size": self._tar.getmember(name).size}
+            for d, name in zip(diff_ids, entries[0]["Layers"], strict=True)
+        ]
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
+            "layers": layers,
+        }
+        self._manifest = json.dumps(manifest, separators=(",", ":")).encode()
+        self.top = Descriptor(sha256(self._manifest), OCI_MANIFEST, len(self._manifest))
+
+    def _member(self, name: str) -> IO[bytes]:
+        found = self._tar.extractfile(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def close(self) -> None:
+        self._tar.close()
+
+    def manifest(self, digest: str) -> bytes:
+        if digest != self.top.digest:
+            raise RegistryError(f"{self.path}: no manifest {digest}")
+        return self._manifest
+
+    @contextmanager
+    def blob(self, digest: str) -> Iterator[tuple[IO[bytes], int]]:
+        name = self._members.get(digest)
+        if name is None:
+            raise RegistryError(f"{self.path}: no blob {digest}")
+        yield self._member(name), self._tar.getmember(name).size
+
+
 def docker_command(host: str | None) -> list[str]:
     """The Docker CLI for `host` (`docker:host`), else its own DOCKER_HOST or context, as the provider's."""
     return ["docker", *(["-H", host] if host else [])]
@@ -422,8 +479,10 @@ def docker_image_id(image: str, host: str | None) -> str:
 
 
 @contextmanager
-def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Bundle, Descriptor]]:
-    """`docker save` of one image (an OCI image layout since Docker 25) as a bundle, and its entry."""
+def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Source, Descriptor]]:
+    """`docker save` of one image as a source, and its top manifest: an OCI image layout (Docker 25
+    and later) or the older archive (`DockerArchive`).
+    """
     with tempfile.TemporaryDirectory(prefix="private-registry-save-") as folder:
         path = Path(folder) / "image.tar"
         try:
@@ -434,11 +493,20 @@ def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Bundle, De
             raise RegistryError(f"docker save {image}: {err}") from err
         if result.returncode != 0:
             raise RegistryError(f"docker save {image}: {result.stderr.strip()}")
+        with tarfile.open(path, "r:") as tar:
+            layout = "index.json" in tar.getnames()
+        if not layout:
+            archive = DockerArchive(path)
+            try:
+                yield archive, archive.top
+            finally:
+                archive.close()
+            return
         bundle = Bundle(path)
         try:
             entries = list(bundle.entries.values())
             if len(entries) != 1:
-                raise RegistryError(f"docker save {image} gave {len(entries)} named images, not one (Docker 25 or later needed)")
+                raise RegistryError(f"docker save {image} gave {len(entries)} named images, not one")
             yield bundle, entries[0]
         finally:
             bundle.close()

@@ -21,6 +21,7 @@ from components.oci import (
     OCI_MANIFEST,
     Bundle,
     Descriptor,
+    DockerArchive,
     Reference,
     RegistryError,
     children,
@@ -270,3 +271,35 @@ def test_a_pinned_source_is_not_asked_and_a_bundle_entry_needs_no_credentials() 
     _, images = problems_of([{"source": "quay.io/app:1"}])
     sources = parse_source_registries({"quay.io": {"username": "ci", "password": "p"}}, lambda *_: None)
     assert source_auth(images[0], sources) == {"username": "ci", "password": "p"}
+
+
+def test_an_archive_of_docker_save_before_docker_25_is_read_as_one_oci_image(tmp_path: Path) -> None:
+    layer = b"a layer tar, uncompressed" * 50
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    members = {
+        "manifest.json": json.dumps([{"Config": config_name, "RepoTags": ["app:1"], "Layers": ["abc/layer.tar"]}]).encode(),
+        config_name: config,
+        "abc/layer.tar": layer,
+    }
+    with tarfile.open(tmp_path / "saved.tar", "w:") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    archive = DockerArchive(tmp_path / "saved.tar")
+    try:
+        manifest = archive.manifest(archive.top.digest)
+        assert archive.top.digest == "sha256:" + hashlib.sha256(manifest).hexdigest()
+        assert archive.top == DockerArchive(tmp_path / "saved.tar").top  # the same bytes every time
+        blobs = children(manifest)
+        assert [b["digest"] for b in blobs] == ["sha256:" + config_name[:-5], diff_id]
+        assert [b["mediaType"] for b in blobs] == [
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.oci.image.layer.v1.tar",
+        ]
+        with archive.blob(diff_id) as (stream, size):
+            assert stream.read() == layer and size == len(layer)
+    finally:
+        archive.close()

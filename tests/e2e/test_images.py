@@ -173,10 +173,14 @@ def test_declared_images_are_previewed_copied_with_their_digests_and_pulled_by_a
     workdir: Path, source: Source, seeded: Stack
 ) -> None:
     steps = image_steps(seeded)
-    assert {name: step["op"] for name, step in steps.items()} == {"team/busybox:1": "create", "team/multi:1": "create"}
+    assert {name: step["op"] for name, step in steps.items()} == {
+        n: "create" for n in ("team/busybox:1", "team/multi:1", "local/busybox:1")
+    }
     seconds = seeded.up()
     out: dict[str, Any] = seeded.outputs()
+    local = out["images"].pop("local/busybox:1")
     assert out["images"] == {"team/busybox:1": source.busybox, "team/multi:1": source.multi}
+    assert skopeo_digest(out, workdir, "local/busybox:1") == local
     assert skopeo_digest(out, workdir, "team/busybox:1") == source.busybox
     assert skopeo_digest(out, workdir, "team/multi:1") == source.multi
     dest = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
@@ -185,7 +189,7 @@ def test_declared_images_are_previewed_copied_with_their_digests_and_pulled_by_a
         assert dest.request("HEAD", f"/v2/team/multi/manifests/{platform['digest']}", headers={"Accept": OCI_MANIFEST})[0] == 200
     pulled = pod_pulls(seeded, out, "team/busybox:1")
     record(
-        f"declared images: pulumi up of a new stack with 2 images (one a 2-platform index) in {seconds:.1f} s; "
+        f"declared images: pulumi up of a new stack with 3 images (one a 2-platform index, and one from the Docker host) in {seconds:.1f} s; "
         f"a Pod pulled team/busybox:1 in {pulled:.1f} s"
     )
     secret = source.outputs["passwords"]["ci"]
