@@ -97,6 +97,15 @@ class ImageSetting(TypedDict, total=False):
     bundle: str
 
 
+class MirrorSetting(TypedDict, total=False):
+    port: int
+    remoteUrl: str
+    username: str
+    password: str
+    ca: str
+    ttl: str
+
+
 class SourceRegistrySetting(TypedDict, total=False):
     username: str
     password: str
@@ -140,4 +149,5 @@ class RegistrySettings(TypedDict, total=False):
     nodeTrust: NodeTrustSetting
     localRegistryHosting: bool
     images: Sequence[ImageSetting]
+    mirrors: Mapping[str, MirrorSetting]
     sourceRegistries: Mapping[str, SourceRegistrySetting]

@@ -36,6 +36,9 @@ def claims(s: Settings) -> dict[str, str]:
             held[f"Docker container {target.container_name}-pull"] = "containerName"
             held[f"port {s.pull_port} of the Docker host"] = "pullPort"
             held[f"endpoint {s.pull_endpoint}"] = "pullPort"
+        for mirror in s.mirrors:
+            held[f"Docker container {target.container_name}-mirror-{mirror.slug}"] = f"mirrors.{mirror.upstream}"
+            held[f"port {mirror.port} of the Docker host"] = f"mirrors.{mirror.upstream}.port"
     where = cluster(s)
     if where is None:
         return held

@@ -13,6 +13,9 @@ Roles:
   writer's uploads in progress. The maintenance section is set as one map: the single variable
   `REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED` makes registry 3.1.2 panic at start
   (`readonly config key must contain additional keys`, tried 2026-12-02).
+- `mirror`: a pull-through cache of one upstream (setting `mirrors`) on storage of its own: proxy
+  mode (no pushes; the proxy expires what it fetched after `ttl` and keeps its own schedule), the
+  upstream's credentials, and the upstream's CA added to the system's (`SSL_CERT_DIR`).
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from .mirrors import Mirror
 from .settings import StorageSettings
 
 if TYPE_CHECKING:
     import pulumi
 
-Role = Literal["read-write", "read-only"]
-ROLES: tuple[Role, ...] = ("read-write", "read-only")
+Role = Literal["read-write", "read-only", "mirror"]
+ROLES: tuple[Role, ...] = ("read-write", "read-only", "mirror")
 
 PORT = 5000  # the TLS listener inside the instance; the published port is the target's
 STORAGE_ROOT = "/var/lib/registry"
 CERT_PATH = "/etc/distribution/certs/tls.crt"
 KEY_PATH = "/etc/distribution/certs/tls.key"
 HTPASSWD_PATH = "/etc/distribution/auth/htpasswd"
+UPSTREAM_CA_PATH = "/etc/distribution/upstream/ca.crt"  # a mirror's upstream CA
 CERTS_DIR, AUTH_DIR = CERT_PATH.rsplit("/", 1)[0], HTPASSWD_PATH.rsplit("/", 1)[0]
 DRAIN_SECONDS = 5  # in-flight requests finish this long after a stop signal
 HTTP_SECRET_BYTES = 32
@@ -75,8 +80,24 @@ def secret_variables(storage: StorageSettings) -> dict[str, str]:
     return variables
 
 
+def mirror_variables(mirror: Mirror) -> dict[str, str]:
+    """A mirror's proxy section: its upstream, how long it keeps what it fetched, its credentials and CA."""
+    variables = {"REGISTRY_PROXY_REMOTEURL": mirror.remote_url, "REGISTRY_PROXY_TTL": mirror.ttl}
+    if mirror.username is not None and mirror.password is not None:
+        variables |= {"REGISTRY_PROXY_USERNAME": mirror.username, "REGISTRY_PROXY_PASSWORD": mirror.password}
+    if mirror.ca is not None:
+        # Go reads every file of each folder; the image's own CAs stay trusted.
+        variables["SSL_CERT_DIR"] = "/etc/ssl/certs:" + UPSTREAM_CA_PATH.rsplit("/", 1)[0]
+    return variables
+
+
 def instance_variables(
-    role: Role, realm: str, delete_enabled: bool, storage: StorageSettings, http_secret: str | None = None
+    role: Role,
+    realm: str,
+    delete_enabled: bool,
+    storage: StorageSettings,
+    http_secret: str | None = None,
+    mirror: Mirror | None = None,
 ) -> dict[str, str]:
     """The `REGISTRY_*` variables of one instance: TLS, htpasswd auth, its storage, draining, the
     debug listener for the health check, deletes as asked (never on a read-only instance) and the
@@ -110,6 +131,9 @@ def instance_variables(
         # deleted blobs, and a restart to clear it would interrupt pulls. Every blob is looked up in
         # storage instead (registry 3.1.2 logs "unknown cache type ..., caching disabled").
         variables["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] = ""
+    if role == "mirror":
+        assert mirror is not None, "a mirror instance needs its upstream"
+        variables |= mirror_variables(mirror)
     return variables
 
 
@@ -128,10 +152,11 @@ class Instance:
     key_pem: pulumi.Input[str]
     htpasswd: pulumi.Input[str]
     role: Role = "read-write"
+    mirror: Mirror | None = None  # role `mirror`: its upstream
 
     def variables(self, storage: StorageSettings, http_secret: str | None = None) -> dict[str, str]:
         """This instance's `REGISTRY_*` variables on `storage` (`instance_variables`)."""
-        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret)
+        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret, self.mirror)
 
 
 def managed_variables() -> frozenset[str]:
@@ -140,9 +165,10 @@ def managed_variables() -> frozenset[str]:
     """
     s3 = StorageSettings(driver="s3", bucket="b", endpoint="http://s3", access_key="a", secret_key="s")
     names: set[str] = {"REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"}
+    every = Mirror("u.example.com", 1, "https://u.example.com", username="u", password="p", ca="-----BEGIN CERTIFICATE-----")
     for role in ROLES:
         for storage in (StorageSettings(driver="filesystem"), s3):
-            names |= set(instance_variables(role, "r", True, storage)) | set(secret_variables(storage))
+            names |= set(instance_variables(role, "r", True, storage, mirror=every)) | set(secret_variables(storage))
     return frozenset(names)
 
 

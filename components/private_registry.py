@@ -18,17 +18,17 @@ from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import kubernetes_provider
-from .node_trust import NodeTrust, NodeTrustArgs
+from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
 from .registry_kube import PullDeployment, RegistryDeployment, RegistryDeploymentArgs
 from .seeded_images import SeededImages, SeededImagesArgs
-from .settings import KubernetesTarget, Settings, SettingsError, load_settings
+from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
 # Settings whose values may hold secrets: never printed in a settings error (see settings._Problems).
-ALWAYS_SECRET = frozenset({"users", "storage", "certificate", "sourceRegistries"})
+ALWAYS_SECRET = frozenset({"users", "storage", "certificate", "sourceRegistries", "mirrors"})
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 password=users.user_passwords[pull_user],
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
+                mirrored=[m.upstream for m in s.mirrors],
             ),
             child,
         )
@@ -263,6 +264,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         self._serving = [registry]
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
+        if s.mirrors:
+            outputs |= self._mirrors(name, s, instance, target)
         if s.pull_port is not None:
             beside = RegistryContainerArgs(
                 instance=reader,
@@ -275,6 +278,31 @@ class PrivateRegistry(pulumi.ComponentResource):
             pull = RegistryContainer(f"{name}-pull", beside, child)
             outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
         return outputs
+
+    def _mirrors(self, name: str, s: Settings, instance: Instance, target: DockerTarget) -> dict[str, pulumi.Output]:
+        """A proxy-mode container per upstream, with a volume of its own (a cache: not kept on destroy);
+        every user may pull through it, as through the registry.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        for mirror in s.mirrors:
+            RegistryContainer(
+                f"{name}-mirror-{mirror.slug}",
+                RegistryContainerArgs(
+                    instance=replace(instance, role="mirror", mirror=mirror),
+                    container_name=f"{target.container_name}-mirror-{mirror.slug}",
+                    data_volume=f"{target.data_volume}-mirror-{mirror.slug}",
+                    retain_data=False,
+                    port=mirror.port,
+                ),
+                child,
+            )
+        host = s.endpoint_host
+        return {
+            "mirrors": pulumi.Output.from_input({m.upstream: m.endpoint(host) for m in s.mirrors}),
+            "mirrorHostsToml": pulumi.Output.from_input(
+                {m.upstream: containerd_hosts_toml(m.upstream, m.endpoint(host)) for m in s.mirrors}
+            ),
+        }
 
     def outputs(self) -> dict[str, pulumi.Output]:
         """The stack outputs, named as the contract with cluster stacks says (README "Stack outputs")."""

@@ -19,10 +19,14 @@ SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
 
 
-def docker_config_json(endpoint: str, username: str, password: str) -> str:
-    """The `.dockerconfigjson` document for one registry: `auths.{endpoint}` with user, password, auth."""
+def docker_config_json(endpoint: str, username: str, password: str, also: Sequence[str] = ()) -> str:
+    """The `.dockerconfigjson` document: `auths.{endpoint}` with user, password, auth, and the same
+    credentials for each registry name in `also` (the upstreams of the mirrors, whose pulls the nodes
+    send to a mirror of this stack).
+    """
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    document = {"auths": {endpoint: {"username": username, "password": password, "auth": auth}}}
+    entry = {"username": username, "password": password, "auth": auth}
+    document = {"auths": {name: entry for name in (endpoint, *also)}}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
@@ -39,6 +43,7 @@ class PullSecretsArgs:
     password: pulumi.Input[str]
     patch_default_service_account: bool
     provider: Provider | None  # None when there are no namespaces
+    mirrored: Sequence[str] = ()  # upstream registry names the nodes pull through a mirror of this stack
 
 
 class PullSecrets(pulumi.ComponentResource):
@@ -51,7 +56,9 @@ class PullSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: PullSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:PullSecrets", name, None, opts)
         self.docker_config_json = pulumi.Output.secret(
-            pulumi.Output.from_input(args.password).apply(lambda pw: docker_config_json(args.endpoint, args.username, pw))
+            pulumi.Output.from_input(args.password).apply(
+                lambda pw: docker_config_json(args.endpoint, args.username, pw, args.mirrored)
+            )
         )
         if not args.namespaces or args.provider is None:  # no pull secrets, no cluster access needed
             self.register_outputs({"dockerConfigJson": self.docker_config_json})

@@ -22,6 +22,7 @@ from .distribution import (
     KEY_PATH,
     PORT,
     STORAGE_ROOT,
+    UPSTREAM_CA_PATH,
     Instance,
     health_check_command,
 )
@@ -115,6 +116,11 @@ class RegistryContainer(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem),
                 docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(instance.key_pem)),
                 docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=pulumi.Output.secret(instance.htpasswd)),
+                *(
+                    [docker.ContainerUploadArgs(file=UPSTREAM_CA_PATH, content=instance.mirror.ca)]
+                    if instance.mirror is not None and instance.mirror.ca is not None
+                    else []
+                ),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=health_check_command(),

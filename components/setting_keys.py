@@ -138,6 +138,10 @@ KEYS: tuple[Key, ...] = (
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
         "reach the sources and `endpoint`"),
+    Key("mirrors", "object", {}, "a pull-through cache per upstream registry (target `docker`): upstream as images "
+        "name it (`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl}`; a "
+        "Distribution instance in proxy mode on the endpoint's host at `port`, with a volume of its own; nodes get "
+        "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
         "default the system's)"),
@@ -216,6 +220,14 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("name", None, "the source's repository and tag"),
         Field("bundle", None, "none: read from the source registry"),
     ),
+    "mirrors": (
+        Field("port", None, "required: the mirror's port"),
+        Field("remoteUrl", None, "`https://<upstream>` (`https://registry-1.docker.io` for docker.io)"),
+        Field("username", None, "none (anonymous)"),
+        Field("password", None, "none"),
+        Field("ca", None, "the system's CAs"),
+        Field("ttl", "168h"),
+    ),
     "sourceRegistries": (
         Field("username", None, "none (anonymous)"),
         Field("password", None, "none"),
@@ -293,7 +305,7 @@ def markdown_table() -> str:
                 shown = f"`[{{name: admin}}]`; per user {shown}"
             elif key.name == "images":
                 shown = f"`[]`; per image {shown}"
-            elif key.name == "sourceRegistries":
+            elif key.name in ("sourceRegistries", "mirrors"):
                 shown = f"`{{}}`; per registry {shown}"
         else:
             shown = key.shown_default or f"`{_yaml_scalar(key.default)}`"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .images import DeclaredImage, SourceRegistry, parse_images, parse_source_registries
+from .mirrors import Mirror, parse_mirrors
 from .names import (
     dns_label_ok,
     dns_name_ok,
@@ -197,6 +198,7 @@ class Settings:
     pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
     images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
+    mirrors: tuple[Mirror, ...] = ()  # `mirrors`: a pull-through cache per upstream
     source_registries: Mapping[str, SourceRegistry] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -918,6 +920,18 @@ def _images(
     return {"images": images, "source_registries": sources}
 
 
+def _mirrors(raw: Mapping[str, Any], target: Target, endpoint: str, ports: Sequence[int], p: _Problems) -> tuple[Mirror, ...]:
+    """Section mirrors (mirrors.py): a pull-through cache per upstream, beside the registry."""
+    mirrors = parse_mirrors(raw.get("mirrors"), ports, endpoint, p.add)
+    if mirrors and target.kind != "docker":
+        p.add(
+            "mirrors",
+            sorted(m.upstream for m in mirrors),
+            "runs on target docker only for now: run the mirrors in a stack of target docker",
+        )
+    return mirrors
+
+
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
@@ -944,6 +958,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
     images = _images(raw, auth["users"], target, cluster["kubernetes"], p)
+    mirrors = _mirrors(raw, target, endpoint, [port] + ([pull_port] if pull_port is not None else []), p)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),
         "delete_enabled": _boolean(raw, "deleteEnabled", p),
@@ -965,5 +980,6 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         **runtime,
         **cluster,
         **images,
+        mirrors=mirrors,
         warnings=tuple(warnings),
     )

@@ -378,3 +378,26 @@ def test_declared_images_are_copied_as_a_push_user_once_the_registry_runs() -> N
 def test_a_stack_without_images_has_no_image_resources_nor_output(dev: ProgramRun) -> None:
     assert not dev.of_type(IMAGE) and not dev.of_type("private-registry:index:SeededImages")
     assert "images" not in dev.outputs
+
+
+def test_a_mirror_is_a_proxy_container_with_a_volume_of_its_own_and_nodes_get_its_hosts_toml() -> None:
+    ca = "-----BEGIN CERTIFICATE-----\nUPSTREAM\n-----END CERTIFICATE-----\n"
+    mirrors = {"harbor.corp:8443": {"port": 5002, "username": "reader", "password": "upstream-secret", "ca": ca}}
+    run = evaluate(
+        {**DEV, "mirrors": mirrors, "pullSecret": {"namespaces": ["default"]}}, secret_keys=["private-registry:mirrors"]
+    )
+    mirror = next(c for c in run.of_type(CONTAINER) if c.inputs["name"] == "registry-dev-mirror-harbor-corp-8443")
+    variables = env_of(mirror)
+    assert (
+        variables["REGISTRY_PROXY_REMOTEURL"] == "https://harbor.corp:8443"
+        and variables["REGISTRY_PROXY_PASSWORD"] == "upstream-secret"
+    )
+    assert {"envs"} <= mirror.secret_inputs
+    assert upload(mirror, "/etc/distribution/upstream/ca.crt") == ca
+    assert mirror.inputs["ports"] == [{"internal": 5000, "external": 5002}]
+    volumes = {v.inputs["name"]: v for v in run.of_type("docker:index/volume:Volume")}
+    assert mirror.inputs["volumes"][0]["volumeName"] == "registry-data-dev-mirror-harbor-corp-8443"
+    assert volumes["registry-data-dev-mirror-harbor-corp-8443"].retain_on_delete is False  # a cache
+    assert run.outputs["mirrors"] == {"harbor.corp:8443": "localhost:5002"}
+    assert 'server = "https://localhost:5002"' in run.outputs["mirrorHostsToml"]["harbor.corp:8443"]
+    assert sorted(json.loads(run.outputs["dockerConfigJson"])["auths"]) == ["harbor.corp:8443", "localhost:5000"]

@@ -1,0 +1,112 @@
+"""Setting `mirrors`: a pull-through cache per upstream registry, for nodes that cannot reach it.
+
+`mirrors` maps an upstream registry as images name it (`docker.io`, `quay.io`, `harbor.corp:8443`)
+to `{port, remoteUrl, username, password, ca, ttl}`. Each becomes a Distribution instance in proxy
+mode beside the registry (target `docker`: a container with a volume of its own; the proxy keeps
+its own cleanup state, never the primary's storage) on the endpoint's host at `port`, and the nodes
+get `hosts.toml` for the upstream's name that sends its pulls there (`mirrorHostsToml`). Pure:
+validated here; run by `registry.py`.
+
+Facts it rests on: a proxy-mode instance accepts no pushes and mirrors one upstream; containerd
+adds `?ns=<upstream>` to mirror requests (Distribution ignores it); the kubelet's pull-secret
+credentials for the upstream's name go to the mirror host (so the pull secret carries the pull user
+for each upstream too, and the mirror asks for it like the registry does).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .names import join_endpoint
+from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
+
+Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
+KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl")
+DEFAULT_TTL = "168h"
+_DURATION = re.compile(r"([0-9]+(h|m|s))+")
+_URL = re.compile(r"https?://[^/\s?#]+/?")
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """One validated mirror: the upstream's name, where the mirror listens, and how it reaches the upstream."""
+
+    upstream: str
+    port: int
+    remote_url: str
+    ttl: str = DEFAULT_TTL
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca: str | None = None
+
+    @property
+    def slug(self) -> str:
+        """The upstream as a part of object names (`docker-io`, `harbor-corp-8443`)."""
+        return re.sub(r"[^a-z0-9]+", "-", self.upstream.lower()).strip("-")
+
+    def endpoint(self, host: str) -> str:
+        return join_endpoint(host, self.port)
+
+
+def default_remote_url(upstream: str) -> str:
+    """Where an upstream name is served: Docker Hub's API host for `docker.io`, else itself over HTTPS."""
+    return f"https://{DOCKER_HUB_API if upstream == DOCKER_HUB else upstream}"
+
+
+def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem: Problem) -> tuple[Mirror, ...]:
+    """The validated `mirrors`; `taken_ports` are the registry's own (port, pullPort)."""
+    if value is None or value == {}:
+        return ()
+    if not isinstance(value, Mapping):
+        problem("mirrors", value, "must be an object: upstream registry -> {port, remoteUrl?, username?, password?, ca?, ttl?}")
+        return ()
+    found: list[Mirror] = []
+    used = {port: "port/pullPort" for port in taken_ports}
+    for upstream, raw in value.items():
+        path = f"mirrors.{upstream}"
+        try:
+            if parse_reference(f"{upstream}/x").registry != upstream:
+                raise ValueError(upstream)
+        except ValueError:
+            problem(
+                path, upstream, "the key must be the upstream registry as images name it: host[:port] (docker.io for Docker Hub)"
+            )
+            continue
+        if upstream == endpoint:
+            problem(path, upstream, "is this registry's own endpoint: a mirror is for another registry")
+            continue
+        if not isinstance(raw, Mapping) or set(raw) - set(KEYS):
+            problem(path, raw, f"must be an object with keys among {', '.join(KEYS)}")
+            continue
+        port = raw.get("port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            problem(f"{path}.port", port, "is required: the mirror's port on the endpoint's host, an integer in 1..65535")
+            continue
+        if port in used:
+            problem(f"{path}.port", port, f"is already taken by {used[port]}: each mirror needs a port of its own")
+            continue
+        used[port] = path
+        remote = raw.get("remoteUrl", default_remote_url(upstream))
+        if not isinstance(remote, str) or not _URL.fullmatch(remote):
+            problem(f"{path}.remoteUrl", remote, "must be http(s)://host[:port] of the upstream registry's API")
+            continue
+        ttl = raw.get("ttl", DEFAULT_TTL)
+        if not isinstance(ttl, str) or not _DURATION.fullmatch(ttl):
+            problem(f"{path}.ttl", ttl, "must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched")
+            continue
+        texts = {k: raw.get(k) for k in ("username", "password", "ca")}
+        bad = [k for k, v in texts.items() if v is not None and (not isinstance(v, str) or not v)]
+        if bad:
+            problem(f"{path}.{bad[0]}", texts[bad[0]], "must be a non-empty string")
+            continue
+        if (texts["username"] is None) != (texts["password"] is None):
+            problem(path, raw, "needs both username and password (a config secret), or neither")
+            continue
+        if texts["ca"] is not None and "-----BEGIN CERTIFICATE-----" not in texts["ca"]:
+            problem(f"{path}.ca", texts["ca"], "must be PEM text (-----BEGIN CERTIFICATE-----)")
+            continue
+        found.append(Mirror(upstream, port, remote.rstrip("/"), ttl, texts["username"], texts["password"], texts["ca"]))
+    return tuple(found)

@@ -1,0 +1,160 @@
+"""End to end on the sandbox: `mirrors`, a pull-through cache for an upstream registry the nodes name.
+
+The upstream is a registry of its own on the sandbox bridge (a stack of this program, with its own
+CA and user: Docker Hub is out of reach here), holding a runnable image. A second stack mirrors it:
+the node gets `mirrorHostsToml` in the upstream's folder (as provisioning would install it), and a
+Pod whose image names the upstream (`<upstream>/team/app:1`) is pulled through the mirror with the
+stack's pull secret (the mirror's log shows the pull user's requests). Then the upstream is stopped:
+a new Pod with the cached image still starts, and an image the mirror never fetched fails with a
+clear event. Figures: a whole image fetched through the API cold through the mirror, directly from
+the upstream, and cached in the mirror (upstream up and down).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import REGISTRY_HOST, SANDBOX_CLUSTER, Stack, free_port, record, run, throwaway_registry_stack
+from tests.e2e.faults import RegistryClient
+from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
+from tests.e2e.test_images import docker_push, on_bridge
+from tests.e2e.test_pull_endpoint import registry_log
+
+NAMESPACE = "e2e-mirrors"
+ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+
+
+@dataclass
+class Setup:
+    upstream: Stack
+    upstream_outputs: dict[str, Any]
+    mirror: Stack
+    outputs: dict[str, Any]
+
+    @property
+    def upstream_name(self) -> str:
+        return str(self.upstream_outputs["endpoint"])
+
+
+@pytest.fixture(scope="module")
+def setup(workdir: Path) -> Iterator[Setup]:
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s")
+    kubectl("create", "namespace", NAMESPACE)
+    with throwaway_registry_stack(workdir / "upstream", "e2e-upstream", on_bridge(free_port())) as up:
+        up.up()
+        upstream: dict[str, Any] = up.outputs()
+        docker_push(upstream, workdir, "team/app:1")
+        docker_push(upstream, workdir, "team/other:1")
+        docker_push(upstream, workdir, "team/cold:1")
+        name = upstream["endpoint"]
+        settings = on_bridge(
+            free_port(),
+            mirrors={name: {"port": free_port(), "username": "ci", "ca": upstream["caCertificate"], "ttl": "24h"}},
+            pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+            **SANDBOX_CLUSTER,
+        )
+        try:
+            with throwaway_registry_stack(workdir / "mirror", "e2e-mirror", settings) as s:
+                s.set_secret(f'mirrors["{name}"].password', upstream["passwords"]["ci"])
+                seconds = s.up()
+                record(f"mirrors: pulumi up of a stack with a mirror of one upstream in {seconds:.1f} s")
+                yield Setup(up, upstream, s, s.outputs())
+        finally:
+            kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
+            shutil.rmtree(NODE_CERTS_D / name, ignore_errors=True)
+            run(["docker", "start", upstream["containerName"]], check=False)
+
+
+def fetch_image(client: RegistryClient, repo: str, tag: str) -> float:
+    """Seconds to fetch a whole image through the API (manifest, config and layers)."""
+    started = time.perf_counter()
+    status, _, body = client.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=60)
+    assert status == 200, (status, body[:200])
+    manifest = json.loads(body)
+    for blob in [manifest["config"], *manifest["layers"]]:
+        status, _, data = client.request("GET", f"/v2/{repo}/blobs/{blob['digest']}", timeout=60)
+        assert status == 200 and len(data) == blob["size"], (status, len(data))
+    return time.perf_counter() - started
+
+
+def node_for(setup: Setup, image: str) -> Cluster:
+    """The sandbox node with the mirror's hosts.toml in the upstream's folder, as provisioning installs it."""
+    node = Cluster(setup.mirror, int(setup.outputs["endpoint"].rsplit(":", 1)[1]))
+    node.outputs, node.image = setup.outputs, image
+    folder = NODE_CERTS_D / setup.upstream_name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ca.crt").write_text(setup.outputs["caCertificate"])  # the mirror serves this stack's certificate
+    (folder / "hosts.toml").write_text(setup.outputs["mirrorHostsToml"][setup.upstream_name])
+    return node
+
+
+def pod_outcome(node: Cluster, secret: str) -> tuple[str, float, str]:
+    pod = node.run_pod(NAMESPACE, f"mirrored-{os.urandom(2).hex()}", secret=secret)
+    try:
+        phase, seconds = node.wait_pod(NAMESPACE, pod)
+        return phase, seconds, node.events(NAMESPACE, pod)
+    finally:
+        kubectl("delete", "pod", pod, "-n", NAMESPACE, "--wait=false", check=False)
+
+
+def test_a_pod_naming_the_upstream_pulls_through_the_mirror(setup: Setup) -> None:
+    out = setup.outputs
+    assert out["mirrors"] == {setup.upstream_name: f"{REGISTRY_HOST}:{out['mirrors'][setup.upstream_name].rsplit(':', 1)[1]}"}
+    secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", NAMESPACE, "-o", "json").stdout)
+    auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
+    assert sorted(auths) == sorted([out["endpoint"], setup.upstream_name])  # the pull user for the upstream's name too
+    mirror_container = f"{out['containerName']}-mirror-{setup.upstream_name.replace('.', '-').replace(':', '-')}"
+    since = str(int(time.time()) - 1)
+    node = node_for(setup, f"{setup.upstream_name}/team/app:1")
+    phase, seconds, events = pod_outcome(node, out["pullSecretName"])
+    assert phase == "Succeeded", events
+    served = [line for line in registry_log(mirror_container, since) if "team/app/manifests/1" in line]
+    assert any("auth.user.name=ci" in line for line in served), served
+    record(
+        f"mirrors: a Pod naming {setup.upstream_name}/team/app:1 pulled through the mirror in {seconds:.1f} s ({len(served)} manifest log lines there)"
+    )
+
+
+def test_the_cache_serves_with_the_upstream_down_and_an_uncached_image_fails_clearly(setup: Setup) -> None:
+    out, up = setup.outputs, setup.upstream_outputs
+    mirror = RegistryClient(out["mirrors"][setup.upstream_name], out["caCertificate"], "ci", out["passwords"]["ci"])
+    direct = RegistryClient(up["endpoint"], up["caCertificate"], "ci", up["passwords"]["ci"])
+    direct_seconds = fetch_image(direct, "team/cold", "1")
+    cold = fetch_image(mirror, "team/cold", "1")  # first through the mirror: fetched from the upstream
+    cached_up = fetch_image(mirror, "team/cold", "1")
+    run(["docker", "stop", up["containerName"]])
+    try:
+        cached_down = fetch_image(mirror, "team/cold", "1")
+        node = node_for(setup, f"{setup.upstream_name}/team/app:1")
+        phase, seconds, events = pod_outcome(node, out["pullSecretName"])
+        assert phase == "Succeeded", events
+        node.image = f"{setup.upstream_name}/team/other:1"
+        failed, _, events = pod_outcome(node, out["pullSecretName"])
+        assert failed in ("ErrImagePull", "ImagePullBackOff"), (failed, events)
+        messages = [e.get("message", "") for e in json.loads(events)["items"] if e.get("reason") in ("Failed",)]
+        assert any("team/other:1" in m for m in messages), messages
+    finally:
+        run(["docker", "start", up["containerName"]])
+    record(
+        f"mirrors: whole image through the API: directly from the upstream {direct_seconds:.2f} s, first through the "
+        f"mirror {cold:.2f} s, from the mirror's cache "
+        f"{cached_up:.2f} s (upstream up), {cached_down:.2f} s (upstream down); a Pod started from the cache with the "
+        f"upstream down in {seconds:.1f} s"
+    )
+    record(f"mirrors: an image the mirror never fetched, upstream down: Pod {failed}: {messages[0][:300]}")
+
+
+def test_nothing_changes_on_a_second_run(setup: Setup) -> None:
+    setup.mirror.pulumi("preview", "--expect-no-changes")
+    secret = setup.upstream_outputs["passwords"]["ci"]
+    assert secret not in setup.mirror.state_text() and secret not in "\n".join(setup.mirror.transcript)

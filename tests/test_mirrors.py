@@ -1,0 +1,92 @@
+"""Setting `mirrors` and what a mirror runs with, without a registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.distribution import instance_variables
+from components.mirrors import Mirror, parse_mirrors
+from components.node_trust import containerd_hosts_toml
+from components.pull_secret import docker_config_json
+from components.settings import SettingsError, StorageSettings, load_settings
+
+
+def parsed(value: Any, ports: tuple[int, ...] = (5000,)) -> tuple[list[str], tuple[Mirror, ...]]:
+    found: list[str] = []
+    mirrors = parse_mirrors(value, ports, "localhost:5000", lambda path, _v, message: found.append(f"{path}: {message}"))
+    return found, mirrors
+
+
+def test_a_mirror_per_upstream_with_defaults_for_docker_hub_and_the_rest() -> None:
+    problems, mirrors = parsed({"docker.io": {"port": 5002}, "harbor.corp:8443": {"port": 5003, "ttl": "24h"}})
+    assert problems == []
+    hub, harbor = mirrors
+    assert (hub.remote_url, hub.ttl, hub.slug) == ("https://registry-1.docker.io", "168h", "docker-io")
+    assert (harbor.remote_url, harbor.ttl, harbor.slug) == ("https://harbor.corp:8443", "24h", "harbor-corp-8443")
+    assert hub.endpoint("10.0.0.5") == "10.0.0.5:5002"
+
+
+def test_bad_mirrors_are_named_by_their_path() -> None:
+    problems, mirrors = parsed(
+        {
+            "not a host": {"port": 1},
+            "localhost:5000": {"port": 5009},
+            "quay.io": {"port": 5000},
+            "ghcr.io": {},
+            "gcr.io": {"port": 5004, "remoteUrl": "ftp://gcr.io"},
+            "k8s.gcr.io": {"port": 5005, "ttl": "a week"},
+            "a.example.com": {"port": 5006, "username": "u"},
+            "b.example.com": {"port": 5006, "proxy": True},
+            "c.example.com": {"port": 5007, "ca": "not pem"},
+        }
+    )
+    assert problems == [
+        "mirrors.not a host: the key must be the upstream registry as images name it: host[:port] (docker.io for Docker Hub)",
+        "mirrors.localhost:5000: is this registry's own endpoint: a mirror is for another registry",
+        "mirrors.quay.io.port: is already taken by port/pullPort: each mirror needs a port of its own",
+        "mirrors.ghcr.io.port: is required: the mirror's port on the endpoint's host, an integer in 1..65535",
+        "mirrors.gcr.io.remoteUrl: must be http(s)://host[:port] of the upstream registry's API",
+        "mirrors.k8s.gcr.io.ttl: must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched",
+        "mirrors.a.example.com: needs both username and password (a config secret), or neither",
+        "mirrors.b.example.com: must be an object with keys among port, remoteUrl, username, password, ca, ttl",
+        "mirrors.c.example.com.ca: must be PEM text (-----BEGIN CERTIFICATE-----)",
+    ]
+    assert mirrors == ()
+
+
+def test_a_mirror_runs_in_proxy_mode_with_the_upstreams_credentials_and_ca() -> None:
+    mirror = Mirror("harbor.corp", 5002, "https://harbor.corp", "24h", "reader", "s3cret", "-----BEGIN CERTIFICATE-----\n")
+    variables = instance_variables("mirror", "realm", True, StorageSettings(driver="filesystem"), "secret", mirror)
+    assert variables["REGISTRY_PROXY_REMOTEURL"] == "https://harbor.corp"
+    assert (variables["REGISTRY_PROXY_USERNAME"], variables["REGISTRY_PROXY_PASSWORD"]) == ("reader", "s3cret")
+    assert variables["REGISTRY_PROXY_TTL"] == "24h"
+    assert variables["SSL_CERT_DIR"] == "/etc/ssl/certs:/etc/distribution/upstream"
+    assert variables["REGISTRY_STORAGE_DELETE_ENABLED"] == "false" and variables["REGISTRY_AUTH"] == "htpasswd"
+    plain = instance_variables(
+        "mirror", "realm", False, StorageSettings(driver="filesystem"), None, Mirror("q.io", 1, "https://q.io")
+    )
+    assert not {"REGISTRY_PROXY_USERNAME", "SSL_CERT_DIR"} & set(plain)
+
+
+def test_nodes_send_an_upstreams_pulls_to_its_mirror_only_with_the_pull_users_credentials() -> None:
+    toml = containerd_hosts_toml("docker.io", "10.0.0.5:5002")
+    assert 'server = "https://10.0.0.5:5002"' in toml and '[host."https://10.0.0.5:5002"]' in toml
+    document = docker_config_json("10.0.0.5:5000", "puller", "pw", ["docker.io"])
+    assert '"docker.io":{"auth":"cHVsbGVyOnB3"' in document and '"10.0.0.5:5000":{"auth":"cHVsbGVyOnB3"' in document
+    assert docker_config_json("10.0.0.5:5000", "puller", "pw") == docker_config_json("10.0.0.5:5000", "puller", "pw", ())
+
+
+def test_mirrors_run_on_target_docker_and_never_print_an_upstream_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {"target": "kubernetes", "mirrors": {"quay.io": {"port": 30600, "username": "u", "password": 5}}},
+            "dev",
+            frozenset({"mirrors"}),
+        )
+    text = str(caught.value)
+    assert "private-registry:mirrors.quay.io.password = <secret: a number>: must be a non-empty string" in text
+    with pytest.raises(SettingsError, match="runs on target docker only for now"):
+        load_settings({"target": "kubernetes", "mirrors": {"quay.io": {"port": 30600}}}, "dev")
+    assert [m.upstream for m in load_settings({"mirrors": {"quay.io": {"port": 5002}}}, "dev").mirrors] == ["quay.io"]
