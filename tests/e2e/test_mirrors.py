@@ -121,7 +121,8 @@ def test_a_pod_naming_the_upstream_pulls_through_the_mirror(setup: Setup) -> Non
     served = [line for line in registry_log(mirror_container, since) if "team/app/manifests/1" in line]
     assert any("auth.user.name=ci" in line for line in served), served
     record(
-        f"mirrors: a Pod naming {setup.upstream_name}/team/app:1 pulled through the mirror in {seconds:.1f} s ({len(served)} manifest log lines there)"
+        f"mirrors: a Pod naming {setup.upstream_name}/team/app:1 pulled through the mirror in {seconds:.1f} s "
+        f"({len(served)} manifest log lines there)"
     )
 
 
