@@ -18,10 +18,11 @@ from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import kubernetes_provider
+from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
-from .registry_kube import PullDeployment, RegistryDeployment, RegistryDeploymentArgs
+from .registry_kube import ImagePull, PullDeployment, RegistryDeployment, RegistryDeploymentArgs
 from .seeded_images import SeededImages, SeededImagesArgs
 from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
@@ -74,6 +75,17 @@ def _refuse(value: object) -> object:
         return list(value)
     kind = "a pulumi.Output" if isinstance(value, pulumi.Output) else f"of type {type(value).__name__}"
     raise TypeError(f"is {kind}; settings take plain values (str, int, bool, lists and dicts of them)")
+
+
+def image_pull(s: Settings) -> ImagePull | None:
+    """Credentials for the registry image's own registry, when `sourceRegistries` has them (target
+    `kubernetes`: the nodes pull it with a pull secret of the stack's namespace).
+    """
+    registry = image_registry(s.image)
+    found = s.source_registries.get(registry) if registry else None
+    if found is None or found.username is None or found.password is None:
+        return None
+    return ImagePull(registry or "", found.username, found.password)
 
 
 def tls_args(s: Settings) -> RegistryTlsArgs:
@@ -241,6 +253,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 provider=provider,
                 pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
                 pods=target.pods,
+                image_pull=image_pull(s),
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
             self._serving = [deployment]

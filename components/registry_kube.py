@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 from pulumi_kubernetes import Provider
@@ -55,9 +55,11 @@ from .kube_resources import (
     ServiceAccount,
 )
 from .pods import PodSettings
+from .pull_secret import SECRET_TYPE, docker_config_json
 from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
+IMAGE_PULL = f"{NAME}-image-pull"  # the pull secret for the registry's own image, when its registry asks for one
 PULL_NAME = "registry-pull"  # the read-only Deployment, Service, users Secret and PodDisruptionBudget
 
 
@@ -267,6 +269,15 @@ class PullDeployment:
 
 
 @dataclass(frozen=True)
+class ImagePull:
+    """Credentials for the registry that holds the registry's own image (from `sourceRegistries`)."""
+
+    registry: str
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class RegistryDeploymentArgs:
     """The instance, and where it runs in the cluster: namespace, replicas, Service, storage."""
 
@@ -280,6 +291,7 @@ class RegistryDeploymentArgs:
     provider: Provider
     pull: PullDeployment | None = None  # a read-only Deployment too (pullPort)
     pods: PodSettings = field(default_factory=PodSettings)
+    image_pull: ImagePull | None = None  # the image's registry asks for credentials: a pull secret of the stack's own
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -305,6 +317,15 @@ class RegistryDeployment(pulumi.ComponentResource):
 
         shared, env_hash = self._secrets(name, args, meta, inside)
         shared += self._claim(name, args, meta, inside)
+        if args.image_pull is not None:
+            pull = args.image_pull
+            document = docker_config_json(pull.registry, pull.username, pull.password)
+            shared.append(
+                Secret(
+                    f"{name}-image-pull", {**meta, "name": IMAGE_PULL}, SECRET_TYPE, {".dockerconfigjson": b64(document)}, inside
+                )
+            )
+            args = replace(args, pods=replace(args.pods, image_pull_secrets=(*args.pods.image_pull_secrets, IMAGE_PULL)))
         account = args.pods.service_account
         if account.create:
             shared.append(

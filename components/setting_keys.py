@@ -144,7 +144,8 @@ KEYS: tuple[Key, ...] = (
         "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
-        "default the system's)"),
+        "default the system's). With target `kubernetes`, the registry of `image` too: its credentials go into a pull "
+        "secret `registry-image-pull` of the stack's namespace (README \"A cluster that can pull nothing\")"),
 )  # fmt: skip
 
 

@@ -331,3 +331,27 @@ def test_an_affinity_of_ones_own_replaces_the_default_spreading() -> None:
     affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
     run = evaluate({**S3, "pods": {"affinity": affinity}})
     assert run.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]["affinity"] == affinity
+
+
+def test_the_registry_image_from_a_registry_that_asks_for_credentials_gets_a_pull_secret_of_its_own() -> None:
+    settings = {
+        **S3,
+        "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}],
+        "pullPort": 30501,
+        "pullSecret": {"namespaces": ["apps"], "user": "puller"},
+        "image": "10.0.0.9:5000/library/registry:3.1.2",
+        "sourceRegistries": {"10.0.0.9:5000": {"username": "node", "password": "bootstrap-secret"}},
+    }
+    run = evaluate(settings, secret_keys=["private-registry:storage", "private-registry:sourceRegistries"])
+    secret = named(run, SECRET, "registry-image-pull")
+    assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson" and "data" in secret.secret_inputs
+    auths = json.loads(decoded(secret, ".dockerconfigjson"))["auths"]
+    assert list(auths) == ["10.0.0.9:5000"] and auths["10.0.0.9:5000"]["password"] == "bootstrap-secret"
+    for deployment in run.of_type(DEPLOYMENT):  # the writer and the read-only Deployment
+        spec = deployment.inputs["spec"]["template"]["spec"]
+        assert spec["imagePullSecrets"] == [{"name": "registry-image-pull"}]
+        assert secret.urn in deployment.dependencies
+    # Without credentials for the image's registry, nothing changes.
+    plain = evaluate(S3, secret_keys=["private-registry:storage"])
+    assert not [s for s in plain.of_type(SECRET) if s.inputs["metadata"]["name"] == "registry-image-pull"]
+    assert "imagePullSecrets" not in plain.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]
