@@ -22,10 +22,11 @@ from typing import Any
 
 from .names import join_endpoint
 from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
+from .setting_keys import field_default
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
 KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl")
-DEFAULT_TTL = "168h"
+DEFAULT_TTL = str(field_default("mirrors.ttl"))
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
 _URL = re.compile(r"https?://[^/\s?#]+/?")
 

@@ -15,6 +15,7 @@ from components.distribution import (
     secret_variables,
     storage_variables,
 )
+from components.mirrors import Mirror
 from components.settings import StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")
@@ -53,8 +54,9 @@ def test_a_read_only_instance_never_deletes_nor_purges_and_sets_maintenance_as_o
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_both_roles_share_storage_tls_auth_and_the_health_listener(role: str) -> None:
-    variables = instance_variables(role, "r", False, S3)  # type: ignore[arg-type]
+def test_every_role_shares_storage_tls_auth_and_the_health_listener(role: str) -> None:
+    mirror = Mirror("quay.io", 5002, "https://quay.io") if role == "mirror" else None
+    variables = instance_variables(role, "r", False, S3, mirror=mirror)  # type: ignore[arg-type]
     assert {k: v for k, v in variables.items() if k.startswith("REGISTRY_STORAGE_S3")} == {
         k: v for k, v in storage_variables(S3).items() if k.startswith("REGISTRY_STORAGE_S3")
     }

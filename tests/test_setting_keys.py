@@ -65,6 +65,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "nodeTrust.mode": ({}, lambda s: s.node_trust.mode),
     "nodeTrust.namespace": ({}, lambda s: s.node_trust.namespace),
     "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),
+    "mirrors.ttl": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].ttl),
 }
 
 
