@@ -104,6 +104,7 @@ class MirrorSetting(TypedDict, total=False):
     password: str
     ca: str
     ttl: str
+    size: str
 
 
 class SourceRegistrySetting(TypedDict, total=False):

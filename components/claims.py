@@ -46,6 +46,8 @@ def claims(s: Settings) -> dict[str, str]:
         held[f"namespace {target.namespace} in {where}"] = "namespace"
         if target.service_type == "NodePort":
             held[f"NodePort {s.port} in {where}"] = "port"
+            for mirror in s.mirrors:
+                held[f"NodePort {mirror.port} in {where}"] = f"mirrors.{mirror.upstream}.port"
     for namespace in s.pull_secret.namespaces:
         held[f"Secret {namespace}/{s.pull_secret.name} in {where}"] = "pullSecret.name"
     if s.node_trust.mode == "daemonset":

@@ -1,11 +1,12 @@
 """Setting `mirrors`: a pull-through cache per upstream registry, for nodes that cannot reach it.
 
 `mirrors` maps an upstream registry as images name it (`docker.io`, `quay.io`, `harbor.corp:8443`)
-to `{port, remoteUrl, username, password, ca, ttl}`. Each becomes a Distribution instance in proxy
-mode beside the registry (target `docker`: a container with a volume of its own; the proxy keeps
-its own cleanup state, never the primary's storage) on the endpoint's host at `port`, and the nodes
-get `hosts.toml` for the upstream's name that sends its pulls there (`mirrorHostsToml`). Pure:
-validated here; run by `registry.py`.
+to `{port, remoteUrl, username, password, ca, ttl, size}`. Each becomes a Distribution instance in
+proxy mode beside the registry on storage of its own (the proxy keeps its own cleanup state, never
+the primary's): target `docker`, a container with a volume of its own on the host port `port`;
+target `kubernetes`, a Deployment of one Pod on a claim of `size` behind the NodePort `port`. The
+nodes get `hosts.toml` for the upstream's name that sends its pulls there (`mirrorHostsToml`).
+Pure: validated here; run by `registry.py` and `registry_kube.py`.
 
 Facts it rests on: a proxy-mode instance accepts no pushes and mirrors one upstream; containerd
 adds `?ns=<upstream>` to mirror requests (Distribution ignores it); the kubelet's pull-secret
@@ -25,9 +26,10 @@ from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
 from .setting_keys import field_default
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl")
+KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size")
 DEFAULT_TTL = str(field_default("mirrors.ttl"))
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
 _URL = re.compile(r"https?://[^/\s?#]+/?")
 
 
@@ -42,6 +44,7 @@ class Mirror:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca: str | None = None
+    size: str = str(field_default("mirrors.size"))  # target kubernetes: its claim's size
 
     @property
     def slug(self) -> str:
@@ -109,5 +112,9 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         if texts["ca"] is not None and "-----BEGIN CERTIFICATE-----" not in texts["ca"]:
             problem(f"{path}.ca", texts["ca"], "must be PEM text (-----BEGIN CERTIFICATE-----)")
             continue
-        found.append(Mirror(upstream, port, remote.rstrip("/"), ttl, texts["username"], texts["password"], texts["ca"]))
+        size = raw.get("size", field_default("mirrors.size"))
+        if not isinstance(size, str) or not _QUANTITY.fullmatch(size):
+            problem(f"{path}.size", size, "must be a Kubernetes quantity such as 10Gi")
+            continue
+        found.append(Mirror(upstream, port, remote.rstrip("/"), ttl, texts["username"], texts["password"], texts["ca"], size))
     return tuple(found)

@@ -22,7 +22,7 @@ from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
-from .registry_kube import ImagePull, PullDeployment, RegistryDeployment, RegistryDeploymentArgs
+from .registry_kube import ImagePull, KubeMirror, PullDeployment, RegistryDeployment, RegistryDeploymentArgs
 from .seeded_images import SeededImages, SeededImagesArgs
 from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
@@ -143,7 +143,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         tls = RegistryTls(f"{name}-tls", tls_args(s), child)
         users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
         provider = self._kubernetes_provider(name, s)
-        self.target_outputs = self._registry(name, s, tls, users, provider)
+        self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
         if s.images:
             pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
             seeded = SeededImages(
@@ -254,6 +254,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
                 pods=target.pods,
                 image_pull=image_pull(s),
+                mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
             self._serving = [deployment]
@@ -277,8 +278,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         self._serving = [registry]
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
-        if s.mirrors:
-            outputs |= self._mirrors(name, s, instance, target)
+        self._mirror_containers(name, s, instance, target)
         if s.pull_port is not None:
             beside = RegistryContainerArgs(
                 instance=reader,
@@ -292,9 +292,9 @@ class PrivateRegistry(pulumi.ComponentResource):
             outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
         return outputs
 
-    def _mirrors(self, name: str, s: Settings, instance: Instance, target: DockerTarget) -> dict[str, pulumi.Output]:
-        """A proxy-mode container per upstream, with a volume of its own (a cache: not kept on destroy);
-        every user may pull through it, as through the registry.
+    def _mirror_containers(self, name: str, s: Settings, instance: Instance, target: DockerTarget) -> None:
+        """Target docker: a proxy-mode container per upstream, with a volume of its own (a cache: not
+        kept on destroy); every user may pull through it, as through the registry.
         """
         child = pulumi.ResourceOptions(parent=self)
         for mirror in s.mirrors:
@@ -309,6 +309,11 @@ class PrivateRegistry(pulumi.ComponentResource):
                 ),
                 child,
             )
+
+    def _mirror_outputs(self, s: Settings) -> dict[str, pulumi.Output]:
+        """Where each mirror is, and the `hosts.toml` that sends the nodes' pulls of its upstream there."""
+        if not s.mirrors:
+            return {}
         host = s.endpoint_host
         return {
             "mirrors": pulumi.Output.from_input({m.upstream: m.endpoint(host) for m in s.mirrors}),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pulumi
@@ -40,6 +41,7 @@ from .distribution import (
     HTTP_SECRET_BYTES,
     PORT,
     STORAGE_ROOT,
+    UPSTREAM_CA_PATH,
     Instance,
     health_check_command,
     secret_variables,
@@ -59,7 +61,12 @@ from .pull_secret import SECRET_TYPE, docker_config_json
 from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
-IMAGE_PULL = f"{NAME}-image-pull"  # the pull secret for the registry's own image, when its registry asks for one
+IMAGE_PULL = f"{NAME}-image-pull"
+# A mirror's upstream credentials: variable -> key in its Secret `<mirror>-upstream`.
+UPSTREAM_SECRET_KEYS = {
+    "REGISTRY_PROXY_USERNAME": "username",
+    "REGISTRY_PROXY_PASSWORD": "password",
+}  # the pull secret for the registry's own image, when its registry asks for one
 PULL_NAME = "registry-pull"  # the read-only Deployment, Service, users Secret and PodDisruptionBudget
 
 
@@ -87,10 +94,16 @@ class Workload:
     instance: Instance
     name: str  # the Deployment's, Service's and PodDisruptionBudget's; its users Secret is `<name>-auth`
     replicas: int
+    claim: str = f"{NAME}-data"  # the PersistentVolumeClaim of driver filesystem (a mirror has its own)
 
     @property
     def labels(self) -> dict[str, str]:
         return labels(self.name)
+
+    @property
+    def upstream_secret(self) -> str:
+        """A mirror's Secret with its upstream's credentials and CA."""
+        return f"{self.name}-upstream"
 
     @property
     def read_only(self) -> bool:
@@ -114,7 +127,12 @@ def pod_storage(workload: Workload, storage: StorageSettings) -> tuple[list[dict
     if storage.driver == "filesystem":
         data: dict[str, object] = {"name": "data", "mountPath": STORAGE_ROOT}
         mounts.append({**data, "readOnly": True} if workload.read_only else data)
-        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": workload.claim}})
+    mirror = workload.instance.mirror
+    if mirror is not None and mirror.ca is not None:
+        mounts.append({"name": "upstream", "mountPath": UPSTREAM_CA_PATH.rsplit("/", 1)[0], "readOnly": True})
+        secret = {"secretName": workload.upstream_secret, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+        volumes.append({"name": "upstream", "secret": secret})
     return mounts, volumes
 
 
@@ -124,15 +142,21 @@ def env_secret_keys(storage: StorageSettings, pods: PodSettings) -> dict[str, st
 
 
 def registry_container(
-    instance: Instance, storage: StorageSettings, mounts: list[dict[str, object]], pods: PodSettings
+    workload: Workload, storage: StorageSettings, mounts: list[dict[str, object]], pods: PodSettings
 ) -> dict[str, object]:
-    """The registry container: the instance's variables (secret ones and `pods.env` from the Secret),
-    probes, resources.
+    """The registry container: the instance's variables (secret ones and `pods.env` from the Secret
+    `registry-env`, a mirror's upstream credentials from its own), probes, resources.
     """
-    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in instance.variables(storage).items()]
+    instance = workload.instance
+    plain = instance.variables(storage)
+    upstream = {k: UPSTREAM_SECRET_KEYS[k] for k in UPSTREAM_SECRET_KEYS if plain.pop(k, None) is not None}
+    env: list[dict[str, object]] = [{"name": k, "value": v} for k, v in plain.items()]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{NAME}-env", "key": key}}}
         for k, key in env_secret_keys(storage, pods).items()
+    ]
+    env += [
+        {"name": k, "valueFrom": {"secretKeyRef": {"name": workload.upstream_secret, "key": key}}} for k, key in upstream.items()
     ]
     return {
         "name": "registry",
@@ -210,7 +234,7 @@ def pod_template(
     """
     tls_hash, env_hash = hashes
     mounts, volumes = pod_storage(workload, storage)
-    container = registry_container(workload.instance, storage, mounts, pods)
+    container = registry_container(workload, storage, mounts, pods)
     ours = {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash}
     return {
         "metadata": {
@@ -269,6 +293,15 @@ class PullDeployment:
 
 
 @dataclass(frozen=True)
+class KubeMirror:
+    """A mirror's Deployment: its instance (role mirror), its NodePort and the size of its own claim."""
+
+    instance: Instance
+    port: int
+    size: str
+
+
+@dataclass(frozen=True)
 class ImagePull:
     """Credentials for the registry that holds the registry's own image (from `sourceRegistries`)."""
 
@@ -292,6 +325,7 @@ class RegistryDeploymentArgs:
     pull: PullDeployment | None = None  # a read-only Deployment too (pullPort)
     pods: PodSettings = field(default_factory=PodSettings)
     image_pull: ImagePull | None = None  # the image's registry asks for credentials: a pull secret of the stack's own
+    mirrors: Sequence[KubeMirror] = ()  # a pull-through cache per upstream (mirrors)
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -343,6 +377,8 @@ class RegistryDeployment(pulumi.ComponentResource):
             reader = Workload(args.pull.instance, PULL_NAME, args.pull.replicas)
             self._workload(f"{name}-pull", args, reader, args.pull.port, (shared, tls_hash, env_hash), inside)
             self.pull_deployment_name = pulumi.Output.from_input(PULL_NAME)
+        for mirror in args.mirrors:
+            self._mirror(name, args, mirror, (shared, tls_hash, env_hash), inside)
 
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.deployment_name = pulumi.Output.from_input(NAME)
@@ -355,6 +391,49 @@ class RegistryDeployment(pulumi.ComponentResource):
             outputs["pullDeployment"] = self.pull_deployment_name
         self.register_outputs(outputs)
 
+    def _mirror(
+        self,
+        name: str,
+        args: RegistryDeploymentArgs,
+        mirror: KubeMirror,
+        pod_inputs: tuple[list[pulumi.Resource], pulumi.Output[str], pulumi.Output[str]],
+        inside: pulumi.ResourceOptions,
+    ) -> None:
+        """A mirror: one Pod on a ReadWriteOnce claim of its own (a cache: not kept on destroy), its
+        upstream's credentials and CA in a Secret of its own, its NodePort.
+        """
+        shared, tls_hash, env_hash = pod_inputs
+        upstream = mirror.instance.mirror
+        assert upstream is not None
+        workload_name = f"{NAME}-mirror-{upstream.slug}"[:57].rstrip("-")  # room for `-auth`, `-data`
+        workload = Workload(mirror.instance, workload_name, 1, claim=f"{workload_name}-data")
+        meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
+        storage = StorageSettings(driver="filesystem", size=mirror.size, access_mode="ReadWriteOnce")
+        if args.storage.driver == "filesystem":
+            storage = replace(storage, storage_class=args.storage.storage_class)
+        needs = list(shared)
+        values = {"username": upstream.username, "password": upstream.password, "ca.crt": upstream.ca}
+        given = {k: v for k, v in values.items() if v is not None}
+        if given:
+            needs.append(
+                Secret(
+                    f"{name}-mirror-{upstream.slug}-upstream",
+                    {**meta, "name": workload.upstream_secret},
+                    "Opaque",
+                    {k: b64(v) for k, v in given.items()},
+                    inside,
+                )
+            )
+        claim_spec: dict[str, object] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": mirror.size}}}
+        if storage.storage_class:
+            claim_spec["storageClassName"] = storage.storage_class
+        needs.append(
+            PersistentVolumeClaim(f"{name}-mirror-{upstream.slug}-data", {**meta, "name": workload.claim}, claim_spec, inside)
+        )
+        # A changed upstream credential or CA rolls the mirror's Pod (only a hash enters the template).
+        rolled = env_hash.apply(lambda h: content_hash(h, *given.values()))
+        self._workload(f"{name}-mirror-{upstream.slug}", args, workload, mirror.port, (needs, tls_hash, rolled), inside, storage)
+
     def _workload(
         self,
         name: str,
@@ -363,11 +442,14 @@ class RegistryDeployment(pulumi.ComponentResource):
         port: int,
         pod_inputs: tuple[list[pulumi.Resource], pulumi.Output[str], pulumi.Output[str]],
         inside: pulumi.ResourceOptions,
+        storage: StorageSettings | None = None,
     ) -> None:
         """One Deployment with its users Secret, Service and (more than one replica) PodDisruptionBudget.
-        `pod_inputs`: what its Pods need first (shared Secrets, the claim) and the hashes that roll them.
+        `pod_inputs`: what its Pods need first (shared Secrets, the claim) and the hashes that roll them;
+        `storage`: its own (a mirror's claim), else the registry's.
         """
         shared, tls_hash, env_hash = pod_inputs
+        storage = storage or args.storage
         meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
         users = Secret(
             f"{name}-auth",
@@ -376,8 +458,8 @@ class RegistryDeployment(pulumi.ComponentResource):
             pulumi.Output.from_input(workload.instance.htpasswd).apply(lambda h: {"htpasswd": b64(h)}),
             inside,
         )
-        template = pod_template(workload, args.storage, args.pods, (tls_hash, env_hash))
-        spec = deployment_spec(workload, args.storage, template)
+        template = pod_template(workload, storage, args.pods, (tls_hash, env_hash))
+        spec = deployment_spec(workload, storage, template)
         # The provider waits for the rollout: every replica ready, per replica at most the health timeout.
         timeout = f"{workload.instance.health_timeout_seconds * workload.replicas}s"
         Deployment(

@@ -138,9 +138,10 @@ KEYS: tuple[Key, ...] = (
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
         "reach the sources and `endpoint`"),
-    Key("mirrors", "object", {}, "a pull-through cache per upstream registry (target `docker`): upstream as images "
-        "name it (`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl}`; a "
-        "Distribution instance in proxy mode on the endpoint's host at `port`, with a volume of its own; nodes get "
+    Key("mirrors", "object", {}, "a pull-through cache per upstream registry: upstream as images name it "
+        "(`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl, size}`; a "
+        "Distribution instance in proxy mode on storage of its own at `port` of the endpoint's host (target `docker`: "
+        "a container and volume; target `kubernetes`: a Deployment, a claim of `size`, the NodePort `port`); nodes get "
         "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
@@ -228,6 +229,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("password", None, "none"),
         Field("ca", None, "the system's CAs"),
         Field("ttl", "168h"),
+        Field("size", "10Gi"),
     ),
     "sourceRegistries": (
         Field("username", None, "none (anonymous)"),

@@ -923,12 +923,21 @@ def _images(
 def _mirrors(raw: Mapping[str, Any], target: Target, endpoint: str, ports: Sequence[int], p: _Problems) -> tuple[Mirror, ...]:
     """Section mirrors (mirrors.py): a pull-through cache per upstream, beside the registry."""
     mirrors = parse_mirrors(raw.get("mirrors"), ports, endpoint, p.add)
-    if mirrors and target.kind != "docker":
-        p.add(
-            "mirrors",
-            sorted(m.upstream for m in mirrors),
-            "runs on target docker only for now: run the mirrors in a stack of target docker",
-        )
+    if isinstance(target, KubernetesTarget):
+        low, high = NODE_PORT_RANGE
+        for mirror in mirrors:
+            if target.service_type != "NodePort":
+                p.add(
+                    f"mirrors.{mirror.upstream}",
+                    mirror.upstream,
+                    "needs serviceType = NodePort: a mirror is reached on the endpoint's host",
+                )
+            elif not low <= mirror.port <= high:
+                p.add(
+                    f"mirrors.{mirror.upstream}.port",
+                    mirror.port,
+                    f"is the mirror's NodePort with target = kubernetes: it must be in {low}..{high}",
+                )
     return mirrors
 
 

@@ -50,7 +50,7 @@ def test_bad_mirrors_are_named_by_their_path() -> None:
         "mirrors.gcr.io.remoteUrl: must be http(s)://host[:port] of the upstream registry's API",
         "mirrors.k8s.gcr.io.ttl: must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched",
         "mirrors.a.example.com: needs both username and password (a config secret), or neither",
-        "mirrors.b.example.com: must be an object with keys among port, remoteUrl, username, password, ca, ttl",
+        "mirrors.b.example.com: must be an object with keys among port, remoteUrl, username, password, ca, ttl, size",
         "mirrors.c.example.com.ca: must be PEM text (-----BEGIN CERTIFICATE-----)",
     ]
     assert mirrors == ()
@@ -78,15 +78,18 @@ def test_nodes_send_an_upstreams_pulls_to_its_mirror_only_with_the_pull_users_cr
     assert docker_config_json("10.0.0.5:5000", "puller", "pw") == docker_config_json("10.0.0.5:5000", "puller", "pw", ())
 
 
-def test_mirrors_run_on_target_docker_and_never_print_an_upstream_password() -> None:
+def test_mirror_settings_per_target_and_never_an_upstream_password_printed() -> None:
+    kube = {"target": "kubernetes", "kubernetes": {"context": "c"}, "replicas": 1}
+    secret = {"quay.io": {"port": 30600, "username": "u", "password": 5}}
     with pytest.raises(SettingsError) as caught:
-        load_settings(
-            {"target": "kubernetes", "mirrors": {"quay.io": {"port": 30600, "username": "u", "password": 5}}},
-            "dev",
-            frozenset({"mirrors"}),
-        )
-    text = str(caught.value)
-    assert "private-registry:mirrors.quay.io.password = <secret: a number>: must be a non-empty string" in text
-    with pytest.raises(SettingsError, match="runs on target docker only for now"):
-        load_settings({"target": "kubernetes", "mirrors": {"quay.io": {"port": 30600}}}, "dev")
+        load_settings({**kube, "mirrors": secret}, "dev", frozenset({"mirrors"}))
+    assert "private-registry:mirrors.quay.io.password = <secret: a number>: must be a non-empty string" in str(caught.value)
+    with pytest.raises(SettingsError, match=r"mirrors\.quay\.io\.port = .*must be in 30000\.\.32767"):
+        load_settings({**kube, "mirrors": {"quay.io": {"port": 5002}}}, "dev")
+    with pytest.raises(SettingsError, match="needs serviceType = NodePort"):
+        load_settings({**kube, "serviceType": "LoadBalancer", "mirrors": {"quay.io": {"port": 30600}}}, "dev")
+    with pytest.raises(SettingsError, match="must be a Kubernetes quantity"):
+        load_settings({**kube, "mirrors": {"quay.io": {"port": 30600, "size": "ten gigs"}}}, "dev")
+    sized = load_settings({**kube, "mirrors": {"quay.io": {"port": 30600, "size": "2Gi"}}}, "dev")
+    assert [m.size for m in sized.mirrors] == ["2Gi"]
     assert [m.upstream for m in load_settings({"mirrors": {"quay.io": {"port": 5002}}}, "dev").mirrors] == ["quay.io"]

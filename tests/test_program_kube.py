@@ -355,3 +355,31 @@ def test_the_registry_image_from_a_registry_that_asks_for_credentials_gets_a_pul
     plain = evaluate(S3, secret_keys=["private-registry:storage"])
     assert not [s for s in plain.of_type(SECRET) if s.inputs["metadata"]["name"] == "registry-image-pull"]
     assert "imagePullSecrets" not in plain.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]
+
+
+def test_a_mirror_is_a_deployment_on_a_claim_of_its_own_with_its_upstream_credentials_in_a_secret() -> None:
+    ca = "-----BEGIN CERTIFICATE-----\nUPSTREAM\n-----END CERTIFICATE-----\n"
+    mirrors = {"harbor.corp:8443": {"port": 30600, "username": "robot", "password": "upstream-secret", "ca": ca, "size": "5Gi"}}
+    run = evaluate({**S3, "mirrors": mirrors}, secret_keys=["private-registry:storage", "private-registry:mirrors"])
+    name = "registry-mirror-harbor-corp-8443"
+    deployment = named(run, DEPLOYMENT, name)
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    assert deployment.inputs["spec"]["replicas"] == 1 and deployment.inputs["spec"]["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["REGISTRY_PROXY_REMOTEURL"]["value"] == "https://harbor.corp:8443"
+    assert env["REGISTRY_PROXY_PASSWORD"] == {
+        "name": "REGISTRY_PROXY_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": f"{name}-upstream", "key": "password"}},
+    }
+    assert "upstream-secret" not in json.dumps(deployment.inputs)
+    assert "REGISTRY_STORAGE_S3_BUCKET" not in env and env["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"]["value"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}}
+    assert volumes["upstream"]["secret"]["secretName"] == f"{name}-upstream"
+    upstream = named(run, SECRET, f"{name}-upstream")
+    assert decoded(upstream, "password") == "upstream-secret" and decoded(upstream, "ca.crt") == ca
+    claim = named(run, "kubernetes:core/v1:PersistentVolumeClaim", f"{name}-data")
+    assert claim.inputs["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    service = named(run, "kubernetes:core/v1:Service", name)
+    assert service.inputs["spec"]["ports"][0]["nodePort"] == 30600
+    assert run.outputs["mirrors"] == {"harbor.corp:8443": "172.31.250.1:30600"}

@@ -66,6 +66,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "nodeTrust.namespace": ({}, lambda s: s.node_trust.namespace),
     "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),
     "mirrors.ttl": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].ttl),
+    "mirrors.size": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].size),
 }
 
 
