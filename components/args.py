@@ -105,6 +105,7 @@ class MirrorSetting(TypedDict, total=False):
     ca: str
     ttl: str
     size: str
+    storageClass: str
 
 
 class SourceRegistrySetting(TypedDict, total=False):

@@ -26,7 +26,7 @@ from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
 from .setting_keys import field_default
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size")
+KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size", "storageClass")
 DEFAULT_TTL = str(field_default("mirrors.ttl"))
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
@@ -45,6 +45,7 @@ class Mirror:
     password: str | None = field(default=None, repr=False)
     ca: str | None = None
     size: str = str(field_default("mirrors.size"))  # target kubernetes: its claim's size
+    storage_class: str | None = None  # target kubernetes: its claim's class (None: the registry's, else the default)
 
     @property
     def slug(self) -> str:
@@ -101,7 +102,7 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         if not isinstance(ttl, str) or not _DURATION.fullmatch(ttl):
             problem(f"{path}.ttl", ttl, "must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched")
             continue
-        texts = {k: raw.get(k) for k in ("username", "password", "ca")}
+        texts = {k: raw.get(k) for k in ("username", "password", "ca", "storageClass")}
         bad = [k for k, v in texts.items() if v is not None and (not isinstance(v, str) or not v)]
         if bad:
             problem(f"{path}.{bad[0]}", texts[bad[0]], "must be a non-empty string")
@@ -116,5 +117,17 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         if not isinstance(size, str) or not _QUANTITY.fullmatch(size):
             problem(f"{path}.size", size, "must be a Kubernetes quantity such as 10Gi")
             continue
-        found.append(Mirror(upstream, port, remote.rstrip("/"), ttl, texts["username"], texts["password"], texts["ca"], size))
+        found.append(
+            Mirror(
+                upstream,
+                port,
+                remote.rstrip("/"),
+                ttl,
+                texts["username"],
+                texts["password"],
+                texts["ca"],
+                size,
+                texts["storageClass"],
+            )
+        )
     return tuple(found)

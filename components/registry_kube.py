@@ -408,9 +408,9 @@ class RegistryDeployment(pulumi.ComponentResource):
         workload_name = f"{NAME}-mirror-{upstream.slug}"[:57].rstrip("-")  # room for `-auth`, `-data`
         workload = Workload(mirror.instance, workload_name, 1, claim=f"{workload_name}-data")
         meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
-        storage = StorageSettings(driver="filesystem", size=mirror.size, access_mode="ReadWriteOnce")
-        if args.storage.driver == "filesystem":
-            storage = replace(storage, storage_class=args.storage.storage_class)
+        registry_class = args.storage.storage_class if args.storage.driver == "filesystem" else None
+        storage_class = upstream.storage_class or registry_class
+        storage = StorageSettings(driver="filesystem", size=mirror.size, storage_class=storage_class, access_mode="ReadWriteOnce")
         needs = list(shared)
         values = {"username": upstream.username, "password": upstream.password, "ca.crt": upstream.ca}
         given = {k: v for k, v in values.items() if v is not None}

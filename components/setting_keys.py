@@ -139,9 +139,10 @@ KEYS: tuple[Key, ...] = (
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
         "reach the sources and `endpoint`"),
     Key("mirrors", "object", {}, "a pull-through cache per upstream registry: upstream as images name it "
-        "(`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl, size}`; a "
-        "Distribution instance in proxy mode on storage of its own at `port` of the endpoint's host (target `docker`: "
-        "a container and volume; target `kubernetes`: a Deployment, a claim of `size`, the NodePort `port`); nodes get "
+        "(`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl, size, storageClass}`; "
+        "a Distribution instance in proxy mode on storage of its own at `port` of the endpoint's host (target `docker`: "
+        "a container and volume; target `kubernetes`: a Deployment, a claim of `size` and `storageClass`, the NodePort "
+        "`port`); nodes get "
         "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
@@ -230,6 +231,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("ca", None, "the system's CAs"),
         Field("ttl", "168h"),
         Field("size", "10Gi"),
+        Field("storageClass", None, "`storage.storageClass`, else the cluster's default"),
     ),
     "sourceRegistries": (
         Field("username", None, "none (anonymous)"),

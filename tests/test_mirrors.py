@@ -50,7 +50,8 @@ def test_bad_mirrors_are_named_by_their_path() -> None:
         "mirrors.gcr.io.remoteUrl: must be http(s)://host[:port] of the upstream registry's API",
         "mirrors.k8s.gcr.io.ttl: must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched",
         "mirrors.a.example.com: needs both username and password (a config secret), or neither",
-        "mirrors.b.example.com: must be an object with keys among port, remoteUrl, username, password, ca, ttl, size",
+        "mirrors.b.example.com: must be an object with keys among "
+        "port, remoteUrl, username, password, ca, ttl, size, storageClass",
         "mirrors.c.example.com.ca: must be PEM text (-----BEGIN CERTIFICATE-----)",
     ]
     assert mirrors == ()
