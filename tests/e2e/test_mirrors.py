@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import REGISTRY_HOST, SANDBOX_CLUSTER, Stack, free_port, record, run, throwaway_registry_stack
-from tests.e2e.faults import RegistryClient
+from tests.e2e.faults import RegistryClient, sandbox
 from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
+from tests.e2e.test_kube_target import NODE_IP, init_kube_stack
 from tests.e2e.test_pull_endpoint import registry_log
 
 NAMESPACE = "e2e-mirrors"
@@ -87,14 +88,17 @@ def fetch_image(client: RegistryClient, repo: str, tag: str) -> float:
     return time.perf_counter() - started
 
 
-def node_for(setup: Setup, image: str) -> Cluster:
-    """The sandbox node with the mirror's hosts.toml in the upstream's folder, as provisioning installs it."""
-    node = Cluster(setup.mirror, int(setup.outputs["endpoint"].rsplit(":", 1)[1]))
-    node.outputs, node.image = setup.outputs, image
+def node_for(setup: Setup, image: str, stack: Stack | None = None, outputs: dict[str, Any] | None = None) -> Cluster:
+    """The sandbox node with a mirror's hosts.toml in the upstream's folder, as provisioning installs it
+    (the mirror of `stack`, by default the target-docker one).
+    """
+    stack, outputs = stack or setup.mirror, outputs or setup.outputs
+    node = Cluster(stack, int(outputs["endpoint"].rsplit(":", 1)[1]))
+    node.outputs, node.image = outputs, image
     folder = NODE_CERTS_D / setup.upstream_name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ca.crt").write_text(setup.outputs["caCertificate"])  # the mirror serves this stack's certificate
-    (folder / "hosts.toml").write_text(setup.outputs["mirrorHostsToml"][setup.upstream_name])
+    (folder / "ca.crt").write_text(outputs["caCertificate"])  # the mirror serves its stack's certificate
+    (folder / "hosts.toml").write_text(outputs["mirrorHostsToml"][setup.upstream_name])
     return node
 
 
@@ -159,3 +163,63 @@ def test_nothing_changes_on_a_second_run(setup: Setup) -> None:
     setup.mirror.pulumi("preview", "--expect-no-changes")
     secret = setup.upstream_outputs["passwords"]["ci"]
     assert secret not in setup.mirror.state_text() and secret not in "\n".join(setup.mirror.transcript)
+
+
+KUBE_NAMESPACE, CLASS = "registry-e2e-mirror", "e2e-kube-mirror"
+KUBE_PORT, KUBE_MIRROR_PORT = 30543, 30544
+
+
+def test_a_mirror_on_target_kubernetes_serves_the_node(workdir: Path, setup: Setup) -> None:
+    kubectl("delete", "namespace", KUBE_NAMESPACE, "--ignore-not-found", "--timeout=120s")
+    kubectl("delete", "pv", CLASS, "--ignore-not-found", "--timeout=60s")
+    data = workdir / "mirror-pv"
+    data.mkdir()
+    data.chmod(0o777)  # the registry runs as user 1000; a hostPath volume ignores fsGroup
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": CLASS},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": CLASS,
+            "persistentVolumeReclaimPolicy": "Delete",
+            "hostPath": {"path": str(data), "type": "DirectoryOrCreate"},
+        },
+    }
+    kubectl("apply", "-f", "-", stdin=json.dumps(volume))
+    bucket = f"e2e-kube-mirror-{os.urandom(3).hex()}"
+    sandbox("s3-bucket", bucket)
+    up = setup.upstream_outputs
+    kube = Stack(workdir / "kube-mirror", "e2e-kube-mirror")
+    mirror = {"port": KUBE_MIRROR_PORT, "username": "ci", "ca": up["caCertificate"], "size": "1Gi", "storageClass": CLASS}
+    settings = {
+        "replicas": 1,
+        "users": [{"name": "ci"}],
+        "pullSecret": {"name": f"pull-kube-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+        "mirrors": {setup.upstream_name: mirror},
+    }
+    init_kube_stack(kube, KUBE_NAMESPACE, KUBE_PORT, bucket, settings)
+    kube.set_secret(f'mirrors["{setup.upstream_name}"].password', up["passwords"]["ci"])
+    try:
+        seconds = kube.up()
+        out: dict[str, Any] = kube.outputs()
+        assert out["mirrors"] == {setup.upstream_name: f"{NODE_IP}:{KUBE_MIRROR_PORT}"}
+        node = node_for(setup, f"{setup.upstream_name}/team/app:1", kube, out)
+        phase, pulled, events = pod_outcome(node, out["pullSecretName"])
+        assert phase == "Succeeded", events
+        deployment = f"deployment/registry-mirror-{setup.upstream_name.replace('.', '-').replace(':', '-')}"
+        logs = kubectl("logs", deployment, "-n", KUBE_NAMESPACE).stdout.splitlines()
+        served = [line for line in logs if "team/app/manifests/1" in line and "auth.user.name=ci" in line]
+        assert served, logs[-10:]
+        kube.pulumi("preview", "--expect-no-changes")
+        secret = up["passwords"]["ci"]
+        assert secret not in kube.state_text() and secret not in "\n".join(kube.transcript)
+        record(
+            f"mirrors, target kubernetes: pulumi up with a mirror Deployment in {seconds:.1f} s; a Pod naming "
+            f"{setup.upstream_name}/team/app:1 pulled through it in {pulled:.1f} s ({len(served)} manifest log lines there)"
+        )
+    finally:
+        kube.pulumi("destroy", "--yes", check=False)
+        kubectl("delete", "namespace", KUBE_NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
+        kubectl("delete", "pv", CLASS, "--ignore-not-found", "--wait=false", check=False)
