@@ -91,6 +91,11 @@ class PodsSetting(TypedDict, total=False):
     env: Mapping[str, str]
 
 
+class MetricsSetting(TypedDict, total=False):
+    enabled: bool
+    serviceMonitor: bool
+
+
 class ImageSetting(TypedDict, total=False):
     source: str
     name: str
@@ -150,6 +155,7 @@ class RegistrySettings(TypedDict, total=False):
     kubernetes: KubernetesSetting
     nodeTrust: NodeTrustSetting
     localRegistryHosting: bool
+    metrics: MetricsSetting
     images: Sequence[ImageSetting]
     mirrors: Mapping[str, MirrorSetting]
     sourceRegistries: Mapping[str, SourceRegistrySetting]

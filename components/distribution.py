@@ -46,6 +46,10 @@ HTTP_SECRET_BYTES = 32
 # HTTP on the instance's own loopback: the health check needs no TLS client in the image (busybox
 # `wget` cannot complete TLS with a Go 1.25+ server), and the port is never published.
 DEBUG_ADDR = "127.0.0.1:5001"
+# With metrics, the debug listener also serves Prometheus' `/metrics`, on every address of the
+# instance (never a published or Service port: scraped from the Docker network or the Pod network).
+METRICS_PORT = 5001
+METRICS_PATH = "/metrics"
 
 
 def storage_variables(storage: StorageSettings) -> dict[str, str]:
@@ -98,6 +102,7 @@ def instance_variables(
     storage: StorageSettings,
     http_secret: str | None = None,
     mirror: Mirror | None = None,
+    metrics: bool = False,
 ) -> dict[str, str]:
     """The `REGISTRY_*` variables of one instance: TLS, htpasswd auth, its storage, draining, the
     debug listener for the health check, deletes as asked (never on a read-only instance) and the
@@ -134,6 +139,12 @@ def instance_variables(
     if role == "mirror":
         assert mirror is not None, "a mirror instance needs its upstream"
         variables |= mirror_variables(mirror)
+    if metrics:
+        variables |= {
+            "REGISTRY_HTTP_DEBUG_ADDR": f"0.0.0.0:{METRICS_PORT}",
+            "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED": "true",
+            "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH": METRICS_PATH,
+        }
     return variables
 
 
@@ -153,10 +164,11 @@ class Instance:
     htpasswd: pulumi.Input[str]
     role: Role = "read-write"
     mirror: Mirror | None = None  # role `mirror`: its upstream
+    metrics: bool = False  # Prometheus `/metrics` on the debug listener (setting `metrics`)
 
     def variables(self, storage: StorageSettings, http_secret: str | None = None) -> dict[str, str]:
         """This instance's `REGISTRY_*` variables on `storage` (`instance_variables`)."""
-        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret, self.mirror)
+        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret, self.mirror, self.metrics)
 
 
 def managed_variables() -> frozenset[str]:
@@ -168,7 +180,9 @@ def managed_variables() -> frozenset[str]:
     every = Mirror("u.example.com", 1, "https://u.example.com", username="u", password="p", ca="-----BEGIN CERTIFICATE-----")
     for role in ROLES:
         for storage in (StorageSettings(driver="filesystem"), s3):
-            names |= set(instance_variables(role, "r", True, storage, mirror=every)) | set(secret_variables(storage))
+            names |= set(instance_variables(role, "r", True, storage, mirror=every, metrics=True)) | set(
+                secret_variables(storage)
+            )
     return frozenset(names)
 
 

@@ -153,3 +153,11 @@ class PodDisruptionBudget(_SpecObject):
 
     TYPE = "kubernetes:policy/v1:PodDisruptionBudget"
     OLD_TYPES = ("kubernetes:policy/v1beta1:PodDisruptionBudget",)
+
+
+class ServiceMonitor(_SpecObject):
+    """`kubernetes:monitoring.coreos.com/v1:ServiceMonitor` (the Prometheus Operator's), as
+    `apiextensions.CustomResource` registers it.
+    """
+
+    TYPE = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"

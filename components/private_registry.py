@@ -233,6 +233,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             cert_pem=tls.cert_pem,
             key_pem=tls.private_key_pem,
             htpasswd=users.content,
+            metrics=s.metrics.enabled,
         )
         target = s.target
         push_only = s.pull_port is not None  # the writer accepts push users only; everyone reads beside it
@@ -254,6 +255,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
                 pods=target.pods,
                 image_pull=image_pull(s),
+                service_monitor=s.metrics.service_monitor,
                 mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)

@@ -39,6 +39,8 @@ from .distribution import (
     CERTS_DIR,
     DRAIN_SECONDS,
     HTTP_SECRET_BYTES,
+    METRICS_PATH,
+    METRICS_PORT,
     PORT,
     STORAGE_ROOT,
     UPSTREAM_CA_PATH,
@@ -55,6 +57,7 @@ from .kube_resources import (
     Secret,
     Service,
     ServiceAccount,
+    ServiceMonitor,
 )
 from .pods import PodSettings
 from .pull_secret import SECRET_TYPE, docker_config_json
@@ -162,7 +165,8 @@ def registry_container(
         "name": "registry",
         "image": instance.image,
         "imagePullPolicy": "IfNotPresent" if instance.pull_image else "Never",
-        "ports": [{"name": "https", "containerPort": PORT}],
+        "ports": [{"name": "https", "containerPort": PORT}]
+        + ([{"name": "metrics", "containerPort": METRICS_PORT}] if instance.metrics else []),
         "env": env,
         "volumeMounts": mounts,
         "readinessProbe": {
@@ -236,6 +240,8 @@ def pod_template(
     mounts, volumes = pod_storage(workload, storage)
     container = registry_container(workload, storage, mounts, pods)
     ours = {"private-registry/tls-sha256": tls_hash, "private-registry/env-sha256": env_hash}
+    if workload.instance.metrics:  # the annotations Prometheus' usual Kubernetes scrape config reads
+        ours |= {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": METRICS_PATH}
     return {
         "metadata": {
             "labels": {**pods.labels, **workload.labels},
@@ -326,6 +332,7 @@ class RegistryDeploymentArgs:
     pods: PodSettings = field(default_factory=PodSettings)
     image_pull: ImagePull | None = None  # the image's registry asks for credentials: a pull secret of the stack's own
     mirrors: Sequence[KubeMirror] = ()  # a pull-through cache per upstream (mirrors)
+    service_monitor: bool = False  # a metrics Service and a ServiceMonitor for every Pod of the stack
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -379,6 +386,8 @@ class RegistryDeployment(pulumi.ComponentResource):
             self.pull_deployment_name = pulumi.Output.from_input(PULL_NAME)
         for mirror in args.mirrors:
             self._mirror(name, args, mirror, (shared, tls_hash, env_hash), inside)
+        if args.service_monitor:
+            self._service_monitor(name, args, inside)
 
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.deployment_name = pulumi.Output.from_input(NAME)
@@ -390,6 +399,27 @@ class RegistryDeployment(pulumi.ComponentResource):
         if self.pull_deployment_name is not None:
             outputs["pullDeployment"] = self.pull_deployment_name
         self.register_outputs(outputs)
+
+    def _service_monitor(self, name: str, args: RegistryDeploymentArgs, inside: pulumi.ResourceOptions) -> None:
+        """A ClusterIP Service over the metrics port of every Pod of the stack (registry, read-only,
+        mirrors) and the ServiceMonitor that scrapes it.
+        """
+        metrics = f"{NAME}-metrics"
+        selected = {"app.kubernetes.io/part-of": "private-registry"}  # every Deployment's Pods in this namespace
+        meta: dict[str, object] = {"namespace": args.namespace, "labels": labels(metrics)}
+        port = {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}
+        service = Service(
+            f"{name}-metrics", {**meta, "name": metrics}, {"type": "ClusterIP", "selector": selected, "ports": [port]}, inside
+        )
+        ServiceMonitor(
+            f"{name}-service-monitor",
+            {**meta, "name": metrics},
+            {
+                "selector": {"matchLabels": labels(metrics)},
+                "endpoints": [{"port": "metrics", "path": METRICS_PATH, "interval": "30s"}],
+            },
+            pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[service])),
+        )
 
     def _mirror(
         self,

@@ -134,6 +134,11 @@ KEYS: tuple[Key, ...] = (
     Key("localRegistryHosting", "boolean", False, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
         "fixed, so one stack per cluster may own them: off unless set"),
+    Key("metrics", "object", {}, "`{enabled, serviceMonitor}`: Prometheus metrics on each instance's debug listener "
+        "(port 5001, path `/metrics`), never on a published or Service port: target `docker`, scraped from the Docker "
+        "network; target `kubernetes`, a `metrics` port on the Pods with the `prometheus.io/*` annotations, and with "
+        "`serviceMonitor` a ClusterIP Service `registry-metrics` and a ServiceMonitor (needs the Prometheus Operator's "
+        "CRDs) (README \"Metrics\")"),
     Key("images", "object", [], "images the registry must hold, copied by `up` with their digests (every platform of "
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
@@ -217,6 +222,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("serviceAccount", None, "the namespace's `default` (no token mounted)"),
         Field("imagePullSecrets", None, "none"),
         Field("env", None, "none"),
+    ),
+    "metrics": (
+        Field("enabled", False),
+        Field("serviceMonitor", False),
     ),
     "images": (
         Field("source", None, "required: an image reference (`host/repo:tag`, `...@sha256:...`)"),

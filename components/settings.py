@@ -122,6 +122,14 @@ class NodeTrustSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """`metrics`: Prometheus metrics on the debug listener, and a ServiceMonitor for them."""
+
+    enabled: bool = False
+    service_monitor: bool = False
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """Where target `kubernetes` keeps the image data: a PersistentVolumeClaim or an S3 bucket."""
 
@@ -199,6 +207,7 @@ class Settings:
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
     images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
     mirrors: tuple[Mirror, ...] = ()  # `mirrors`: a pull-through cache per upstream
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     source_registries: Mapping[str, SourceRegistry] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -941,6 +950,21 @@ def _mirrors(raw: Mapping[str, Any], target: Target, endpoint: str, ports: Seque
     return mirrors
 
 
+def _metrics(raw: Mapping[str, Any], target: Target, p: _Problems) -> MetricsSettings:
+    """Section metrics: Prometheus' endpoint on every instance, and a ServiceMonitor (target kubernetes)."""
+    value = _object(raw, "metrics", field_names("metrics"), p)
+    flags = {}
+    for name in field_names("metrics"):
+        flag = value.get(name, field_default(f"metrics.{name}"))
+        if not isinstance(flag, bool):
+            p.add(f"metrics.{name}", flag, "must be true or false")
+            flag = False
+        flags[name] = flag
+    if flags["serviceMonitor"] and not (flags["enabled"] and target.kind == "kubernetes"):
+        p.add("metrics.serviceMonitor", True, "needs target = kubernetes and metrics.enabled = true")
+    return MetricsSettings(enabled=flags["enabled"], service_monitor=flags["serviceMonitor"])
+
+
 def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
@@ -967,6 +991,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
     images = _images(raw, auth["users"], target, cluster["kubernetes"], p)
+    metrics = _metrics(raw, target, p)
     mirrors = _mirrors(raw, target, endpoint, [port] + ([pull_port] if pull_port is not None else []), p)
     runtime: dict[str, Any] = {
         "retain_data": _boolean(raw, "retainData", p),
@@ -990,5 +1015,6 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         **cluster,
         **images,
         mirrors=mirrors,
+        metrics=metrics,
         warnings=tuple(warnings),
     )

@@ -401,3 +401,10 @@ def test_a_mirror_is_a_proxy_container_with_a_volume_of_its_own_and_nodes_get_it
     assert run.outputs["mirrors"] == {"harbor.corp:8443": "localhost:5002"}
     assert 'server = "https://localhost:5002"' in run.outputs["mirrorHostsToml"]["harbor.corp:8443"]
     assert sorted(json.loads(run.outputs["dockerConfigJson"])["auths"]) == ["harbor.corp:8443", "localhost:5000"]
+
+
+def test_metrics_on_target_docker_are_never_published() -> None:
+    run = evaluate({**DEV, "metrics": {"enabled": True}})
+    container = next(c for c in run.of_type(CONTAINER) if c.inputs["name"] == "registry-dev")
+    assert env_of(container)["REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED"] == "true"
+    assert [p["internal"] for p in container.inputs["ports"]] == [5000]  # the TLS port only

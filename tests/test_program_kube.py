@@ -383,3 +383,25 @@ def test_a_mirror_is_a_deployment_on_a_claim_of_its_own_with_its_upstream_creden
     service = named(run, "kubernetes:core/v1:Service", name)
     assert service.inputs["spec"]["ports"][0]["nodePort"] == 30600
     assert run.outputs["mirrors"] == {"harbor.corp:8443": "172.31.250.1:30600"}
+
+
+def test_metrics_are_on_a_pod_port_with_scrape_annotations_and_a_service_monitor_when_asked() -> None:
+    settings = {**S3, "pullPort": 30501, "users": [{"name": "ci"}, {"name": "puller", "access": "pull"}]}
+    settings["pullSecret"] = {"namespaces": ["apps"], "user": "puller"}
+    run = evaluate({**settings, "metrics": {"enabled": True, "serviceMonitor": True}}, secret_keys=["private-registry:storage"])
+    for deployment in run.of_type(DEPLOYMENT):  # the writer and the read-only Deployment
+        template = deployment.inputs["spec"]["template"]
+        container = template["spec"]["containers"][0]
+        assert {"name": "metrics", "containerPort": 5001} in container["ports"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["REGISTRY_HTTP_DEBUG_ADDR"] == "0.0.0.0:5001" and env["REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED"] == "true"
+        annotations = template["metadata"]["annotations"]
+        assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "5001")
+    services = {s.inputs["metadata"]["name"]: s.inputs["spec"] for s in run.of_type("kubernetes:core/v1:Service")}
+    assert services["registry-metrics"]["type"] == "ClusterIP"  # never a NodePort: scraped inside the cluster
+    assert all(p.get("name") != "metrics" for name, spec in services.items() if name != "registry-metrics" for p in spec["ports"])
+    monitor = run.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    assert monitor.inputs["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    plain = evaluate(S3, secret_keys=["private-registry:storage"])  # off by default: the Pods as before
+    assert "prometheus.io/scrape" not in plain.one(DEPLOYMENT).inputs["spec"]["template"]["metadata"]["annotations"]
+    assert not plain.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")

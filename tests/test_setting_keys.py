@@ -66,6 +66,8 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "nodeTrust.namespace": ({}, lambda s: s.node_trust.namespace),
     "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),
     "mirrors.ttl": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].ttl),
+    "metrics.enabled": ({}, lambda s: s.metrics.enabled),
+    "metrics.serviceMonitor": ({}, lambda s: s.metrics.service_monitor),
     "mirrors.size": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].size),
 }
 

@@ -418,3 +418,13 @@ def test_pull_secrets_with_a_push_user_warn_and_say_how_to_fix_it() -> None:
     assert "the pull secret in apps, web" in warning and "Set pullPort and add a user with access: pull" in warning
     assert not load_settings({**cluster, **PULL}, "dev").warnings  # the pull secrets carry the pull user
     assert not load_settings({}, "dev").warnings  # no cluster: no pull secret anywhere
+
+
+def test_metrics_are_off_by_default_and_a_service_monitor_needs_them_on_a_cluster() -> None:
+    assert load_settings({}, "dev").metrics.enabled is False
+    with pytest.raises(SettingsError, match=r"metrics\.serviceMonitor = True: needs target = kubernetes and metrics\.enabled"):
+        load_settings({"metrics": {"enabled": True, "serviceMonitor": True}}, "dev")
+    with pytest.raises(SettingsError, match=r"metrics\.enabled = 'yes': must be true or false"):
+        load_settings({"metrics": {"enabled": "yes"}}, "dev")
+    with pytest.raises(SettingsError, match=r"unknown key\(s\) port"):
+        load_settings({"metrics": {"port": 9090}}, "dev")
