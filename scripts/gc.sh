@@ -74,6 +74,10 @@ in_image sh -c 'c=/etc/distribution/config.yml; [ -f "$c" ] || c=/etc/docker/reg
   REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry OTEL_TRACES_EXPORTER=none exec registry garbage-collect "$@" "$c"' \
   gc "${gc_args[@]}" | tail -n 5 >&2
 t_gc_done=$(now)
+case " ${gc_args[*]:-} " in
+  *" --dry-run "*) ;;
+  *) in_image sh -c 'date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/registry/.private-registry-last-gc' ;;  # for scripts/status.sh
+esac
 after=$(used_kb)
 trap - EXIT
 restore

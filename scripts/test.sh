@@ -8,7 +8,7 @@ bash scripts/setup-python.sh
 echo "== lint"
 venv/bin/ruff check __main__.py components tests bench examples scripts
 venv/bin/ruff format --check __main__.py components tests bench examples scripts
-venv/bin/mypy __main__.py components scripts/pr_summary.py scripts/gc_job.py scripts/images.py
+venv/bin/mypy __main__.py components scripts/pr_summary.py scripts/gc_job.py scripts/images.py scripts/status.py
 
 echo "== unit and program tests"
 venv/bin/python -m pytest -q -m "not e2e" tests
