@@ -15,6 +15,7 @@ PKGS=(
   curl
   runc                         # the node's OCI runtime (1.1.5; README "Node")
   containernetworking-plugins  # the node's CNI plugins: bridge, host-local, loopback (1.1.1)
+  chromium         # a real headless browser for the page of scripts/status.sh --html
 )
 
 missing=()
