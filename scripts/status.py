@@ -271,7 +271,10 @@ def collect(
 
 
 def mib(size: int | None) -> str:
-    return "unknown" if size is None else f"{size / 1048576:.1f} MiB"
+    """A size as people read it (KiB below a MiB)."""
+    if size is None:
+        return "unknown"
+    return f"{size / 1048576:.1f} MiB" if size >= 1048576 else f"{size / 1024:.1f} KiB"
 
 
 def human(report: Report) -> str:
@@ -307,7 +310,7 @@ def page(report: Report) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>registry {e(report.stack)}: {state}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:.3em .6em;text-align:left}.bad{color:#b00}.ok{color:#070}</style></head><body>",
+        "padding:.3em .6em;text-align:left;white-space:nowrap}.bad{color:#b00}.ok{color:#070}</style></head><body>",
         f"<h1>Registry {e(report.stack)} <span class='{'bad' if report.attention else 'ok'}' id='state'>{state}</span></h1>",
         f"<p>Target {e(report.target)}, endpoint <code>{e(report.endpoint)}</code>: {e(report.answer)}.</p>",
         f"<p id='certificate'>Certificate expires {e(report.certificate_expires_at)} "
@@ -320,7 +323,12 @@ def page(report: Report) -> str:
         f"<h2>Repositories</h2><p>Storage: {mib(report.storage_used_bytes)} used, "
         f"{mib(report.storage_referenced_bytes)} referenced.</p>",
         "<table id='tags'><tr><th>repository</th><th>tag</th><th>size</th><th>platforms</th><th>pushed</th><th>digest</th></tr>",
-        rows([[t.repository, t.tag, mib(t.size), str(t.platforms), t.pushed or "unknown", t.digest] for t in report.tags])
+        rows(
+            [
+                [t.repository, t.tag, mib(t.size), str(t.platforms), t.pushed or "unknown", t.digest[:19] + "…"]
+                for t in report.tags
+            ]
+        )
         + "</table>",
         f"<p>Last garbage collection: {e(report.last_gc or 'none recorded')}.</p>",
         f"<p>Node trust: {e(report.node_trust or 'no DaemonSet')}.</p></body></html>",
