@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .names import join_endpoint
+from .names import join_endpoint, registry_slug
 from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
 from .setting_keys import field_default
 
@@ -50,7 +50,7 @@ class Mirror:
     @property
     def slug(self) -> str:
         """The upstream as a part of object names (`docker-io`, `harbor-corp-8443`)."""
-        return re.sub(r"[^a-z0-9]+", "-", self.upstream.lower()).strip("-")
+        return registry_slug(self.upstream)
 
     def endpoint(self, host: str) -> str:
         return join_endpoint(host, self.port)

@@ -97,3 +97,8 @@ def object_name(prefix: str, stack: str) -> str:
     """A Kubernetes object name for this stack (DNS-1123: lower case, digits and '-', at most 63)."""
     slug = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
     return f"{prefix}-{slug}"[:63].rstrip("-")
+
+
+def registry_slug(registry: str) -> str:
+    """A registry's name as a part of object names (`harbor.corp:8443` -> `harbor-corp-8443`)."""
+    return re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")

@@ -14,13 +14,14 @@ with an x509 error. containerd reads `<config_path>/<endpoint>/hosts.toml` with 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_kubernetes import Provider
 
 from .kube_resources import ConfigMap, DaemonSet
-from .names import object_name
+from .names import object_name, registry_slug
 
 LOCAL_REGISTRY_HOSTING = "local-registry-hosting"  # KEP-1755: this name in kube-public
 CA_CONFIG_MAP = "private-registry-ca"
@@ -74,9 +75,46 @@ def trust_hash(hosts_toml: str, ca_pem: str) -> str:
     return hashlib.sha256((hosts_toml + "\0" + ca_pem).encode()).hexdigest()
 
 
-def daemonset_spec(name: str, image: str, endpoint: str, certs_dir: str, content_hash: pulumi.Input[str]) -> dict[str, object]:
-    """The DaemonSet that installs the ConfigMap `name` into `<certs_dir>/<endpoint>/` on every node."""
+def install_container(name: str, image: str, folder: str, volume: str) -> dict[str, object]:
+    """One installer: the files of the ConfigMap mounted as `volume` into `<certs_dir>/<folder>/`."""
+    return {
+        "name": name,
+        "image": image,
+        "command": ["sh", "-c", INSTALL_SCRIPT],
+        "env": [{"name": "ENDPOINT", "value": folder}],
+        "volumeMounts": [
+            {"name": volume, "mountPath": TRUST_MOUNT, "readOnly": True},
+            {"name": "certs-d", "mountPath": HOST_MOUNT},
+        ],
+        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+        # Root owns containerd's config folder; nothing else is needed.
+        "securityContext": {
+            "runAsUser": 0,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def daemonset_spec(
+    name: str,
+    image: str,
+    endpoint: str,
+    certs_dir: str,
+    content_hash: pulumi.Input[str],
+    mirrors: Sequence[tuple[str, str]] = (),
+) -> dict[str, object]:
+    """The DaemonSet that installs the ConfigMap `name` into `<certs_dir>/<endpoint>/` on every node,
+    and each mirror's ConfigMap into its upstream's folder (`mirrors`: (upstream, ConfigMap) pairs).
+    """
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
+    containers = [install_container("install", image, endpoint, "trust")]
+    volumes: list[dict[str, object]] = [{"name": "trust", "configMap": {"name": name}}]
+    for index, (upstream, config_map) in enumerate(mirrors):
+        containers.append(install_container(f"install-mirror-{index}", image, upstream, f"mirror-{index}"))
+        volumes.append({"name": f"mirror-{index}", "configMap": {"name": config_map}})
+    volumes.append({"name": "certs-d", "hostPath": {"path": certs_dir, "type": "DirectoryOrCreate"}})
     return {
         "selector": {"matchLabels": labels},
         "template": {
@@ -85,30 +123,8 @@ def daemonset_spec(name: str, image: str, endpoint: str, certs_dir: str, content
                 "tolerations": [{"operator": "Exists"}],  # every node, control plane and tainted ones too
                 "automountServiceAccountToken": False,
                 "terminationGracePeriodSeconds": 5,
-                "containers": [
-                    {
-                        "name": "install",
-                        "image": image,
-                        "command": ["sh", "-c", INSTALL_SCRIPT],
-                        "env": [{"name": "ENDPOINT", "value": endpoint}],
-                        "volumeMounts": [
-                            {"name": "trust", "mountPath": TRUST_MOUNT, "readOnly": True},
-                            {"name": "certs-d", "mountPath": HOST_MOUNT},
-                        ],
-                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
-                        # Root owns containerd's config folder; nothing else is needed.
-                        "securityContext": {
-                            "runAsUser": 0,
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
-                    }
-                ],
-                "volumes": [
-                    {"name": "trust", "configMap": {"name": name}},
-                    {"name": "certs-d", "hostPath": {"path": certs_dir, "type": "DirectoryOrCreate"}},
-                ],
+                "containers": containers,
+                "volumes": volumes,
             },
         },
     }
@@ -127,6 +143,7 @@ class NodeTrustArgs:
     certs_dir: str
     local_registry_hosting: bool
     provider: Provider | None
+    mirrors: Mapping[str, str] = field(default_factory=dict)  # upstream -> its mirror's hosts.toml (DaemonSet)
 
 
 class NodeTrust(pulumi.ComponentResource):
@@ -149,13 +166,27 @@ class NodeTrust(pulumi.ComponentResource):
                 opts=child,
             )
             image, endpoint, certs_dir = args.daemonset_image, args.endpoint, args.certs_dir
+            installed: list[pulumi.Resource] = [files]
+            mirrors = []
+            for upstream, toml in sorted(args.mirrors.items()):
+                config_map = f"{object_}-mirror-{registry_slug(upstream)}"[:63].rstrip("-")
+                installed.append(
+                    ConfigMap(
+                        f"{name}-mirror-{registry_slug(upstream)}",
+                        metadata={"name": config_map, "namespace": args.namespace},
+                        data={"hosts.toml": toml, "ca.crt": ca},
+                        opts=child,
+                    )
+                )
+                mirrors.append((upstream, config_map))
+            every_toml = "\0".join([hosts_toml, *(args.mirrors[u] for u, _ in mirrors)]) if mirrors else hosts_toml
             # Only the hash waits for the CA: a preview of a CA change then shows an update, not a replace.
-            spec = daemonset_spec(object_, image, endpoint, certs_dir, ca.apply(lambda pem: trust_hash(hosts_toml, pem)))
+            spec = daemonset_spec(object_, image, endpoint, certs_dir, ca.apply(lambda pem: trust_hash(every_toml, pem)), mirrors)
             DaemonSet(
                 f"{name}-daemonset",
                 metadata={"name": object_, "namespace": args.namespace},
                 spec=spec,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[files])),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=installed)),
             )
         if args.local_registry_hosting and args.provider is not None:
             ConfigMap(

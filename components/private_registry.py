@@ -190,6 +190,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 certs_dir=s.node_trust.certs_dir,
                 local_registry_hosting=s.local_registry_hosting,
                 provider=provider,
+                mirrors={m.upstream: containerd_hosts_toml(m.upstream, m.endpoint(s.endpoint_host)) for m in s.mirrors},
             ),
             child,
         )

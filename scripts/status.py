@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.names import object_name, registry_slug
 from components.oci import ACCEPT, INDEX_TYPES, Registry, RegistryError, media_type_of
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
@@ -165,7 +166,7 @@ def docker_side(report: Report, outputs: dict[str, Any], run: Runner) -> dict[tu
     """Target docker: each container's health; storage used, push times and last gc from the writer."""
     names = [("registry", outputs.get("containerName")), ("read-only", outputs.get("pullContainerName"))]
     base = outputs.get("containerName", "")
-    names += [("mirror", f"{base}-mirror-{slug(upstream)}") for upstream in outputs.get("mirrors") or {}]
+    names += [("mirror", f"{base}-mirror-{registry_slug(upstream)}") for upstream in outputs.get("mirrors") or {}]
     for role, name in names:
         if not name:
             continue
@@ -185,10 +186,6 @@ def docker_side(report: Report, outputs: dict[str, Any], run: Runner) -> dict[tu
     report.last_gc = last.stdout.strip() if last.returncode == 0 and last.stdout.strip() else None
     stats = run(["docker", "exec", writer, "sh", "-c", STAT_TAGS])
     return push_times(stats.stdout)
-
-
-def slug(upstream: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in upstream.lower()).strip("-")
 
 
 def kube_side(report: Report, outputs: dict[str, Any], run: Runner, kubectl: list[str]) -> dict[tuple[str, str], str]:
@@ -225,7 +222,7 @@ def kube_side(report: Report, outputs: dict[str, Any], run: Runner, kubectl: lis
 
 def node_trust(report: Report, stack: str, run: Runner, kubectl: list[str]) -> None:
     """Where the trust DaemonSet runs: every node has its current files (the CA's hash is in its template)."""
-    name = f"registry-trust-{slug(stack)}"[:63]
+    name = object_name("registry-trust", stack)
     found = run([*kubectl, "get", "daemonsets", "-A", "--field-selector", f"metadata.name={name}", "-o", "json"])
     items = json.loads(found.stdout).get("items") if found.returncode == 0 and found.stdout.strip() else []
     if not items:

@@ -154,3 +154,25 @@ def test_render_mode_renders_node_trust_too(tmp_path: Path) -> None:
     assert provider.inputs["renderYamlToDirectory"] == str(tmp_path / "out")
     assert len(run.of_type(DAEMONSET)) == 1 and len(run.of_type(CONFIG_MAP)) == 3
     assert {r.provider.rsplit("::", 1)[0] for r in [*run.of_type(CONFIG_MAP), *run.of_type(DAEMONSET)]} == {provider.urn}
+
+
+def test_the_daemonset_installs_each_mirrors_hosts_toml_into_its_upstreams_folder() -> None:
+    daemonset = {"mode": "daemonset", "image": "busybox:1.37"}
+    settings = {**DEV, "nodeTrust": daemonset, "mirrors": {"harbor.corp:8443": {"port": 5002}}}
+    run = evaluate(settings)
+    spec = run.one("kubernetes:apps/v1:DaemonSet").inputs["spec"]["template"]["spec"]
+    assert [(c["name"], c["env"][0]["value"]) for c in spec["containers"]] == [
+        ("install", "localhost:5000"),
+        ("install-mirror-0", "harbor.corp:8443"),
+    ]
+    mirror_map = next(
+        c for c in run.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"].endswith("mirror-harbor-corp-8443")
+    )
+    assert mirror_map.inputs["data"]["hosts.toml"] == run.outputs["mirrorHostsToml"]["harbor.corp:8443"]
+    assert {"name": "mirror-0", "configMap": {"name": mirror_map.inputs["metadata"]["name"]}} in spec["volumes"]
+    # Without mirrors the DaemonSet is the one deployed stacks run (no rollout on upgrade).
+    plain = evaluate({**DEV, "nodeTrust": daemonset}).one("kubernetes:apps/v1:DaemonSet").inputs["spec"]["template"]["spec"]
+    assert [c["name"] for c in plain["containers"]] == ["install"] and [v["name"] for v in plain["volumes"]] == [
+        "trust",
+        "certs-d",
+    ]

@@ -26,7 +26,7 @@ import pytest
 
 from tests.e2e.conftest import REGISTRY_HOST, SANDBOX_CLUSTER, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
-from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
+from tests.e2e.test_cluster_pull import NODE_CERTS_D, NODE_LOCAL_IMAGE, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
 from tests.e2e.test_kube_target import NODE_IP, init_kube_stack
 from tests.e2e.test_pull_endpoint import registry_log
@@ -163,6 +163,33 @@ def test_nothing_changes_on_a_second_run(setup: Setup) -> None:
     setup.mirror.pulumi("preview", "--expect-no-changes")
     secret = setup.upstream_outputs["passwords"]["ci"]
     assert secret not in setup.mirror.state_text() and secret not in "\n".join(setup.mirror.transcript)
+
+
+def test_the_trust_daemonset_installs_the_mirrors_hosts_toml(setup: Setup) -> None:
+    shutil.rmtree(NODE_CERTS_D / setup.upstream_name, ignore_errors=True)  # nothing installed by hand
+    trust = {"mode": "daemonset", "image": NODE_LOCAL_IMAGE, "namespace": NAMESPACE, "certsDir": str(NODE_CERTS_D)}
+    setup.mirror.configure({"nodeTrust": trust})
+    try:
+        setup.mirror.up()
+        kubectl("rollout", "status", "daemonset", "-n", NAMESPACE, "--timeout=120s")
+        installed = NODE_CERTS_D / setup.upstream_name / "hosts.toml"
+        deadline = time.monotonic() + 60
+        while not installed.exists():
+            assert time.monotonic() < deadline, "the DaemonSet did not install the mirror's hosts.toml"
+            time.sleep(0.2)
+        out = setup.mirror.outputs()
+        assert installed.read_text() == out["mirrorHostsToml"][setup.upstream_name]
+        assert (installed.parent / "ca.crt").read_text() == out["caCertificate"]
+        node = Cluster(setup.mirror, int(out["endpoint"].rsplit(":", 1)[1]))
+        node.outputs, node.image = out, f"{setup.upstream_name}/team/app:1"
+        phase, seconds, events = pod_outcome(node, out["pullSecretName"])
+        assert phase == "Succeeded", events
+        setup.mirror.pulumi("preview", "--expect-no-changes")
+        record(f"mirrors: the trust DaemonSet installed the mirror's hosts.toml; a Pod pulled through it in {seconds:.1f} s")
+    finally:
+        setup.mirror.configure({"nodeTrust": {"mode": "none"}})
+        setup.mirror.up()
+        shutil.rmtree(NODE_CERTS_D / setup.outputs["endpoint"], ignore_errors=True)
 
 
 KUBE_NAMESPACE, CLASS = "registry-e2e-mirror", "e2e-kube-mirror"
