@@ -17,8 +17,10 @@ import argparse
 import datetime
 import html
 import json
+import re
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,8 +81,9 @@ def run_command(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 
 def days_left(expires_at: str, now: datetime.datetime) -> int:
-    expiry = datetime.datetime.strptime(expires_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    return (expiry - now).days
+    """Whole days until an RFC 3339 time (pulumi-tls gives nanoseconds, Python reads microseconds)."""
+    trimmed = re.sub(r"\.(\d{1,6})\d*", r".\1", expires_at).replace("Z", "+00:00")
+    return (datetime.datetime.fromisoformat(trimmed) - now).days
 
 
 def certificate(report: Report, outputs: dict[str, Any], early_renewal_days: int, now: datetime.datetime) -> None:
@@ -123,9 +126,16 @@ def _get_json(registry: Registry, path: str, scope: str, accept: str | None = No
 
 def catalog(registry: Registry, pushed: dict[tuple[str, str], str]) -> list[Tag]:
     """Every repository's tags with digest, size and platforms."""
-    repositories, _ = _get_json(registry, "/v2/_catalog?n=10000", "registry:catalog:*")
+    names: list[str] = []
+    while True:  # pages of at most 1000, Distribution's default limit
+        query = urllib.parse.urlencode({"n": 1000, **({"last": names[-1]} if names else {})})
+        page_of, _ = _get_json(registry, f"/v2/_catalog?{query}", "registry:catalog:*")
+        found = page_of.get("repositories") or []
+        names += found
+        if len(found) < 1000:
+            break
     tags: list[Tag] = []
-    for repository in repositories.get("repositories") or []:
+    for repository in names:
         scope = f"repository:{repository}:pull"
         listed, _ = _get_json(registry, f"/v2/{repository}/tags/list", scope)
         for tag in sorted(listed.get("tags") or []):
@@ -159,7 +169,11 @@ def push_times(text: str) -> dict[tuple[str, str], str]:
     return found
 
 
-STAT_TAGS = f"find {TAGS} -path '*/_manifests/tags/*/current/link' -exec stat -c '%Y %n' {{}} + 2>/dev/null; true"
+# The registry image has busybox, but not every applet linked (the sandbox's has cat, ls, sh, wget).
+BUSYBOX = "/bin/busybox"
+STAT_TAGS = (
+    f"{BUSYBOX} find {TAGS} -path '*/_manifests/tags/*/current/link' -exec {BUSYBOX} stat -c '%Y %n' {{}} + 2>/dev/null; true"
+)
 
 
 def docker_side(report: Report, outputs: dict[str, Any], run: Runner) -> dict[tuple[str, str], str]:
@@ -179,12 +193,12 @@ def docker_side(report: Report, outputs: dict[str, Any], run: Runner) -> dict[tu
     writer = outputs.get("containerName")
     if not writer:
         return {}
-    used = run(["docker", "exec", writer, "du", "-sk", STORAGE_ROOT])
+    used = run(["docker", "exec", writer, BUSYBOX, "du", "-sk", STORAGE_ROOT])
     if used.returncode == 0 and used.stdout.split():
         report.storage_used_bytes = int(used.stdout.split()[0]) * 1024
-    last = run(["docker", "exec", writer, "cat", LAST_GC])
+    last = run(["docker", "exec", writer, BUSYBOX, "cat", LAST_GC])
     report.last_gc = last.stdout.strip() if last.returncode == 0 and last.stdout.strip() else None
-    stats = run(["docker", "exec", writer, "sh", "-c", STAT_TAGS])
+    stats = run(["docker", "exec", writer, BUSYBOX, "sh", "-c", STAT_TAGS])
     return push_times(stats.stdout)
 
 
@@ -214,10 +228,10 @@ def kube_side(report: Report, outputs: dict[str, Any], run: Runner, kubectl: lis
     report.last_gc = last.stdout.strip() if last.returncode == 0 and last.stdout.strip() else None
     if writer_pod is None or not str(outputs.get("registryStorage", "")).startswith("persistentvolumeclaim/"):
         return {}  # S3: the bucket's own tools tell its size
-    used = run([*inside, "exec", writer_pod, "--", "du", "-sk", STORAGE_ROOT])
+    used = run([*inside, "exec", writer_pod, "--", BUSYBOX, "du", "-sk", STORAGE_ROOT])
     if used.returncode == 0 and used.stdout.split():
         report.storage_used_bytes = int(used.stdout.split()[0]) * 1024
-    return push_times(run([*inside, "exec", writer_pod, "--", "sh", "-c", STAT_TAGS]).stdout)
+    return push_times(run([*inside, "exec", writer_pod, "--", BUSYBOX, "sh", "-c", STAT_TAGS]).stdout)
 
 
 def node_trust(report: Report, stack: str, run: Runner, kubectl: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from status import TAGS, Report, Tag, collect, human, page, push_times  # noqa: E402
+from status import TAGS, Report, Tag, collect, days_left, human, page, push_times  # noqa: E402
 
 NOW = datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC)
 OUTPUTS = {
@@ -35,6 +35,12 @@ def fake(answers: dict[str, tuple[int, str]]) -> object:
         return subprocess.CompletedProcess(list(args), 1, "", "not found")
 
     return run
+
+
+def test_expiry_is_read_as_pulumi_tls_and_your_own_certificate_give_it() -> None:
+    assert days_left("2026-12-20T00:00:00Z", NOW) == 18
+    assert days_left("2026-12-20T00:00:00.123456789Z", NOW) == 18
+    assert days_left("2026-11-30T00:00:00Z", NOW) == -2
 
 
 def test_push_times_come_from_the_tags_current_links() -> None:
