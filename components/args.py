@@ -91,6 +91,12 @@ class PodsSetting(TypedDict, total=False):
     env: Mapping[str, str]
 
 
+class ContainerSetting(TypedDict, total=False):
+    memoryMiB: int
+    logMaxSize: str
+    logMaxFiles: int
+
+
 class MetricsSetting(TypedDict, total=False):
     enabled: bool
     serviceMonitor: bool
@@ -139,6 +145,7 @@ class RegistrySettings(TypedDict, total=False):
     port: int
     pullPort: int
     containerName: str
+    container: ContainerSetting
     dataVolume: str
     retainData: bool
     deleteEnabled: bool

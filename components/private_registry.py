@@ -277,6 +277,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             port=s.port,
             # Until 2026-12 the HTTP secret was a child of this component, named after it.
             http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
+            limits=target.limits,
         )
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         self._serving = [registry]
@@ -290,6 +291,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 retain_data=s.retain_data,
                 port=s.pull_port,
                 shared_volume=registry.volume_name,
+                limits=target.limits,
             )
             pull = RegistryContainer(f"{name}-pull", beside, child)
             outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
@@ -309,6 +311,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                     data_volume=f"{target.data_volume}-mirror-{mirror.slug}",
                     retain_data=False,
                     port=mirror.port,
+                    limits=target.limits,
                 ),
                 child,
             )

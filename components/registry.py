@@ -28,9 +28,10 @@ from .distribution import (
 )
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
-from .settings import StorageSettings
+from .settings import ContainerLimits, StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
+PRIVATE, PUBLIC = "0400", "0444"  # the key and htpasswd: readable by the registry's user (root) only
 
 
 def container_env(instance: Instance, http_secret: str) -> list[str]:
@@ -53,6 +54,7 @@ class RegistryContainerArgs:
     # Where the HTTP secret lived before this component owned it: deployed stacks keep their secret
     # (and so their container) instead of generating a new one.
     http_secret_aliases: Sequence[pulumi.Alias] = field(default_factory=list)
+    limits: ContainerLimits = field(default_factory=ContainerLimits)  # memory limit and log rotation
 
 
 class RegistryContainer(pulumi.ComponentResource):
@@ -113,11 +115,13 @@ class RegistryContainer(pulumi.ComponentResource):
             ],
             envs=envs,
             uploads=[
-                docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem),
-                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(instance.key_pem)),
-                docker.ContainerUploadArgs(file=HTPASSWD_PATH, content=pulumi.Output.secret(instance.htpasswd)),
+                docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem, permissions=PUBLIC),
+                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(instance.key_pem), permissions=PRIVATE),
+                docker.ContainerUploadArgs(
+                    file=HTPASSWD_PATH, content=pulumi.Output.secret(instance.htpasswd), permissions=PRIVATE
+                ),
                 *(
-                    [docker.ContainerUploadArgs(file=UPSTREAM_CA_PATH, content=instance.mirror.ca)]
+                    [docker.ContainerUploadArgs(file=UPSTREAM_CA_PATH, content=instance.mirror.ca, permissions=PUBLIC)]
                     if instance.mirror is not None and instance.mirror.ca is not None
                     else []
                 ),
@@ -131,6 +135,16 @@ class RegistryContainer(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=instance.health_timeout_seconds,
+            # Nothing the registry needs: no capability (it binds 5000 and owns its files), no
+            # privilege gained through exec, bounded memory and logs.
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+            security_opts=["no-new-privileges:true"],
+            memory=args.limits.memory_mib,
+            # Memory and swap together: no swap. Left out, dockerd sets twice the memory and every
+            # later preview would show it as a change to undo.
+            memory_swap=args.limits.memory_mib,
+            log_driver="json-file",
+            log_opts={"max-size": args.limits.log_max_size, "max-file": str(args.limits.log_max_files)},
             stop_timeout=DRAIN_SECONDS + 5,
             labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
             opts=pulumi.ResourceOptions(

@@ -82,6 +82,9 @@ KEYS: tuple[Key, ...] = (
         shown_default="none: one read-write instance"),
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker"),
+    Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, logMaxSize, "
+        "logMaxFiles}`: a memory limit, and json-file logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
+        "also runs with all capabilities dropped and `no-new-privileges`, the key and htpasswd mode 0400", only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
         "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`", only="docker"),
     Key("retainData", "boolean", True, "keep the image data on `pulumi destroy`: the data volume (target `docker`) or "
@@ -222,6 +225,11 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("serviceAccount", None, "the namespace's `default` (no token mounted)"),
         Field("imagePullSecrets", None, "none"),
         Field("env", None, "none"),
+    ),
+    "container": (
+        Field("memoryMiB", 512),
+        Field("logMaxSize", "10m"),
+        Field("logMaxFiles", 3),
     ),
     "metrics": (
         Field("enabled", False),

@@ -151,11 +151,21 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class ContainerLimits:
+    """`container` (target docker): every registry container's memory limit and log rotation."""
+
+    memory_mib: int = field_default("container.memoryMiB")
+    log_max_size: str = field_default("container.logMaxSize")
+    log_max_files: int = field_default("container.logMaxFiles")
+
+
+@dataclass(frozen=True)
 class DockerTarget:
     """Target `docker`: one container on the Docker host, the image data in a named volume."""
 
     container_name: str
     data_volume: str
+    limits: ContainerLimits = field(default_factory=lambda: ContainerLimits())
     kind: Literal["docker"] = "docker"
 
 
@@ -745,7 +755,7 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
         allowed = "must start with a letter or digit, then letters, digits, '_', '.' or '-'"
         container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, allowed, p)
         data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, allowed, p)
-        return DockerTarget(container_name=container_name, data_volume=data_volume), port
+        return DockerTarget(container_name=container_name, data_volume=data_volume, limits=_limits(raw, p)), port
     replicas = _integer(raw, "replicas", p)
     pull_replicas = _integer(raw, "pullReplicas", p)
     pods = {"replicas": replicas}
@@ -773,6 +783,25 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
         pods=_pods(raw, p),
     )
     return target, port
+
+
+def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
+    """Section container (target docker): memory limit and log rotation of every registry container."""
+    value = _object(raw, "container", field_names("container"), p)
+    limits = ContainerLimits()
+    memory = value.get("memoryMiB", limits.memory_mib)
+    if isinstance(memory, bool) or not isinstance(memory, int) or not 64 <= memory <= 1048576:
+        p.add("container.memoryMiB", memory, "must be an integer in 64..1048576 (MiB)")
+        memory = limits.memory_mib
+    size = value.get("logMaxSize", limits.log_max_size)
+    if not isinstance(size, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", size):
+        p.add("container.logMaxSize", size, "must be a size such as 10m, 500k or 1g (json-file's max-size)")
+        size = limits.log_max_size
+    files = value.get("logMaxFiles", limits.log_max_files)
+    if isinstance(files, bool) or not isinstance(files, int) or not 1 <= files <= 100:
+        p.add("container.logMaxFiles", files, "must be an integer in 1..100 (json-file's max-file)")
+        files = limits.log_max_files
+    return ContainerLimits(memory_mib=memory, log_max_size=size, log_max_files=files)
 
 
 def _pods(raw: Mapping[str, Any], p: _Problems) -> PodSettings:

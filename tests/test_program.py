@@ -408,3 +408,18 @@ def test_metrics_on_target_docker_are_never_published() -> None:
     container = next(c for c in run.of_type(CONTAINER) if c.inputs["name"] == "registry-dev")
     assert env_of(container)["REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED"] == "true"
     assert [p["internal"] for p in container.inputs["ports"]] == [5000]  # the TLS port only
+
+
+def test_every_registry_container_runs_without_capabilities_with_bounded_memory_and_logs() -> None:
+    run = evaluate({**DEV, "container": {"memoryMiB": 256, "logMaxSize": "5m", "logMaxFiles": 2}})
+    for container in run.of_type(CONTAINER):  # the registry and its read-only instance
+        assert container.inputs["capabilities"] == {"drops": ["ALL"]}
+        assert container.inputs["securityOpts"] == ["no-new-privileges:true"]
+        assert container.inputs["memory"] == 256
+        assert (container.inputs["logDriver"], container.inputs["logOpts"]) == ("json-file", {"max-size": "5m", "max-file": "2"})
+        modes = {u["file"]: u["permissions"] for u in container.inputs["uploads"]}
+        assert modes["/etc/distribution/certs/tls.key"] == modes["/etc/distribution/auth/htpasswd"] == "0400"
+    with pytest.raises(Exception, match=r"container\.memoryMiB = 8: must be an integer in 64\.\.1048576"):
+        evaluate({**DEV, "container": {"memoryMiB": 8}})
+    with pytest.raises(Exception, match=r"container = \{.memoryMiB.: 256\}: is only used with target = docker"):
+        evaluate({"target": "kubernetes", "container": {"memoryMiB": 256}})

@@ -67,6 +67,9 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),
     "mirrors.ttl": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].ttl),
     "metrics.enabled": ({}, lambda s: s.metrics.enabled),
+    "container.memoryMiB": ({}, lambda s: s.target.limits.memory_mib),
+    "container.logMaxSize": ({}, lambda s: s.target.limits.log_max_size),
+    "container.logMaxFiles": ({}, lambda s: s.target.limits.log_max_files),
     "metrics.serviceMonitor": ({}, lambda s: s.metrics.service_monitor),
     "mirrors.size": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].size),
 }

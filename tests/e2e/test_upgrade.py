@@ -2,8 +2,8 @@
 
 Two resources moved: the registry's HTTP secret from `PrivateRegistry` into `RegistryContainer`
 (commit 0c61830), and the Kubernetes provider from `PullSecrets` up to `PrivateRegistry` (a6af4c5).
-Aliases keep both: without them the upgrade would generate a new HTTP secret and replace the
-registry container, and replace every Kubernetes resource. Only the new `NodeTrust` component (no
+Aliases keep both: without them the upgrade would generate a new HTTP secret, and replace every
+Kubernetes resource. (The container itself is replaced once by the hardening of 2026-12.) Only the new `NodeTrust` component (no
 cloud resource of its own here) and the target guard (which records the stack's target) are added.
 The old program comes from the repository's history, so this test needs a clone with history (not
 `--depth`).
@@ -65,6 +65,12 @@ def stack_of_old_program(workdir: Path, name: str, commit: str, settings: dict[s
         run(["docker", "volume", "rm", volume], check=False)
 
 
+def http_secret(container: str) -> str:
+    """The registry's HTTP secret, from the container's environment (compared, never printed)."""
+    env = json.loads(run(["docker", "inspect", "-f", "{{json .Config.Env}}", container]).stdout)
+    return next(e.split("=", 1)[1] for e in env if e.startswith("REGISTRY_HTTP_SECRET="))
+
+
 def upgrade(stack: Stack) -> None:
     """The new program over the old one, as a `git pull` would do it."""
     for name in PROJECT_FILES:
@@ -83,16 +89,21 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         stack.set_secret("users[0].password", "upgrade-" + os.urandom(8).hex())
         stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # render mode: no cluster at all
         stack.up()
-        before = run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip()
+        before = http_secret(container)
         upgrade(stack)
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
-        # The target guard (2026-12) records the target; it touches nothing.
-        expected = {("create", "private-registry:index:NodeTrust"), ("create", "pulumi-python:dynamic:Resource")}
+        # The target guard (2026-12) records the target; it touches nothing. The container is replaced
+        # once for the hardening of 2026-12 (no capabilities, key mode 0400, memory and log limits).
+        expected = {
+            ("create", "private-registry:index:NodeTrust"),
+            ("create", "pulumi-python:dynamic:Resource"),
+            ("replace", "docker:index/container:Container"),
+        }
         assert planned == expected, json.dumps(steps, indent=1)[:3000]
         stack.up()
         stack.pulumi("preview", "--expect-no-changes")
-        assert run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip() == before
+        assert http_secret(container) == before  # kept through the alias: uploads in progress survive
         state = json.loads(stack.pulumi("stack", "export").stdout)
         urns = [r["urn"] for r in state["deployment"]["resources"]]
         assert any(u.endswith("RegistryContainer$pulumi-python:dynamic:Resource::registry-registry-http-secret") for u in urns)
@@ -122,9 +133,11 @@ def test_a_stack_from_before_named_clusters_is_stopped_until_it_names_one_and_th
             steps = stack.preview_steps()
             planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
             # the guard records the named cluster in place (and the provider its context, if it shows
-            # one); nothing is replaced or deleted, the pull secret stays as it is
+            # one); no Kubernetes object is replaced or deleted, the pull secret stays as it is (the
+            # container is replaced once for the hardening of 2026-12)
             assert ("update", "registry-target") in planned, json.dumps(steps, indent=1)[:3000]
-            assert planned <= {("update", "registry-target"), ("update", "registry-k8s")}, json.dumps(steps, indent=1)[:3000]
+            allowed = {("update", "registry-target"), ("update", "registry-k8s"), ("replace", "registry-registry-container")}
+            assert planned <= allowed, json.dumps(steps, indent=1)[:3000]
             stack.up()
             stack.pulumi("preview", "--expect-no-changes")
             assert run(uid_of_secret).stdout == uid

@@ -1,0 +1,80 @@
+"""End to end on the sandbox: the Docker target's containers run hardened, and a stack of the last
+release before it (main at 512e699) moves over in place with its images.
+
+What `docker inspect` and `docker exec` show: every capability dropped, `no-new-privileges`, the
+memory limit and json-file log rotation of setting `container`, the key and htpasswd mode 0400
+(the cert 0444); push, pull and the health check as before; a plain and a `--refresh` preview
+stay clean.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import free_port, record, run, throwaway_registry_stack
+from tests.e2e.faults import RegistryClient
+from tests.e2e.test_images import on_bridge
+from tests.e2e.test_upgrade import stack_of_old_program, upgrade
+
+LAST_MAIN_BEFORE = "512e69939597f43dd2dc98d5f87f2f6422e9001e"  # main before the hardening (2026-12-02)
+
+
+def hardened(container: str, memory_mib: int, log: tuple[str, str]) -> str:
+    """Asserts what the container runs with; returns a one-line summary."""
+    inspected = json.loads(run(["docker", "inspect", container]).stdout)[0]
+    host = inspected["HostConfig"]
+    assert host["CapDrop"] in (["ALL"], ["all"]), host["CapDrop"]
+    assert host["SecurityOpt"] == ["no-new-privileges:true"], host["SecurityOpt"]
+    assert host["Memory"] == host["MemorySwap"] == memory_mib * 1024 * 1024, (host["Memory"], host["MemorySwap"])
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": log[0], "max-file": log[1]}}, host["LogConfig"]
+    assert inspected["State"]["Health"]["Status"] == "healthy"
+    modes = run(
+        ["docker", "exec", container, "/bin/busybox", "stat", "-c", "%a %u %n",
+         "/etc/distribution/certs/tls.key", "/etc/distribution/auth/htpasswd", "/etc/distribution/certs/tls.crt"]
+    ).stdout.split("\n")  # fmt: skip
+    assert [m.split(" ")[:2] for m in modes if m] == [["400", "0"], ["400", "0"], ["444", "0"]], modes
+    status = run(["docker", "exec", container, "/bin/busybox", "cat", "/proc/1/status"]).stdout
+    effective = next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:"))
+    no_new = next(line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs:"))
+    assert effective == "0000000000000000" and no_new == "1", (effective, no_new)
+    return (
+        f"CapDrop {host['CapDrop']}, CapEff {effective}, NoNewPrivs {no_new}, Memory {host['Memory']}, "
+        f"logs {host['LogConfig']['Config']}, key and htpasswd mode 400"
+    )
+
+
+def test_the_registry_container_runs_hardened(workdir: Path) -> None:
+    settings = on_bridge(free_port(), container={"memoryMiB": 256, "logMaxSize": "5m", "logMaxFiles": 2})
+    with throwaway_registry_stack(workdir / "hardened", "e2e-hardened", settings) as s:
+        s.up()
+        out: dict[str, Any] = s.outputs()
+        summary = hardened(out["containerName"], 256, ("5m", "2"))
+        client = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
+        client.assert_image("team/app", "1", client.push_image("team/app", "1"))
+        s.pulumi("preview", "--expect-no-changes")
+        s.pulumi("preview", "--refresh", "--expect-no-changes")
+        record(f"hardening, target docker: {summary}")
+
+
+def test_a_stack_of_the_last_main_moves_over_in_place_with_its_images(workdir: Path) -> None:
+    with stack_of_old_program(workdir, "harden-upgrade", LAST_MAIN_BEFORE, {"users": [{"name": "ci"}]}) as (stack, container):
+        stack.up()
+        out: dict[str, Any] = stack.outputs()
+        client = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
+        image = client.push_image("team/kept", "1")
+        upgrade(stack)
+        steps = stack.preview_steps()
+        planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
+        assert planned == {("replace", "registry-registry-container")}, json.dumps(steps, indent=1)[:3000]
+        seconds = stack.up()
+        after: dict[str, Any] = stack.outputs()
+        assert (after["dataVolume"], after["passwords"]["ci"]) == (out["dataVolume"], out["passwords"]["ci"])
+        client.assert_image("team/kept", "1", image)
+        summary = hardened(container, 512, ("10m", "3"))
+        stack.pulumi("preview", "--expect-no-changes")
+        record(
+            f"hardening: a stack of main {LAST_MAIN_BEFORE[:7]} upgraded in place in {seconds:.1f} s "
+            f"(the container replaced once, its image kept): {summary}"
+        )
