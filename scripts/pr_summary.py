@@ -82,6 +82,12 @@ PLAIN_NOTICES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 CA = "tls:index/selfSignedCert:SelfSignedCert"
 SERVER_CERT = "tls:index/locallySignedCert:LocallySignedCert"
 REGISTRY = ("docker:index/container:Container", "kubernetes:apps/v1:Deployment")
+IMAGE = "pulumi-python:dynamic/private-registry:Image"  # a declared image (setting `images`)
+IMAGE_NOTICES = {
+    "create": "Image(s) copied into the registry",
+    "update": "Image(s) copied again (the source's digest moved, or the name changed)",
+    "delete": "Image(s) no longer declared (they stay in the registry)",
+}
 
 
 def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users: Sequence[str]) -> list[str]:
@@ -116,6 +122,10 @@ def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users
             lines.append(f"**The pull secret leaves namespace `{namespace}`**: Pods there can no longer pull with it.")
         else:
             lines.append(f"The pull secret in namespace `{namespace}` gets new credentials; running Pods are not affected.")
+    for op, text in IMAGE_NOTICES.items():
+        names = [c.name.split("-images-", 1)[-1] for c in plan if c.type == IMAGE and c.op == op]
+        if names:
+            lines.append(f"{text}: {', '.join(f'`{n}`' for n in names)}.")
     if any(c.type == "kubernetes:apps/v1:DaemonSet" for c in plan):
         lines.append("The node-trust DaemonSet changes: it writes the CA and `hosts.toml` onto every node again.")
     if any("local-registry-hosting" in c.name for c in plan):

@@ -96,3 +96,17 @@ def test_no_change_and_failure_summaries(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["--stack", "dev", "--preview", str(empty), "--errors", str(errors), "--failed"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("### Registry stack `dev`: the preview failed") and "port = 0" in out
+
+
+def test_declared_images_are_listed_by_what_happens_to_them() -> None:
+    image = "pulumi-python:dynamic/private-registry:Image"
+    plan = [
+        Change("create", "registry-images-team/app:1", image),
+        Change("update", "registry-images-base/busybox:1.37", image),
+        Change("delete", "registry-images-old/tool:2", image),
+    ]
+    assert notices(plan, ["admin"], ["admin"]) == [
+        "Image(s) copied into the registry: `team/app:1`.",
+        "Image(s) copied again (the source's digest moved, or the name changed): `base/busybox:1.37`.",
+        "Image(s) no longer declared (they stay in the registry): `old/tool:2`.",
+    ]
