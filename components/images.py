@@ -19,7 +19,7 @@ anything is created, naming its path (`images[2].bundle`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,16 +155,25 @@ def parse_source_registries(value: Any, problem: Problem) -> dict[str, SourceReg
         if not isinstance(raw, Mapping) or set(raw) - set(SOURCE_KEYS):
             problem(path, raw, f"must be an object with keys among {', '.join(SOURCE_KEYS)}")
             continue
-        texts = {k: raw.get(k) for k in SOURCE_KEYS}
-        bad = [k for k, v in texts.items() if v is not None and (not isinstance(v, str) or not v)]
-        if bad:
-            problem(f"{path}.{bad[0]}", texts[bad[0]], "must be a non-empty string")
-            continue
-        if (texts["username"] is None) != (texts["password"] is None):
-            problem(path, raw, "needs both username and password (a config secret), or neither")
-            continue
-        if texts["ca"] is not None and "-----BEGIN CERTIFICATE-----" not in texts["ca"]:
-            problem(f"{path}.ca", texts["ca"], "must be PEM text (-----BEGIN CERTIFICATE-----)")
-            continue
-        found[host] = SourceRegistry(texts["username"], texts["password"], texts["ca"])
+        texts = registry_access(raw, path, SOURCE_KEYS, problem)
+        if texts is not None:
+            found[host] = SourceRegistry(texts["username"], texts["password"], texts["ca"])
     return found
+
+
+def registry_access(raw: Mapping[str, Any], path: str, keys: Sequence[str], problem: Problem) -> dict[str, Any] | None:
+    """How to reach a registry (`sourceRegistries.<host>`, `mirrors.<upstream>`): the string fields
+    `keys` (among them username, password and ca) checked; None after reporting a problem.
+    """
+    texts = {k: raw.get(k) for k in keys}
+    bad = [k for k, v in texts.items() if v is not None and (not isinstance(v, str) or not v)]
+    if bad:
+        problem(f"{path}.{bad[0]}", texts[bad[0]], "must be a non-empty string")
+        return None
+    if (texts["username"] is None) != (texts["password"] is None):
+        problem(path, raw, "needs both username and password (a config secret), or neither")
+        return None
+    if texts["ca"] is not None and "-----BEGIN CERTIFICATE-----" not in texts["ca"]:
+        problem(f"{path}.ca", texts["ca"], "must be PEM text (-----BEGIN CERTIFICATE-----)")
+        return None
+    return texts

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .images import registry_access
 from .names import join_endpoint, registry_slug
 from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
 from .setting_keys import field_default
@@ -102,16 +103,8 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         if not isinstance(ttl, str) or not _DURATION.fullmatch(ttl):
             problem(f"{path}.ttl", ttl, "must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched")
             continue
-        texts = {k: raw.get(k) for k in ("username", "password", "ca", "storageClass")}
-        bad = [k for k, v in texts.items() if v is not None and (not isinstance(v, str) or not v)]
-        if bad:
-            problem(f"{path}.{bad[0]}", texts[bad[0]], "must be a non-empty string")
-            continue
-        if (texts["username"] is None) != (texts["password"] is None):
-            problem(path, raw, "needs both username and password (a config secret), or neither")
-            continue
-        if texts["ca"] is not None and "-----BEGIN CERTIFICATE-----" not in texts["ca"]:
-            problem(f"{path}.ca", texts["ca"], "must be PEM text (-----BEGIN CERTIFICATE-----)")
+        texts = registry_access(raw, path, ("username", "password", "ca", "storageClass"), problem)
+        if texts is None:
             continue
         size = raw.get("size", field_default("mirrors.size"))
         if not isinstance(size, str) or not _QUANTITY.fullmatch(size):
