@@ -36,12 +36,15 @@ def image_ref_ok(ref: str) -> bool:
     return bool(_IMAGE_REF.fullmatch(ref.lower())) and ref == ref.strip()
 
 
+def looks_like_host(part: str) -> bool:
+    """Whether the first part of an image name is a registry host, by Docker's rule."""
+    return "." in part or ":" in part or part == "localhost" or part.startswith("[")
+
+
 def image_registry(ref: str) -> str | None:
     """The registry host (with port) an image reference names, or None for Docker Hub's."""
     first, slash, _ = ref.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
+    return first if slash and looks_like_host(first) else None
 
 
 def docker_name_ok(name: str) -> bool:

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from .names import looks_like_host
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -84,11 +86,6 @@ class Reference:
     def ref(self) -> str:
         """What to ask the registry for: the digest if pinned, else the tag."""
         return self.digest or self.tag or "latest"
-
-
-def looks_like_host(part: str) -> bool:
-    """Whether the first part of a name is a registry host, by Docker's rule."""
-    return "." in part or ":" in part or part == "localhost" or part.startswith("[")
 
 
 def split_tag(name: str) -> tuple[str, str | None]:
