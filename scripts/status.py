@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.names import object_name, registry_slug
-from components.oci import ACCEPT, INDEX_TYPES, Registry, RegistryError, media_type_of
+from components.oci import ACCEPT, Registry, RegistryError, children, is_index
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 STORAGE_ROOT = "/var/lib/registry"
@@ -50,7 +50,7 @@ class Tag:
     repository: str
     tag: str
     digest: str
-    size: int  # bytes of config and layers (every platform's, for an index)
+    size: int  # bytes of config and layers the registry holds (every platform's, for an index)
     platforms: int
     pushed: str | None  # when the tag last moved, where the storage shows it
 
@@ -142,16 +142,13 @@ def catalog(registry: Registry, pushed: dict[tuple[str, str], str]) -> list[Tag]
             response = registry.request("GET", f"/v2/{repository}/manifests/{tag}", scope, {"Accept": ACCEPT})
             data = response.read()
             digest = response.getheader("Docker-Content-Digest", "")
-            document = json.loads(data)
-            if media_type_of(data, response.getheader("Content-Type", "")) in INDEX_TYPES:
-                children = [registry.manifest(repository, m["digest"]) for m in document.get("manifests") or []]
+            # The manifests and blobs as the copy walks them (components/oci.py).
+            if is_index(data, response.getheader("Content-Type", "")):
+                platforms = [registry.manifest(repository, m["digest"]) for m in children(data)]
             else:
-                children = [data]
-            size = 0
-            for child in children:
-                manifest = json.loads(child)
-                size += sum(int(d.get("size", 0)) for d in [manifest.get("config") or {}, *(manifest.get("layers") or [])])
-            tags.append(Tag(repository, tag, digest, size, len(children), pushed.get((repository, tag))))
+                platforms = [data]
+            size = sum(int(blob.get("size", 0)) for manifest in platforms for blob in children(manifest))
+            tags.append(Tag(repository, tag, digest, size, len(platforms), pushed.get((repository, tag))))
     return tags
 
 
