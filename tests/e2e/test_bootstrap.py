@@ -12,13 +12,14 @@ containerd fetching it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import REGISTRY_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
-from tests.e2e.faults import sandbox
+from tests.e2e.faults import RegistryClient, sandbox
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 from tests.e2e.test_images import on_bridge
 from tests.e2e.test_kube_target import init_kube_stack
@@ -86,4 +87,14 @@ def test_a_cluster_that_can_pull_nothing_runs_the_registry_from_a_bootstrap_regi
             kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
             node.remove_trust()
             ctr = [os.environ["SANDBOX_CTR"], "--address", os.environ["SANDBOX_CONTAINERD_ADDRESS"], "-n", "k8s.io"]
-            run([*ctr, "images", "rm", image], check=False)
+            # The kubelet also names the image by digest (`<endpoint>/library/registry@sha256:...`) and the
+            # CRI by its config's digest (its image ID): every name goes, so a later run finds the node as before.
+            boot = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
+            accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+            config = json.loads(boot.request("GET", "/v2/library/registry/manifests/3.1.2", headers=accept)[2])["config"][
+                "digest"
+            ]
+            names = [
+                n for n in run([*ctr, "images", "ls", "-q"]).stdout.split() if n.startswith(out["endpoint"] + "/") or n == config
+            ]
+            run([*ctr, "images", "rm", *names], check=False)
