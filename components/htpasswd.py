@@ -9,12 +9,20 @@ class only adapts them to the dynamic provider protocol.
 A user without a configured password gets one generated once, as a resource of its own: what
 depends on one user's password (a pull secret) then does not depend on the other users. Its hash
 has bcrypt's lowest cost, whatever `bcryptCost` says (see GENERATED_PASSWORD_COST).
+
+A rotation of the pull secrets' credential that no pull notices (a new password of the pull user,
+or another pull user): Distribution's htpasswd holds one hash per name, so the old and the new
+credential can both be valid only under two names. The file keeps the credential the pull secrets
+carry now, unchanged, and adds the new one under the other of two names, the user's own and
+`<user>~rotated` (`plan_pull`); the pull secrets switch to it once every instance accepts it
+(components/pull_gate.py), and the next run drops the old one. So after an odd number of rotations
+the pull secrets carry `<user>~rotated` (with the user's password), after an even number `<user>`.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +32,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from .generated_secret import GeneratedSecret
+from .names import ROTATED_SUFFIX
 
 # This module is also imported by the dynamic provider's own Python process (the provider class is
 # pickled by reference), on every preview and up: it imports only what `diff` needs. The settings
@@ -108,6 +117,111 @@ def needs_update(users: Sequence[Mapping[str, Any]], cost: int, previous: Sequen
     )
 
 
+def rotated_name(user: str) -> str:
+    """The other name a pull user's credential takes in a rotation."""
+    return user + ROTATED_SUFFIX
+
+
+def user_of(name: str) -> str:
+    """The user a name of the htpasswd file belongs to (`<user>~rotated` is `<user>`)."""
+    return name.removesuffix(ROTATED_SUFFIX)
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """What the pull secrets carry after this run (`pull`), and the credential they carried before,
+    kept valid in the file until the next run (`kept`; None when nothing rotates).
+    """
+
+    pull: Entry
+    kept: Entry | None = None
+
+
+def next_pull_name(user: str, password: str, previous: Entry | None) -> tuple[str, bool]:
+    """The name the pull secrets carry after this run, and whether that is a rotation (a new
+    credential beside the one they carry now). `previous`: their credential as of the last run.
+    """
+    if previous is None or (user_of(previous.name) == user and previous.password == password):
+        return (user if previous is None else previous.name), False
+    return (rotated_name(user) if previous.name == user else user), True
+
+
+def plan_pull(user: str, password: str, previous: Entry | None, hash_new: Callable[[], str]) -> PullPlan:
+    """The pull credential for `user`'s `password`. Unchanged: the same as before (no hashing).
+    Changed: the new password under the name the pull secrets do not carry now, the old one kept.
+    """
+    name, rotates = next_pull_name(user, password, previous)
+    if not rotates and previous is not None:
+        return PullPlan(previous)
+    return PullPlan(Entry(name=name, password=password, hash=hash_new()), previous if rotates else None)
+
+
+def extra_entries(plan: Mapping[str, Any] | None, configured: Collection[str]) -> list[Entry]:
+    """What the file holds besides the configured users' own lines (a pull plan's outputs): the
+    kept credential (in place of its user's line, if configured) and `<user>~rotated`.
+    """
+    if not plan:
+        return []
+    extra = [Entry(**plan["kept"])] if plan.get("kept") else []
+    pull = Entry(**plan["pull"])
+    if pull.name not in configured:
+        extra.append(pull)
+    return extra
+
+
+def file_entries(configured: Sequence[Entry], extra: Sequence[Entry]) -> list[Entry]:
+    """The lines of the file: the configured users in order, an extra entry in place of its user's
+    line, the other extra entries after them.
+    """
+    by_name = {e.name: e for e in extra}
+    lines = [by_name.pop(e.name, e) for e in configured]
+    return lines + list(by_name.values())
+
+
+def pull_changes(user: str, password: str, olds: Mapping[str, Any]) -> bool:
+    """Whether a pull plan changes (computed without hashing): a rotation starts, or the credential
+    kept by the last run is dropped.
+    """
+    if olds.get("kept"):
+        return True
+    previous = Entry(**olds["pull"]) if olds.get("pull") else None
+    return next_pull_name(user, password, previous)[1]
+
+
+class PullCredentialProvider(ResourceProvider):
+    """Dynamic provider of `PullCredential`: the pull plan of one user (module docstring)."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=f"pull-credential-{secrets.token_hex(8)}", outs=self._outs(props, None))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        if is_unknown(news.get("password")):
+            return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+        changed = olds.get("user") != news["user"] or pull_changes(news["user"], news["password"], olds)
+        return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._outs(news, Entry(**olds["pull"]) if olds.get("pull") else None))
+
+    @staticmethod
+    def _outs(props: Mapping[str, Any], previous: Entry | None) -> dict[str, Any]:
+        user, password, cost = props["user"], props["password"], int(props["cost"])
+        plan = plan_pull(user, password, previous, lambda: hash_password(password, cost))
+        return {**props, "pull": as_dict(plan.pull), "kept": as_dict(plan.kept)}
+
+
+class PullCredential(Resource, module="private-registry", name="PullCredential"):
+    """The credential the pull secrets carry (`pull`) and the one kept valid beside it (`kept`)."""
+
+    pull: pulumi.Output[dict[str, str]]
+    kept: pulumi.Output[dict[str, str] | None]
+
+    def __init__(self, name: str, user: str, password: pulumi.Input[str], cost: int, opts: pulumi.ResourceOptions) -> None:
+        props = {"user": user, "password": pulumi.Output.secret(password), "cost": cost, "pull": None, "kept": None}
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["password", "pull", "kept"])
+        super().__init__(PullCredentialProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+
+
 def is_unknown(value: Any) -> bool:
     """Whether a dynamic-provider input (or anything inside it) is not known yet, as during a preview
     that adds a user whose password is generated by the same run.
@@ -126,50 +240,79 @@ def entries_from_state(outs: Mapping[str, Any]) -> list[Entry]:
     return [Entry(name=e["name"], password=e["password"], hash=e["hash"]) for e in outs.get("entries") or []]
 
 
-def state_outputs(cost: int, entries: Sequence[Entry]) -> dict[str, Any]:
-    """The provider's outputs: the cost and entries (for the next diff) and the file content."""
+def as_dict(entry: Entry | None) -> dict[str, str] | None:
+    return None if entry is None else {"name": entry.name, "password": entry.password, "hash": entry.hash}
+
+
+def state_outputs(cost: int, entries: Sequence[Entry], extra: Sequence[Entry] = ()) -> dict[str, Any]:
+    """The provider's outputs: the cost, entries and extra entries (for the next diff) and the file."""
     return {
         "cost": cost,
-        "entries": [{"name": e.name, "password": e.password, "hash": e.hash} for e in entries],
-        "content": htpasswd_content(entries),
+        "entries": [as_dict(e) for e in entries],
+        "extra": [as_dict(e) for e in extra],
+        "content": htpasswd_content(file_entries(entries, extra)),
     }
+
+
+def build(props: Mapping[str, Any], olds: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of a create (`olds` empty) or update: the configured entries and the pull plan's."""
+    users, cost = props["users"], int(props["cost"])
+    extra = extra_entries(props.get("pullPlan"), {u["name"] for u in users})
+    return state_outputs(cost, reconcile(users, cost, entries_from_state(olds)), extra)
+
+
+def extra_changes(news: Mapping[str, Any], olds: Mapping[str, Any]) -> bool:
+    """Whether the extra entries change (names and passwords; a state from before has none)."""
+    wanted = extra_entries(news.get("pullPlan"), {u["name"] for u in news["users"]})
+    had = [Entry(**e) for e in olds.get("extra") or []]
+    return [(e.name, e.password) for e in wanted] != [(e.name, e.password) for e in had]
 
 
 class HtpasswdProvider(ResourceProvider):
     """Dynamic provider for `HtpasswdFile`; see the module docstring for why it exists."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        users, cost = props["users"], int(props["cost"])
-        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=state_outputs(cost, reconcile(users, cost)))
+        return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=build(props, {}))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Only the users and the cost matter: the serialized provider (`__provider`) changes with
-        # every code change and must not turn into an update.
-        if is_unknown(news.get("users")) or is_unknown(news.get("cost")):
+        # Only the users, the cost and the pull user matter: the serialized provider (`__provider`)
+        # changes with every code change and must not turn into an update.
+        if is_unknown(news.get("users")) or is_unknown(news.get("cost")) or is_unknown(news.get("pullPlan")):
             # Known only once the run creates what they depend on (a generated password): a change.
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
-        changed = needs_update(news["users"], int(news["cost"]), entries_from_state(olds), olds.get("cost"))
+        users = news["users"]
+        changed = needs_update(users, int(news["cost"]), entries_from_state(olds), olds.get("cost")) or extra_changes(news, olds)
         return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        cost = int(news["cost"])
-        return UpdateResult(outs=state_outputs(cost, reconcile(news["users"], cost, entries_from_state(olds))))
+        return UpdateResult(outs=build(news, olds))
 
 
-SECRET_OUTPUTS = ["entries", "content"]
+SECRET_OUTPUTS = ["entries", "extra", "content"]
 
 
 class HtpasswdFile(Resource):
     """The htpasswd file as a resource; `content` and `entries` are secret outputs."""
 
     content: pulumi.Output[str]
+    pull: pulumi.Output[dict[str, str] | None]
 
-    def __init__(self, name: str, users: pulumi.Input[list[dict[str, Any]]], cost: int, opts: pulumi.ResourceOptions) -> None:
+    def __init__(
+        self,
+        name: str,
+        users: pulumi.Input[list[dict[str, Any]]],
+        cost: int,
+        opts: pulumi.ResourceOptions,
+        pull_plan: pulumi.Input[dict[str, Any]] | None = None,
+    ) -> None:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
+        # A pull plan only when the stack switches pull secrets itself; without one the inputs stay as
+        # they were (stacks without pull secrets keep their state as it is).
+        rotation = {"pullPlan": pull_plan} if pull_plan is not None else {}
         super().__init__(
             HtpasswdProvider(),
             name,
-            {"users": users, "cost": cost, "entries": None, "content": None},
+            {"users": users, "cost": cost, **rotation, "entries": None, "extra": None, "content": None},
             opts,
         )
 
@@ -180,6 +323,9 @@ class HtpasswdArgs:
 
     users: Sequence[User]
     cost: int
+    # The user whose credential the pull secrets carry when the stack switches them itself (pull
+    # secret namespaces): its password changes rotate (module docstring). None: no pull secrets.
+    pull_user: str | None = None
 
 
 class Htpasswd(pulumi.ComponentResource):
@@ -188,6 +334,8 @@ class Htpasswd(pulumi.ComponentResource):
     content: pulumi.Output[str]
     passwords: pulumi.Output[dict[str, str]]
     user_passwords: dict[str, pulumi.Output[str]]
+    pull_username: pulumi.Output[str]  # what the pull secrets carry: the pull user's name or `<user>~rotated`
+    pull_password: pulumi.Output[str]
 
     def __init__(self, name: str, args: HtpasswdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:Htpasswd", name, None, opts)
@@ -200,7 +348,15 @@ class Htpasswd(pulumi.ComponentResource):
         }
         costs = {u.name: args.cost if u.password is not None else GENERATED_PASSWORD_COST for u in args.users}
         users = pulumi.Output.all(*[pulumi.Output.all(name=n, password=p, cost=costs[n]) for n, p in self.user_passwords.items()])
-        self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child)
+        plan: pulumi.Output[dict[str, Any]] | None = None
+        if args.pull_user is not None:
+            user = args.pull_user
+            credential = PullCredential(f"{name}-pull-credential", user, self.user_passwords[user], costs[user], child)
+            plan = pulumi.Output.secret(pulumi.Output.all(pull=credential.pull, kept=credential.kept))
+            # The name is not a secret itself; it comes out of a secret output, so it is unwrapped here.
+            self.pull_username = pulumi.Output.unsecret(credential.pull.apply(lambda p: p["name"]))
+            self.pull_password = pulumi.Output.secret(credential.pull.apply(lambda p: p["password"]))
+        self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child, plan)
         self.content = pulumi.Output.secret(self._file.content)
         self.passwords = pulumi.Output.secret(pulumi.Output.all(**self.user_passwords))
         self.register_outputs({"content": self.content, "passwords": self.passwords})

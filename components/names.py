@@ -105,3 +105,8 @@ def object_name(prefix: str, stack: str) -> str:
 def registry_slug(registry: str) -> str:
     """A registry's name as a part of object names (`harbor.corp:8443` -> `harbor-corp-8443`)."""
     return re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")
+
+
+# The second name a pull user's credential may have during and after a rotation (htpasswd.py);
+# no configured user may take it.
+ROTATED_SUFFIX = "~rotated"

@@ -20,9 +20,20 @@ from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import kubernetes_provider
 from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
+from .pull_gate import PullGate, PullGateArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
 from .registry import RegistryContainer, RegistryContainerArgs
-from .registry_kube import ImagePull, KubeMirror, PullDeployment, RegistryDeployment, RegistryDeploymentArgs
+from .registry_kube import (
+    NAME,
+    PULL_NAME,
+    ImagePull,
+    KubeMirror,
+    PullDeployment,
+    RegistryDeployment,
+    RegistryDeploymentArgs,
+    mirror_workload,
+    selector,
+)
 from .seeded_images import SeededImages, SeededImagesArgs
 from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, load_settings
 from .target_guard import UNSET, StackTarget
@@ -141,7 +152,12 @@ class PrivateRegistry(pulumi.ComponentResource):
         # First of all: a changed target stops the run before any other resource is looked at.
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
         tls = RegistryTls(f"{name}-tls", tls_args(s), child)
-        users = Htpasswd(f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost), child)
+        # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
+        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
+        pull_user = s.pull_secret.user
+        users = Htpasswd(
+            f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child
+        )
         provider = self._kubernetes_provider(name, s)
         self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
         if s.images:
@@ -161,19 +177,23 @@ class PrivateRegistry(pulumi.ComponentResource):
                 child,
             )
             self.target_outputs["images"] = seeded.digests
-        pull_user = s.pull_secret.user
+        # Only the pull user's password: another user's change leaves the pull secrets alone.
+        username, password = (
+            self._pull_credential(name, s, users, provider) if rotates else (pull_user, users.user_passwords[pull_user])
+        )
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
             PullSecretsArgs(
                 name=s.pull_secret.name,
                 namespaces=s.pull_secret.namespaces,
                 endpoint=s.endpoint,  # as the kubelet matches it: the registry in the image's name
-                username=pull_user,
-                # Only the pull user's password: another user's change leaves the pull secrets alone.
-                password=users.user_passwords[pull_user],
+                username=username,
+                password=password,
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
                 mirrored=[m.upstream for m in s.mirrors],
+                # After the registry: a new credential goes out only once what serves pulls has it.
+                after=self._serving,
             ),
             child,
         )
@@ -205,6 +225,30 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.pull_secret_name = pulumi.Output.from_input(s.pull_secret.name)
         self.pull_secret_namespaces = pulumi.Output.from_input(list(s.pull_secret.namespaces))
         self.register_outputs(self.outputs())
+
+    def _pull_credential(
+        self, name: str, s: Settings, users: Htpasswd, provider: Provider | None
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """What the pull secrets carry: on target `kubernetes` through the gate that waits until every
+        replica serving pulls holds it (pull_gate.py); on target `docker` once the container runs.
+        """
+        target = s.target
+        if not isinstance(target, KubernetesTarget):
+            return users.pull_username, users.pull_password
+        serving = [PULL_NAME if s.pull_port is not None else NAME, *(mirror_workload(m.slug) for m in s.mirrors)]
+        gate = PullGate(
+            f"{name}-pull-gate",
+            PullGateArgs(
+                username=users.pull_username,
+                password=users.pull_password,
+                namespace=target.namespace,
+                selectors=[selector(workload) for workload in serving],
+                context=s.kubernetes.context,
+                after=self._serving,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        return gate.username, gate.password
 
     def _kubernetes_provider(self, name: str, s: Settings) -> Provider | None:
         """One Kubernetes provider for every Kubernetes resource, only when there is one: a Docker

@@ -39,11 +39,12 @@ class PullSecretsArgs:
     name: str
     namespaces: Sequence[str]
     endpoint: str
-    username: str
+    username: pulumi.Input[str]
     password: pulumi.Input[str]
     patch_default_service_account: bool
     provider: Provider | None  # None when there are no namespaces
     mirrored: Sequence[str] = ()  # upstream registry names the nodes pull through a mirror of this stack
+    after: Sequence[pulumi.Resource] = ()  # what must hold the credential before a Secret carries it
 
 
 class PullSecrets(pulumi.ComponentResource):
@@ -56,8 +57,8 @@ class PullSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: PullSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:PullSecrets", name, None, opts)
         self.docker_config_json = pulumi.Output.secret(
-            pulumi.Output.from_input(args.password).apply(
-                lambda pw: docker_config_json(args.endpoint, args.username, pw, args.mirrored)
+            pulumi.Output.all(args.username, args.password).apply(
+                lambda up: docker_config_json(args.endpoint, up[0], up[1], args.mirrored)
             )
         )
         if not args.namespaces or args.provider is None:  # no pull secrets, no cluster access needed
@@ -68,7 +69,7 @@ class PullSecrets(pulumi.ComponentResource):
             self.docker_config_json.apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )
         for namespace in args.namespaces:
-            child = pulumi.ResourceOptions(parent=self, provider=provider)
+            child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.after))
             secret = Secret(
                 f"{name}-{namespace}",
                 metadata={"name": args.name, "namespace": namespace, "labels": LABELS},

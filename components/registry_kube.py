@@ -73,6 +73,16 @@ UPSTREAM_SECRET_KEYS = {
 PULL_NAME = "registry-pull"  # the read-only Deployment, Service, users Secret and PodDisruptionBudget
 
 
+def mirror_workload(slug: str) -> str:
+    """A mirror's Deployment (and Service, claim, Secrets' prefix)."""
+    return f"{NAME}-mirror-{slug}"[:57].rstrip("-")  # room for `-auth`, `-data`
+
+
+def selector(name: str) -> str:
+    """The label selector of one Deployment's Pods, as kubectl takes it."""
+    return f"app.kubernetes.io/name={name}"
+
+
 def labels(name: str) -> dict[str, str]:
     """The Pod labels (and selector) of one Deployment: its own name, so Services never mix them."""
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
@@ -435,7 +445,7 @@ class RegistryDeployment(pulumi.ComponentResource):
         shared, tls_hash, env_hash = pod_inputs
         upstream = mirror.instance.mirror
         assert upstream is not None
-        workload_name = f"{NAME}-mirror-{upstream.slug}"[:57].rstrip("-")  # room for `-auth`, `-data`
+        workload_name = mirror_workload(upstream.slug)
         workload = Workload(mirror.instance, workload_name, 1, claim=f"{workload_name}-data")
         meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
         registry_class = args.storage.storage_class if args.storage.driver == "filesystem" else None

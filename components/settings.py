@@ -18,6 +18,7 @@ from typing import Any, Literal
 from .images import DeclaredImage, SourceRegistry, parse_images, parse_source_registries
 from .mirrors import Mirror, parse_mirrors
 from .names import (
+    ROTATED_SUFFIX,
     dns_label_ok,
     dns_name_ok,
     dns_subdomain_ok,
@@ -350,6 +351,11 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
         name = item.get("name")
         if not isinstance(name, str) or not name or re.search(r"[:\s]", name) or not name.isprintable():
             p.add(f"{where}.name", name, "must be a non-empty name without ':', white space or control characters")
+            continue
+        if name.endswith(ROTATED_SUFFIX):
+            p.add(
+                f"{where}.name", name, f"must not end with {ROTATED_SUFFIX}: that name is the second name of a rotating pull user"
+            )
             continue
         if name in seen:
             p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")

@@ -21,7 +21,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.generated_secret import new_secret
-from components.htpasswd import reconcile, state_outputs
+from components.htpasswd import PullCredentialProvider, build
 
 MAIN = Path(__file__).resolve().parent.parent / "__main__.py"
 DYNAMIC = "pulumi-python:dynamic:Resource"
@@ -44,7 +44,9 @@ class RegistryMocks(Mocks):
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             state.update(imageId="sha256:" + "ab" * 32, repoDigest="")
         elif args.typ == DYNAMIC and "users" in state:
-            state.update(state_outputs(int(state["cost"]), reconcile(state["users"], int(state["cost"]))))
+            state.update(build(state, {}))
+        elif args.typ == "pulumi-python:dynamic/private-registry:PullCredential":
+            state.update(PullCredentialProvider().create(state).outs or {})
         elif args.typ == DYNAMIC and "length" in state:
             state.update(value=new_secret(int(state["length"])))
         return (f"{name}-id" if args.custom else None), state

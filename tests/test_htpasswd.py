@@ -122,3 +122,67 @@ def test_diff_with_unknown_inputs_during_preview_is_a_change() -> None:
         assert HtpasswdProvider().diff("id", olds, {"users": users, "cost": COST}).changes is True
     assert HtpasswdProvider().diff("id", olds, {"users": [{"name": "a", "password": "pa"}], "cost": rpc.UNKNOWN}).changes
     assert HtpasswdProvider().diff("id", olds, {"users": [{"name": "a", "password": "pa"}], "cost": COST}).changes is False
+
+
+# A rotation of the pull secrets' credential: two names, the old credential kept one run.
+
+
+def rotate(previous: Entry | None, password: str, user: str = "puller") -> htpasswd.PullPlan:
+    return htpasswd.plan_pull(user, password, previous, lambda: htpasswd.hash_password(password, COST))
+
+
+def test_a_first_plan_is_the_user_itself_and_an_unchanged_password_hashes_nothing() -> None:
+    first = rotate(None, "p0")
+    assert first.pull.name == "puller" and first.kept is None
+    with mock.patch.object(htpasswd, "hash_password", side_effect=AssertionError("hashed again")):
+        assert rotate(first.pull, "p0") == htpasswd.PullPlan(first.pull)
+    assert not htpasswd.pull_changes("puller", "p0", {"pull": htpasswd.as_dict(first.pull), "kept": None})
+
+
+def test_a_new_password_goes_under_the_other_name_and_the_old_credential_stays_one_run() -> None:
+    first = rotate(None, "p0").pull
+    second = rotate(first, "p1")
+    assert second.pull.name == "puller~rotated" and second.kept == first
+    assert bcrypt.checkpw(b"p1", second.pull.hash.encode())
+    olds = {"pull": htpasswd.as_dict(second.pull), "kept": htpasswd.as_dict(second.kept)}
+    assert htpasswd.pull_changes("puller", "p1", olds)  # the next run drops the kept credential
+    settled = rotate(second.pull, "p1")
+    assert settled == htpasswd.PullPlan(second.pull)  # `puller~rotated` stays what the pull secrets carry
+    third = rotate(settled.pull, "p2")  # and the next rotation goes back to the user's own name
+    assert third.pull.name == "puller" and third.kept == second.pull
+
+
+def test_switching_the_pull_user_keeps_the_old_users_credential_one_run() -> None:
+    before = rotate(None, "p0").pull
+    after = rotate(before, "q0", user="puller2")
+    assert after.pull.name == "puller2" and after.kept == before
+
+
+def test_the_file_keeps_the_old_line_in_place_and_adds_the_rotated_name() -> None:
+    configured = reconcile([{"name": "pusher", "password": "a"}, {"name": "puller", "password": "p1"}], COST)
+    old = htpasswd.Entry("puller", "p0", htpasswd.hash_password("p0", COST))
+    new = htpasswd.Entry("puller~rotated", "p1", htpasswd.hash_password("p1", COST))
+    plan = {"pull": htpasswd.as_dict(new), "kept": htpasswd.as_dict(old)}
+    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, {"pusher", "puller"}))
+    assert [e.name for e in lines] == ["pusher", "puller", "puller~rotated"]
+    assert lines[1] == old and lines[2] == new  # both credentials valid while the pull secrets switch
+    settled = {"pull": htpasswd.as_dict(new), "kept": None}
+    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(settled, {"pusher", "puller"}))
+    assert lines[:2] == configured and lines[2] == new  # the old password is gone
+    # A removed pull user's kept credential comes after the configured users.
+    plan = {"pull": htpasswd.as_dict(configured[0]), "kept": htpasswd.as_dict(old)}
+    assert [e.name for e in htpasswd.file_entries(configured[:1], htpasswd.extra_entries(plan, {"pusher"}))] == [
+        "pusher",
+        "puller",
+    ]
+
+
+def test_the_file_changes_when_its_extra_entries_do_and_not_for_a_state_from_before() -> None:
+    users = [{"name": "puller", "password": "p0"}]
+    entry = reconcile(users, COST)[0]
+    plain = {"pull": htpasswd.as_dict(entry), "kept": None}
+    before = state_outputs(COST, [entry])  # as a stack from before pull plans had it
+    assert not htpasswd.extra_changes({"users": users, "pullPlan": plain}, before)
+    new = htpasswd.Entry("puller~rotated", "p1", "h")
+    rotating = {"pull": htpasswd.as_dict(new), "kept": htpasswd.as_dict(entry)}
+    assert htpasswd.extra_changes({"users": users, "pullPlan": rotating}, before)

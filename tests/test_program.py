@@ -57,6 +57,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
         DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
+        "pulumi-python:dynamic/private-registry:PullCredential": 1,  # the pull secrets switch them itself
         "docker:index/volume:Volume": 1,
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
@@ -159,12 +160,28 @@ def test_data_volume_is_kept_on_destroy_unless_asked() -> None:
     assert evaluate({**DEV, "retainData": False}).one("docker:index/volume:Volume").retain_on_delete is False
 
 
-def test_pull_secret_depends_on_the_pull_users_password_only() -> None:
+def test_pull_secret_depends_on_the_pull_users_credential_only_and_waits_for_the_registry() -> None:
     run = evaluate({**DEV, "users": [{"name": "admin"}, {"name": "ci"}]})
     secret = run.one(SECRET)
     names = {run.by_urn(u).name for u in secret.dependencies}
     assert "registry-users-file" not in names and "registry-users-ci-password" not in names
-    assert "registry-users-admin-password" in names
+    assert {"registry-users-pull-credential", "registry-registry-container"} <= names
+    credential = run.one("pulumi-python:dynamic/private-registry:PullCredential")
+    assert {run.by_urn(u).name for u in credential.dependencies} == {"registry-users-admin-password"}
+    assert credential.inputs["user"] == "admin"
+
+
+def test_without_pull_secrets_there_is_no_pull_credential_and_the_file_has_no_plan() -> None:
+    run = evaluate({**DEV, "pullSecret": {"namespaces": []}})
+    assert not run.of_type("pulumi-python:dynamic/private-registry:PullCredential")
+    file = next(r for r in run.of_type(DYNAMIC) if r.name == "registry-users-file")
+    assert "pullPlan" not in file.inputs
+    assert json.loads(run.outputs["dockerConfigJson"])["auths"][run.outputs["endpoint"]]["username"] == "admin"
+
+
+def test_a_user_name_ending_like_a_rotated_name_is_refused() -> None:
+    with pytest.raises(Exception, match=r"users\[1\]\.name.*must not end with ~rotated"):
+        evaluate({**DEV, "users": [{"name": "admin"}, {"name": "admin~rotated"}]})
 
 
 def test_pull_secret_namespaces_do_not_feed_the_container() -> None:

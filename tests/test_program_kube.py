@@ -67,6 +67,8 @@ def test_graph_of_the_kubernetes_target(s3: ProgramRun) -> None:
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
         DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
+        "pulumi-python:dynamic/private-registry:PullCredential": 1,
+        "pulumi-python:dynamic/private-registry:PullGate": 1,  # the pull secrets wait for every replica
         "pulumi:providers:kubernetes": 1,
         "kubernetes:core/v1:Namespace": 1,
         SECRET: 4,  # tls, htpasswd, env (HTTP secret, S3 keys), the pull secret in apps
