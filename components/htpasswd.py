@@ -156,13 +156,15 @@ def plan_pull(user: str, password: str, previous: Entry | None, hash_new: Callab
     return PullPlan(Entry(name=name, password=password, hash=hash_new()), previous if rotates else None)
 
 
-def extra_entries(plan: Mapping[str, Any] | None, configured: Collection[str]) -> list[Entry]:
+def extra_entries(plan: Mapping[str, Any] | None, configured: Collection[str], served: Any = None) -> list[Entry]:
     """What the file holds besides the configured users' own lines (a pull plan's outputs): the
-    kept credential (in place of its user's line, if configured) and `<user>~rotated`.
+    kept credential (in place of its user's line, if configured) in the run that rotates only, not
+    when the last run `served` it already, and `<user>~rotated` while the pull secrets carry it.
     """
     if not plan:
         return []
-    extra = [Entry(**plan["kept"])] if plan.get("kept") else []
+    kept = plan.get("kept")
+    extra = [Entry(**kept)] if kept and kept != served else []
     pull = Entry(**plan["pull"])
     if pull.name not in configured:
         extra.append(pull)
@@ -179,11 +181,9 @@ def file_entries(configured: Sequence[Entry], extra: Sequence[Entry]) -> list[En
 
 
 def pull_changes(user: str, password: str, olds: Mapping[str, Any]) -> bool:
-    """Whether a pull plan changes (computed without hashing): a rotation starts, or the credential
-    kept by the last run is dropped.
+    """Whether a rotation starts (computed without hashing). The credential it keeps stays in this
+    resource's state; the file drops it on the next run by itself (`extra_entries`).
     """
-    if olds.get("kept"):
-        return True
     previous = Entry(**olds["pull"]) if olds.get("pull") else None
     return next_pull_name(user, password, previous)[1]
 
@@ -207,14 +207,16 @@ class PullCredentialProvider(ResourceProvider):
     def _outs(props: Mapping[str, Any], previous: Entry | None) -> dict[str, Any]:
         user, password, cost = props["user"], props["password"], int(props["cost"])
         plan = plan_pull(user, password, previous, lambda: hash_password(password, cost))
-        return {**props, "pull": as_dict(plan.pull), "kept": as_dict(plan.kept)}
+        # No kept credential is "", not None: a null output is left out of the state, and a preview
+        # takes a missing output for an unknown one (every preview would then plan the file's update).
+        return {**props, "pull": as_dict(plan.pull), "kept": as_dict(plan.kept) or ""}
 
 
 class PullCredential(Resource, module="private-registry", name="PullCredential"):
     """The credential the pull secrets carry (`pull`) and the one kept valid beside it (`kept`)."""
 
     pull: pulumi.Output[dict[str, str]]
-    kept: pulumi.Output[dict[str, str] | None]
+    kept: pulumi.Output[dict[str, str] | str]  # "" when nothing is kept
 
     def __init__(self, name: str, user: str, password: pulumi.Input[str], cost: int, opts: pulumi.ResourceOptions) -> None:
         props = {"user": user, "password": pulumi.Output.secret(password), "cost": cost, "pull": None, "kept": None}
@@ -254,16 +256,21 @@ def state_outputs(cost: int, entries: Sequence[Entry], extra: Sequence[Entry] = 
     }
 
 
+def served(olds: Mapping[str, Any]) -> Any:
+    """The kept credential the last run wrote into the file, if any."""
+    return (olds.get("pullPlan") or {}).get("kept") or None
+
+
 def build(props: Mapping[str, Any], olds: Mapping[str, Any]) -> dict[str, Any]:
     """The outputs of a create (`olds` empty) or update: the configured entries and the pull plan's."""
-    users, cost = props["users"], int(props["cost"])
-    extra = extra_entries(props.get("pullPlan"), {u["name"] for u in users})
-    return state_outputs(cost, reconcile(users, cost, entries_from_state(olds)), extra)
+    users, cost, plan = props["users"], int(props["cost"]), props.get("pullPlan")
+    extra = extra_entries(plan, {u["name"] for u in users}, served(olds))
+    return {**state_outputs(cost, reconcile(users, cost, entries_from_state(olds)), extra), "pullPlan": plan}
 
 
 def extra_changes(news: Mapping[str, Any], olds: Mapping[str, Any]) -> bool:
     """Whether the extra entries change (names and passwords; a state from before has none)."""
-    wanted = extra_entries(news.get("pullPlan"), {u["name"] for u in news["users"]})
+    wanted = extra_entries(news.get("pullPlan"), {u["name"] for u in news["users"]}, served(olds))
     had = [Entry(**e) for e in olds.get("extra") or []]
     return [(e.name, e.password) for e in wanted] != [(e.name, e.password) for e in had]
 
@@ -288,7 +295,7 @@ class HtpasswdProvider(ResourceProvider):
         return UpdateResult(outs=build(news, olds))
 
 
-SECRET_OUTPUTS = ["entries", "extra", "content"]
+SECRET_OUTPUTS = ["entries", "extra", "pullPlan", "content"]
 
 
 class HtpasswdFile(Resource):

@@ -153,7 +153,9 @@ class PrivateRegistry(pulumi.ComponentResource):
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
         tls = RegistryTls(f"{name}-tls", tls_args(s), child)
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
-        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
+        # Target `kubernetes` only: on target `docker` a new htpasswd file still replaces the container
+        # (an outage for every pull either way), and the run that drops the old one would replace it again.
+        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster" and s.target.kind == "kubernetes"
         pull_user = s.pull_secret.user
         users = Htpasswd(
             f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child
@@ -192,8 +194,6 @@ class PrivateRegistry(pulumi.ComponentResource):
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
                 mirrored=[m.upstream for m in s.mirrors],
-                # After the registry: a new credential goes out only once what serves pulls has it.
-                after=self._serving,
             ),
             child,
         )
@@ -229,12 +229,11 @@ class PrivateRegistry(pulumi.ComponentResource):
     def _pull_credential(
         self, name: str, s: Settings, users: Htpasswd, provider: Provider | None
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """What the pull secrets carry: on target `kubernetes` through the gate that waits until every
-        replica serving pulls holds it (pull_gate.py); on target `docker` once the container runs.
+        """What the pull secrets carry (target `kubernetes`), through the gate that waits until every
+        replica serving pulls accepts it (pull_gate.py).
         """
         target = s.target
-        if not isinstance(target, KubernetesTarget):
-            return users.pull_username, users.pull_password
+        assert isinstance(target, KubernetesTarget)
         serving = [PULL_NAME if s.pull_port is not None else NAME, *(mirror_workload(m.slug) for m in s.mirrors)]
         gate = PullGate(
             f"{name}-pull-gate",

@@ -12,8 +12,8 @@ it), then hands the credential on to the pull secrets. It probes; it never sleep
 The files hold hashes, never passwords; nothing read is printed.
 
 On create there is nothing to wait for: the Pods of a new Deployment mount the Secret as it is.
-Target `docker` needs no gate: a new htpasswd file is in the container when its replacement is
-healthy, and the pull secrets depend on the container.
+Target `docker` does not rotate yet: its htpasswd file is an upload, so a new one replaces the
+container (an outage for every pull whatever the pull secrets hold).
 
 The decisions are plain functions (`running_pods`, `accepts`, `missing`); `KubectlProbe` adapts kubectl.
 """

@@ -48,7 +48,8 @@ KEYS: tuple[Key, ...] = (
     Key("users", "object", [{"name": "admin"}],
         "htpasswd users `[{name, password?, access?}]`; `password` from a config secret (`pulumi config set --secret "
         "--path 'users[0].password' ...`), else generated once and kept in state as a secret. Names: no `:` or white "
-        "space; passwords at most 72 bytes (bcrypt ignores the rest). `access`: `push` (push, pull and, with "
+        "space, not ending in `~rotated` (a rotating pull user's second name); passwords at most 72 bytes "
+        "(bcrypt ignores the rest). `access`: `push` (push, pull and, with "
         "`deleteEnabled`, delete) or `pull` (pull only: accepted by the read-only instance of `pullPort` alone)"),
     Key("bcryptCost", "integer", 10, "bcrypt cost of the hashes of configured passwords; warns below 10. The registry "
         "checks the hash on every request (about 75 ms each at 10 here). Generated passwords (192 random bits) are "

@@ -83,6 +83,7 @@ CA = "tls:index/selfSignedCert:SelfSignedCert"
 SERVER_CERT = "tls:index/locallySignedCert:LocallySignedCert"
 REGISTRY = ("docker:index/container:Container", "kubernetes:apps/v1:Deployment")
 IMAGE = "pulumi-python:dynamic/private-registry:Image"  # a declared image (setting `images`)
+PULL_GATE = "pulumi-python:dynamic/private-registry:PullGate"  # target kubernetes: waits for every replica
 IMAGE_NOTICES = {
     "create": "Image(s) copied into the registry",
     "update": "Image(s) copied again (the source's digest moved, or the name changed)",
@@ -110,8 +111,16 @@ def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users
         lines.append(f"User(s) added: {', '.join(f'`{u}`' for u in added)}.")
     if removed:
         lines.append(f"User(s) removed: {', '.join(f'`{u}`' for u in removed)}: their logins stop working.")
-    if not added and not removed and any(c.name.endswith("-users-file") and c.op == "update" for c in plan):
-        lines.append("A password changes (or the bcrypt cost): the old one stops working for that user.")
+    if any(c.type == PULL_GATE and c.op == "update" for c in plan):
+        lines.append(
+            "The pull secrets' credential rotates: the new password goes in beside the old one, the pull secrets "
+            "switch once every replica accepts it, and the old one stops working at the next `pulumi up`."
+        )
+    elif not added and not removed and any(c.name.endswith("-users-file") and c.op == "update" for c in plan):
+        lines.append(
+            "A password changes (or the bcrypt cost), or the pull password the last rotation kept valid is dropped: "
+            "the old one stops working."
+        )
     for change in plan:
         if change.type != "kubernetes:core/v1:Secret" or "-pull-secrets-" not in change.name:
             continue

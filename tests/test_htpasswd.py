@@ -145,7 +145,8 @@ def test_a_new_password_goes_under_the_other_name_and_the_old_credential_stays_o
     assert second.pull.name == "puller~rotated" and second.kept == first
     assert bcrypt.checkpw(b"p1", second.pull.hash.encode())
     olds = {"pull": htpasswd.as_dict(second.pull), "kept": htpasswd.as_dict(second.kept)}
-    assert htpasswd.pull_changes("puller", "p1", olds)  # the next run drops the kept credential
+    assert not htpasswd.pull_changes("puller", "p1", olds)  # the file drops the kept one by itself
+    assert htpasswd.pull_changes("puller", "p2", olds)
     settled = rotate(second.pull, "p1")
     assert settled == htpasswd.PullPlan(second.pull)  # `puller~rotated` stays what the pull secrets carry
     third = rotate(settled.pull, "p2")  # and the next rotation goes back to the user's own name
@@ -166,9 +167,9 @@ def test_the_file_keeps_the_old_line_in_place_and_adds_the_rotated_name() -> Non
     lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, {"pusher", "puller"}))
     assert [e.name for e in lines] == ["pusher", "puller", "puller~rotated"]
     assert lines[1] == old and lines[2] == new  # both credentials valid while the pull secrets switch
-    settled = {"pull": htpasswd.as_dict(new), "kept": None}
-    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(settled, {"pusher", "puller"}))
-    assert lines[:2] == configured and lines[2] == new  # the old password is gone
+    # The next run: the same plan, its kept credential served once already; the old password is gone.
+    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, {"pusher", "puller"}, served=plan["kept"]))
+    assert lines[:2] == configured and lines[2] == new
     # A removed pull user's kept credential comes after the configured users.
     plan = {"pull": htpasswd.as_dict(configured[0]), "kept": htpasswd.as_dict(old)}
     assert [e.name for e in htpasswd.file_entries(configured[:1], htpasswd.extra_entries(plan, {"pusher"}))] == [
@@ -185,4 +186,11 @@ def test_the_file_changes_when_its_extra_entries_do_and_not_for_a_state_from_bef
     assert not htpasswd.extra_changes({"users": users, "pullPlan": plain}, before)
     new = htpasswd.Entry("puller~rotated", "p1", "h")
     rotating = {"pull": htpasswd.as_dict(new), "kept": htpasswd.as_dict(entry)}
-    assert htpasswd.extra_changes({"users": users, "pullPlan": rotating}, before)
+    news = {"users": users, "pullPlan": rotating}
+    assert htpasswd.extra_changes(news, before)
+    during = htpasswd.build({**news, "cost": COST}, before)  # the rotation: both names
+    assert [e["name"] for e in during["extra"]] == ["puller", "puller~rotated"]
+    assert htpasswd.extra_changes(news, during)  # the next run, with the same plan: the kept one goes
+    after = htpasswd.build({**news, "cost": COST}, during)
+    assert [e["name"] for e in after["extra"]] == ["puller~rotated"]
+    assert not htpasswd.extra_changes(news, after)  # and stays gone

@@ -58,6 +58,18 @@ def test_a_password_change_says_the_container_is_replaced_and_the_pull_secret_ch
     assert "[secret]" not in text
 
 
+def test_a_rotation_of_the_pull_credential_and_the_run_that_drops_the_old_one_say_so() -> None:
+    gate = "pulumi-python:dynamic/private-registry:PullGate"
+    credential = "pulumi-python:dynamic/private-registry:PullCredential"
+    file = Change("update", "registry-users-file", "pulumi-python:dynamic:Resource")
+    rotating = notices([file, Change("update", "registry-users-pull-credential", credential),
+                        Change("update", "registry-pull-gate", gate)], ["admin"], ["admin"])  # fmt: skip
+    assert any("credential rotates" in line and "at the next `pulumi up`" in line for line in rotating)
+    assert not any("A password changes" in line for line in rotating)
+    dropping = notices([file], ["admin"], ["admin"])
+    assert any("the pull password the last rotation kept valid is dropped" in line for line in dropping)
+
+
 def test_users_added_and_removed_are_named() -> None:
     plan = [Change("update", "registry-users-file", "pulumi-python:dynamic:Resource")]
     found = notices(plan, ["admin", "ci"], ["admin", "dave"])

@@ -57,7 +57,6 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
         DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
-        "pulumi-python:dynamic/private-registry:PullCredential": 1,  # the pull secrets switch them itself
         "docker:index/volume:Volume": 1,
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
@@ -160,19 +159,16 @@ def test_data_volume_is_kept_on_destroy_unless_asked() -> None:
     assert evaluate({**DEV, "retainData": False}).one("docker:index/volume:Volume").retain_on_delete is False
 
 
-def test_pull_secret_depends_on_the_pull_users_credential_only_and_waits_for_the_registry() -> None:
+def test_pull_secret_depends_on_the_pull_users_password_only() -> None:
     run = evaluate({**DEV, "users": [{"name": "admin"}, {"name": "ci"}]})
     secret = run.one(SECRET)
     names = {run.by_urn(u).name for u in secret.dependencies}
     assert "registry-users-file" not in names and "registry-users-ci-password" not in names
-    assert {"registry-users-pull-credential", "registry-registry-container"} <= names
-    credential = run.one("pulumi-python:dynamic/private-registry:PullCredential")
-    assert {run.by_urn(u).name for u in credential.dependencies} == {"registry-users-admin-password"}
-    assert credential.inputs["user"] == "admin"
+    assert "registry-users-admin-password" in names
 
 
-def test_without_pull_secrets_there_is_no_pull_credential_and_the_file_has_no_plan() -> None:
-    run = evaluate({**DEV, "pullSecret": {"namespaces": []}})
+def test_target_docker_does_not_rotate_the_pull_credential_and_the_file_has_no_plan() -> None:
+    run = evaluate(DEV)
     assert not run.of_type("pulumi-python:dynamic/private-registry:PullCredential")
     file = next(r for r in run.of_type(DYNAMIC) if r.name == "registry-users-file")
     assert "pullPlan" not in file.inputs

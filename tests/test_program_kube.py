@@ -407,3 +407,30 @@ def test_metrics_are_on_a_pod_port_with_scrape_annotations_and_a_service_monitor
     plain = evaluate(S3, secret_keys=["private-registry:storage"])  # off by default: the Pods as before
     assert "prometheus.io/scrape" not in plain.one(DEPLOYMENT).inputs["spec"]["template"]["metadata"]["annotations"]
     assert not plain.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+
+
+GATE = "pulumi-python:dynamic/private-registry:PullGate"
+
+
+def test_the_pull_secrets_take_their_credential_from_the_gate_after_the_users_secrets(s3: ProgramRun) -> None:
+    gate = s3.one(GATE)
+    assert gate.inputs["namespace"] == "registry-dev" and gate.inputs["context"] == "prod"
+    assert gate.inputs["selectors"] == ["app.kubernetes.io/name=registry"]
+    assert gate.inputs["username"] == "admin"
+    after = {s3.by_urn(u).name for u in gate.dependencies}
+    assert {"registry-users-pull-credential", "registry-deployment-auth"} <= after  # and so the users Secret
+    secret = next(r for r in s3.of_type(SECRET) if r.name == "registry-pull-secrets-apps")
+    assert "registry-pull-gate" in {s3.by_urn(u).name for u in secret.dependencies}
+    credential = s3.one("pulumi-python:dynamic/private-registry:PullCredential")
+    assert {s3.by_urn(u).name for u in credential.dependencies} == {"registry-users-admin-password"}
+    file = next(r for r in s3.of_type("pulumi-python:dynamic:Resource") if r.name == "registry-users-file")
+    assert file.inputs["pullPlan"]["pull"]["name"] == "admin"
+
+
+def test_with_a_pull_port_the_gate_waits_for_the_read_only_replicas_and_the_mirrors(pull: ProgramRun) -> None:
+    assert pull.one(GATE).inputs["selectors"] == ["app.kubernetes.io/name=registry-pull"]
+    run = evaluate({**S3, "mirrors": {"docker.io": {"port": 30502, "remoteUrl": "https://registry-1.docker.io"}}})
+    assert run.one(GATE).inputs["selectors"] == [
+        "app.kubernetes.io/name=registry",
+        "app.kubernetes.io/name=registry-mirror-docker-io",
+    ]

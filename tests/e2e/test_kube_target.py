@@ -305,6 +305,7 @@ def test_deleting_a_registry_pod_while_a_loop_pulls(reg: KubeRegistry) -> None:
 
 def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegistry) -> None:
     before = restart_counts()
+    old_password = reg.outputs["passwords"]["puller"]
     new_password = "puller-" + os.urandom(8).hex()
     # Two loops: one as a user whose password stays, one as the kubelet does it (the credentials of
     # the pull secret in the cluster, read again for every pull).
@@ -312,44 +313,61 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
     kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
     with stable, kubelet:
         reg.stack.set_secret("users[1].password", new_password)
-        # What a PR check's plain preview shows: the htpasswd Secret and the pull secret change in
-        # place; the Deployment does not change at all.
+        # What a PR check's plain preview shows: the users Secret, the gate and the pull secret change
+        # in place; the Deployment does not change at all.
         assert planned(reg.stack) == {
             ("update", "registry-users-file"),
+            ("update", "registry-users-pull-credential"),
             ("update", "registry-deployment-auth"),
+            ("update", "registry-pull-gate"),
             ("update", f"registry-pull-secrets-{APPS}"),
         }
         started = time.perf_counter()
         reg.stack.up()
         up_seconds = time.perf_counter() - started
-        # No restart: the same Pods, and each of them accepts the new password once the kubelet has
-        # refreshed the mounted Secret (Distribution re-reads the htpasswd file when it changes).
-        reloaded = wait_until(lambda: reg.replicas_accepting("puller", new_password) == 2, 180, "both replicas", 0.5)
+        # The pull secret switched to the new password under the user's second name, only once both
+        # replicas accepted it; the old credential still works until the next run.
+        assert reg.pull_secret_client().user == "puller~rotated"
+        assert reg.replicas_accepting("puller~rotated", new_password) == 2
+        assert reg.replicas_accepting("puller", old_password) == 2
         assert restart_counts() == before, "the password change restarted or replaced registry Pods"
         time.sleep(2)
     record(
-        f"kubernetes target: password change in one up: up {up_seconds:.1f} s; both replicas accept the new "
-        f"password {reloaded:.1f} s after it, without a restart"
+        f"kubernetes target: one-step password change of the pull user: up {up_seconds:.1f} s (the gate waits for both replicas)"
     )
     record(f"kubernetes target: pulls as another user during the password change: {stable.summary()}")
     record(f"kubernetes target: pulls with the pull secret during the one-step password change: {kubelet.summary()}")
     assert stable.pulls > 10 and stable.failures == 0, stable.errors[:3]
-    assert kubelet.pulls > 0  # it recovers; its failures while the replicas reload are the figure above
+    assert kubelet.pulls > 10 and kubelet.failures == 0, kubelet.errors[:3]
+
+    # The next run drops the old credential: the pull secret stays as it is.
+    kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
+    with kubelet:
+        assert planned(reg.stack) == {("update", "registry-users-file"), ("update", "registry-deployment-auth")}
+        reg.stack.up()
+        gone = wait_until(lambda: reg.replicas_accepting("puller", old_password) == 0, 180, "the old password refused", 0.5)
+        time.sleep(1)
+    record(f"kubernetes target: the next up drops the old pull password: refused by both replicas {gone:.1f} s after it")
+    assert kubelet.pulls > 10 and kubelet.failures == 0, kubelet.errors[:3]
+    reg.stack.pulumi("preview", "--expect-no-changes")
     reg.refresh()
 
-    # The rotation no pull notices: a second user first, the pull secret switched once every replica knows it.
+    # Another pull user, the old one removed, in one up: the gate again; then a certificate renewal.
     users = reg.users()
     stable = PullLoop(lambda: reg.client("pusher"), "e2e/small", "1", reg.small)
     kubelet = PullLoop(reg.pull_secret_client, "e2e/small", "1", reg.small)
     with stable, kubelet:
-        reg.stack.configure({"users": [*users, {"name": "puller2"}]})
+        reg.stack.configure(
+            {
+                "users": [*(u for u in users if u["name"] != "puller"), {"name": "puller2"}],
+                "pullSecret": {"namespaces": [APPS], "user": "puller2", "patchDefaultServiceAccount": True},
+            }
+        )
+        started = time.perf_counter()
         reg.stack.up()
-        password2 = reg.refresh()["passwords"]["puller2"]
-        known = wait_until(lambda: reg.replicas_accepting("puller2", password2) == 2, 180, "both replicas", 0.5)
-        reg.stack.configure({"pullSecret": {"namespaces": [APPS], "user": "puller2", "patchDefaultServiceAccount": True}})
-        reg.stack.up()
-        reg.stack.configure({"users": [u for u in reg.users() if u["name"] != "puller"]})
-        reg.stack.up()
+        switched = time.perf_counter() - started
+        assert reg.pull_secret_client().user == "puller2"
+        reg.stack.up()  # drops the old user's kept credential
         reg.refresh()
         # A new server certificate from the same CA: TLS is read at start, so the replicas roll one by one.
         before_cert = reg.outputs["certificateExpiresAt"]
@@ -362,9 +380,9 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
         reg.stack.up()
         record(f"kubernetes target: certificate renewal, rolling update: up {time.perf_counter() - started:.1f} s")
         time.sleep(2)
-    record(f"kubernetes target: two-user rotation: the new user known to both replicas {known:.1f} s after its up")
-    record(f"kubernetes target: pulls as another user, two-user rotation and renewal: {stable.summary()}")
-    record(f"kubernetes target: pulls with the pull secret, two-user rotation and renewal: {kubelet.summary()}")
+    record(f"kubernetes target: pull user switched and the old one removed in one up: {switched:.1f} s")
+    record(f"kubernetes target: pulls as another user, pull user switch and renewal: {stable.summary()}")
+    record(f"kubernetes target: pulls with the pull secret, pull user switch and renewal: {kubelet.summary()}")
     assert stable.pulls > 10 and stable.failures == 0, stable.errors[:3]
     assert kubelet.pulls > 10 and kubelet.failures == 0, kubelet.errors[:3]
     assert reg.refresh()["certificateExpiresAt"] != before_cert
