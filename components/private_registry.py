@@ -141,6 +141,7 @@ class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
     _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
+    _pull_files: list[pulumi.Resource]  # target docker: the config files of the containers serving pulls
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         s = args.settings
@@ -153,9 +154,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
         tls = RegistryTls(f"{name}-tls", tls_args(s), child)
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
-        # Target `kubernetes` only: on target `docker` a new htpasswd file still replaces the container
-        # (an outage for every pull either way), and the run that drops the old one would replace it again.
-        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster" and s.target.kind == "kubernetes"
+        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
         pull_user = s.pull_secret.user
         users = Htpasswd(
             f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child
@@ -194,6 +193,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
                 mirrored=[m.upstream for m in s.mirrors],
+                after=self._pull_files,
             ),
             child,
         )
@@ -229,11 +229,13 @@ class PrivateRegistry(pulumi.ComponentResource):
     def _pull_credential(
         self, name: str, s: Settings, users: Htpasswd, provider: Provider | None
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """What the pull secrets carry (target `kubernetes`), through the gate that waits until every
-        replica serving pulls accepts it (pull_gate.py).
+        """What the pull secrets carry. Target `kubernetes`: through the gate that waits until every
+        replica serving pulls accepts it (pull_gate.py). Target `docker`: the pull secrets wait for the
+        files of the containers serving pulls, which take a new htpasswd file at their next request.
         """
         target = s.target
-        assert isinstance(target, KubernetesTarget)
+        if not isinstance(target, KubernetesTarget):
+            return users.pull_username, users.pull_password
         serving = [PULL_NAME if s.pull_port is not None else NAME, *(mirror_workload(m.slug) for m in s.mirrors)]
         gate = PullGate(
             f"{name}-pull-gate",
@@ -303,7 +305,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
-            self._serving = [deployment]
+            self._serving, self._pull_files = [deployment], []
             outputs = {
                 "registryNamespace": deployment.namespace,
                 "registryDeployment": deployment.deployment_name,
@@ -324,6 +326,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         )
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         self._serving = [registry]
+        self._pull_files = [] if s.pull_port is not None else [registry.config_files]
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
         self._mirror_containers(name, s, instance, target)
         if s.pull_port is not None:
@@ -337,6 +340,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 limits=target.limits,
             )
             pull = RegistryContainer(f"{name}-pull", beside, child)
+            self._pull_files.append(pull.config_files)
             outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
         return outputs
 
@@ -346,7 +350,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         """
         child = pulumi.ResourceOptions(parent=self)
         for mirror in s.mirrors:
-            RegistryContainer(
+            cache = RegistryContainer(
                 f"{name}-mirror-{mirror.slug}",
                 RegistryContainerArgs(
                     instance=replace(instance, role="mirror", mirror=mirror),
@@ -358,6 +362,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 ),
                 child,
             )
+            self._pull_files.append(cache.config_files)
 
     def _mirror_outputs(self, s: Settings) -> dict[str, pulumi.Output]:
         """Where each mirror is, and the `hosts.toml` that sends the nodes' pulls of its upstream there."""

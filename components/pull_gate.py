@@ -12,8 +12,9 @@ it), then hands the credential on to the pull secrets. It probes; it never sleep
 The files hold hashes, never passwords; nothing read is printed.
 
 On create there is nothing to wait for: the Pods of a new Deployment mount the Secret as it is.
-Target `docker` does not rotate yet: its htpasswd file is an upload, so a new one replaces the
-container (an outage for every pull whatever the pull secrets hold).
+Target `docker` needs no gate: its htpasswd file is rewritten in place in the config volume
+(config_volume.py) and read at the registry's next request, so the pull secrets only wait for that
+write.
 
 The decisions are plain functions (`running_pods`, `accepts`, `missing`); `KubectlProbe` adapts kubectl.
 """

@@ -44,6 +44,7 @@ class PullSecretsArgs:
     patch_default_service_account: bool
     provider: Provider | None  # None when there are no namespaces
     mirrored: Sequence[str] = ()  # upstream registry names the nodes pull through a mirror of this stack
+    after: Sequence[pulumi.Resource] = ()  # what must hold a new credential before the Secrets carry it
 
 
 class PullSecrets(pulumi.ComponentResource):
@@ -68,7 +69,7 @@ class PullSecrets(pulumi.ComponentResource):
             self.docker_config_json.apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )
         for namespace in args.namespaces:
-            child = pulumi.ResourceOptions(parent=self, provider=provider)
+            child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.after))
             secret = Secret(
                 f"{name}-{namespace}",
                 metadata={"name": args.name, "namespace": namespace, "labels": LABELS},

@@ -1,19 +1,24 @@
-"""The registry container (pulumi-docker): image, named data volume, TLS, htpasswd, health check.
+"""The registry container (pulumi-docker): image, named data volume, config volume, health check.
 
-Cert, key and htpasswd are delivered with the provider's `uploads`, not host paths, so a remote
-Docker host works too. Uploads are replace-only in the provider: a password change or a cert
-renewal replaces the container. The container is deleted before its replacement is created (same
-name, same port), and the registry drains in-flight requests on stop.
+Cert, key and htpasswd are written into a config volume by a one-shot step (config_volume.py), not
+host paths, so a remote Docker host works too; the container mounts it read-only. A password change
+rewrites the htpasswd file in place and restarts nothing; a certificate renewal replaces the
+container (TLS is read at start; a label carries the certificate's hash). The container runs as a
+non-root user with a read-only root file system (a tmpfs at /tmp), no capabilities and
+`no-new-privileges`. It is deleted before its replacement is created (same name, same port), and
+the registry drains in-flight requests on stop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
+from .config_volume import MOUNT, ConfigFiles, own_data_hook
 from .distribution import (
     CERT_PATH,
     DRAIN_SECONDS,
@@ -21,6 +26,7 @@ from .distribution import (
     HTTP_SECRET_BYTES,
     KEY_PATH,
     PORT,
+    RUN_AS,
     STORAGE_ROOT,
     UPSTREAM_CA_PATH,
     Instance,
@@ -31,7 +37,29 @@ from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 from .settings import ContainerLimits, StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
-PRIVATE, PUBLIC = "0400", "0444"  # the key and htpasswd: readable by the registry's user (root) only
+PRIVATE, PUBLIC = "0400", "0444"  # the key and htpasswd: readable by the registry's user only
+TLS_LABEL = "io.private-registry.tls-sha256"  # what the registry reads only at start: a change replaces it
+
+
+def config_files(instance: Instance) -> dict[str, tuple[pulumi.Input[str], str]]:
+    """The files of the config volume (path inside it -> content, mode)."""
+
+    def inside(path: str) -> str:
+        return path.removeprefix(MOUNT + "/")
+
+    files: dict[str, tuple[pulumi.Input[str], str]] = {
+        inside(CERT_PATH): (instance.cert_pem, PUBLIC),
+        inside(KEY_PATH): (instance.key_pem, PRIVATE),
+        inside(HTPASSWD_PATH): (instance.htpasswd, PRIVATE),
+    }
+    if instance.mirror is not None and instance.mirror.ca is not None:
+        files[inside(UPSTREAM_CA_PATH)] = (instance.mirror.ca, PUBLIC)
+    return files
+
+
+def tls_hash(cert: str, key: str, upstream_ca: str | None) -> str:
+    """The label value: a hash of what TLS reads at start (never the material itself)."""
+    return hashlib.sha256("\0".join([cert, key, upstream_ca or ""]).encode()).hexdigest()
 
 
 def container_env(instance: Instance, http_secret: str) -> list[str]:
@@ -102,6 +130,21 @@ class RegistryContainer(pulumi.ComponentResource):
             f"{name}-remove-leftover-container",
             leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, pulumi.Config("docker").get("host")),
         )
+        self.config_files: pulumi.Resource
+        docker_host = pulumi.Config("docker").get("host")
+        # The registry's files, written in place into a volume of their own (config_volume.py).
+        config_volume = docker.Volume(
+            f"{name}-config", name=f"{args.container_name}-config", opts=pulumi.ResourceOptions(parent=self)
+        ).name
+        files = ConfigFiles(f"{name}-config-files", config_volume, image, config_files(instance), docker_host,
+                            pulumi.ResourceOptions(parent=self))  # fmt: skip
+        upstream_ca = instance.mirror.ca if instance.mirror is not None else None
+        started_with = pulumi.Output.unsecret(
+            pulumi.Output.all(instance.cert_pem, instance.key_pem).apply(lambda ck: tls_hash(ck[0], ck[1], upstream_ca))
+        )
+        hooks: list[pulumi.ResourceHook | Callable[[pulumi.ResourceHookArgs], Awaitable[None] | None]] = [remove_leftover]
+        if args.shared_volume is None:  # a shared volume is its writer's to own
+            hooks.append(pulumi.ResourceHook(f"{name}-own-data-volume", own_data_hook(lambda i: str(i["image"]), docker_host)))
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
@@ -111,21 +154,13 @@ class RegistryContainer(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=volume_name, container_path=STORAGE_ROOT, read_only=instance.role == "read-only" or None
-                )
+                ),
+                docker.ContainerVolumeArgs(volume_name=config_volume, container_path=MOUNT, read_only=True),
             ],
             envs=envs,
-            uploads=[
-                docker.ContainerUploadArgs(file=CERT_PATH, content=instance.cert_pem, permissions=PUBLIC),
-                docker.ContainerUploadArgs(file=KEY_PATH, content=pulumi.Output.secret(instance.key_pem), permissions=PRIVATE),
-                docker.ContainerUploadArgs(
-                    file=HTPASSWD_PATH, content=pulumi.Output.secret(instance.htpasswd), permissions=PRIVATE
-                ),
-                *(
-                    [docker.ContainerUploadArgs(file=UPSTREAM_CA_PATH, content=instance.mirror.ca, permissions=PUBLIC)]
-                    if instance.mirror is not None and instance.mirror.ca is not None
-                    else []
-                ),
-            ],
+            user=f"{RUN_AS}:{RUN_AS}",
+            read_only=True,
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=health_check_command(),
                 interval="2s",
@@ -146,14 +181,19 @@ class RegistryContainer(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts={"max-size": args.limits.log_max_size, "max-file": str(args.limits.log_max_files)},
             stop_timeout=DRAIN_SECONDS + 5,
-            labels=[docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi")],
+            labels=[
+                docker.ContainerLabelArgs(label="io.private-registry.managed-by", value="pulumi"),
+                docker.ContainerLabelArgs(label=TLS_LABEL, value=started_with),
+            ],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=True,
-                hooks=pulumi.ResourceHookBinding(before_create=[remove_leftover]),
+                depends_on=[files],
+                hooks=pulumi.ResourceHookBinding(before_create=hooks),
             ),
         )
 
+        self.config_files = files  # what must be written before the pull secrets carry a new credential
         self.container_name = container.name
         self.volume_name = volume_name
         self.register_outputs({"containerName": self.container_name, "volumeName": self.volume_name})

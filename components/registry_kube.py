@@ -42,6 +42,7 @@ from .distribution import (
     METRICS_PATH,
     METRICS_PORT,
     PORT,
+    RUN_AS,
     STORAGE_ROOT,
     UPSTREAM_CA_PATH,
     Instance,
@@ -89,7 +90,6 @@ def labels(name: str) -> dict[str, str]:
 
 
 LABELS = labels(NAME)
-RUN_AS = 1000  # any non-root id: the registry binary needs no user of its own in the image
 # The Service keeps sending new connections to a terminating Pod until kube-proxy has seen its
 # endpoint go; the Pod goes on serving that long before the registry starts draining.
 PRESTOP_SECONDS = 5

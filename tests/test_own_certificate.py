@@ -77,7 +77,6 @@ def test_the_program_issues_nothing_and_serves_your_certificate() -> None:
     assert not [r for r in run.registrations if r.type.startswith("tls:")]
     assert run.outputs["caCertificate"] == CA.cert_pem
     assert run.outputs["certificateExpiresAt"] == SERVER.cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    container = run.one("docker:index/container:Container")
-    uploads = {u["file"]: u for u in container.inputs["uploads"]}
-    assert uploads["/etc/distribution/certs/tls.crt"]["content"] == SERVER.cert_pem
-    assert "uploads" in container.secret_inputs  # the key among them
+    files = run.one("pulumi-python:dynamic/private-registry:ConfigFiles")
+    assert files.inputs["files"]["certs/tls.crt"]["content"] == SERVER.cert_pem
+    assert "files" in files.secret_inputs  # the key among them

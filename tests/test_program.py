@@ -40,8 +40,21 @@ def env_of(container: Registration) -> dict[str, str]:
     return dict(item.split("=", 1) for item in container.inputs["envs"])
 
 
-def upload(container: Registration, path: str) -> str:
-    return next(u["content"] for u in container.inputs["uploads"] if u["file"] == path)
+CONFIG_FILES = "pulumi-python:dynamic/private-registry:ConfigFiles"
+
+
+def named_volume(run: ProgramRun, name: str) -> Registration:
+    return next(v for v in run.of_type("docker:index/volume:Volume") if v.inputs["name"] == name)
+
+
+def config_file(run: ProgramRun, container: Registration, path: str) -> dict[str, str]:
+    """The file `path` (as the registry reads it) that the container's config volume gets: content and mode."""
+    files = next(r for r in run.of_type(CONFIG_FILES) if r.parent == container.parent)
+    return dict(files.inputs["files"][path.removeprefix("/etc/distribution/")])
+
+
+def upload(run: ProgramRun, container: Registration, path: str) -> str:
+    return config_file(run, container, path)["content"]
 
 
 def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
@@ -57,7 +70,9 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
         DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
-        "docker:index/volume:Volume": 1,
+        "docker:index/volume:Volume": 2,  # the data volume and the config volume
+        "pulumi-python:dynamic/private-registry:ConfigFiles": 1,
+        "pulumi-python:dynamic/private-registry:PullCredential": 1,
         CONTAINER: 1,
         "pulumi:providers:kubernetes": 1,
         SECRET: 1,
@@ -84,7 +99,7 @@ def test_every_child_has_its_component_as_parent_and_a_derived_name(dev: Program
 
 def test_container_gets_tls_htpasswd_and_the_data_volume(dev: ProgramRun) -> None:
     container = dev.one(CONTAINER)
-    volume = dev.one("docker:index/volume:Volume")
+    volume = named_volume(dev, "registry-data-dev")
     env = env_of(container)
     assert env["REGISTRY_AUTH"] == "htpasswd"
     assert env["REGISTRY_HTTP_TLS_CERTIFICATE"] == "/etc/distribution/certs/tls.crt"
@@ -92,21 +107,31 @@ def test_container_gets_tls_htpasswd_and_the_data_volume(dev: ProgramRun) -> Non
     assert env["REGISTRY_AUTH_HTPASSWD_PATH"] == "/etc/distribution/auth/htpasswd"
     assert len(env["REGISTRY_HTTP_SECRET"]) >= 40 and env["REGISTRY_HTTP_DRAINTIMEOUT"] == "5s"
     server_cert = next(r for r in dev.of_type("tls:index/locallySignedCert:LocallySignedCert"))
-    assert "MOCK registry-tls-server-cert" in upload(container, "/etc/distribution/certs/tls.crt")
-    assert "MOCK registry-tls-server-key" in upload(container, "/etc/distribution/certs/tls.key")
+    assert "MOCK registry-tls-server-cert" in upload(dev, container, "/etc/distribution/certs/tls.crt")
+    assert "MOCK registry-tls-server-key" in upload(dev, container, "/etc/distribution/certs/tls.key")
     assert server_cert.inputs["allowedUses"] == ["server_auth", "digital_signature", "key_encipherment"]
-    assert container.inputs["volumes"] == [{"containerPath": "/var/lib/registry", "volumeName": "registry-data-dev"}]
+    assert container.inputs["volumes"] == [
+        {"containerPath": "/var/lib/registry", "volumeName": "registry-data-dev"},
+        {"containerPath": "/etc/distribution", "volumeName": "registry-dev-config", "readOnly": True},
+    ]
     assert volume.inputs["name"] == "registry-data-dev"
+    # Non-root, read-only root file system, a tmpfs where Distribution may write besides its volume.
+    assert (container.inputs["user"], container.inputs["readOnly"]) == ("1000:1000", True)
+    assert container.inputs["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
+    files = dev.one(CONFIG_FILES)
+    assert (files.inputs["volume"], files.inputs["image"]) == ("registry-dev-config", container.inputs["image"])
+    assert "files" in files.secret_inputs and "uploads" not in container.inputs
     assert container.inputs["ports"] == [{"internal": 5000, "external": 5000}]
     assert container.inputs["restart"] == "always" and container.inputs["wait"] is True
     assert container.inputs["healthcheck"]["tests"][:2] == ["CMD", "wget"]
     assert container.inputs["image"] == "private-registry/registry:3.1.2-local"
     assert container.delete_before_replace is True
-    assert {"envs", "uploads"} <= container.secret_inputs
+    assert "envs" in container.secret_inputs
+    assert dev.by_urn(files.urn).name in {dev.by_urn(u).name for u in container.dependencies}  # written first
 
 
 def test_htpasswd_upload_matches_the_users_and_the_pull_secret(dev: ProgramRun) -> None:
-    htpasswd = upload(dev.one(CONTAINER), "/etc/distribution/auth/htpasswd")
+    htpasswd = upload(dev, dev.one(CONTAINER), "/etc/distribution/auth/htpasswd")
     hashes = dict(line.split(":", 1) for line in htpasswd.splitlines())
     assert list(hashes) == ["admin"]
     secret = dev.one(SECRET)
@@ -155,20 +180,25 @@ def test_generated_values_are_marked_secret_by_their_resources(dev: ProgramRun) 
 
 
 def test_data_volume_is_kept_on_destroy_unless_asked() -> None:
-    assert evaluate(DEV).one("docker:index/volume:Volume").retain_on_delete is True
-    assert evaluate({**DEV, "retainData": False}).one("docker:index/volume:Volume").retain_on_delete is False
+    assert named_volume(evaluate(DEV), "registry-data-dev").retain_on_delete is True
+    assert named_volume(evaluate({**DEV, "retainData": False}), "registry-data-dev").retain_on_delete is False
+    assert not named_volume(evaluate(DEV), "registry-dev-config").retain_on_delete  # written again by every create
 
 
-def test_pull_secret_depends_on_the_pull_users_password_only() -> None:
+def test_pull_secret_depends_on_the_pull_users_credential_only_and_waits_for_the_files() -> None:
     run = evaluate({**DEV, "users": [{"name": "admin"}, {"name": "ci"}]})
     secret = run.one(SECRET)
     names = {run.by_urn(u).name for u in secret.dependencies}
-    assert "registry-users-file" not in names and "registry-users-ci-password" not in names
-    assert "registry-users-admin-password" in names
+    # Another user's change leaves the pull secret alone; a new credential goes out once the
+    # registry's htpasswd file holds it (rewritten in place: the container is not in between).
+    assert names == {"registry-users-pull-credential", "registry-registry-config-files"}
+    credential = run.one("pulumi-python:dynamic/private-registry:PullCredential")
+    assert {run.by_urn(u).name for u in credential.dependencies} == {"registry-users-admin-password"}
+    assert credential.inputs["user"] == "admin"
 
 
-def test_target_docker_does_not_rotate_the_pull_credential_and_the_file_has_no_plan() -> None:
-    run = evaluate(DEV)
+def test_without_pull_secrets_there_is_no_pull_credential_and_the_file_has_no_plan() -> None:
+    run = evaluate({**DEV, "pullSecret": {"namespaces": []}})
     assert not run.of_type("pulumi-python:dynamic/private-registry:PullCredential")
     file = next(r for r in run.of_type(DYNAMIC) if r.name == "registry-users-file")
     assert "pullPlan" not in file.inputs
@@ -228,8 +258,10 @@ def test_cluster_mode_keeps_the_kubeconfig_path_out_of_the_provider_inputs(monke
 def test_container_carries_the_label_the_leftover_hook_checks_and_the_hook(dev: ProgramRun) -> None:
     container = dev.one(CONTAINER)
     labels = {item["label"]: item["value"] for item in container.inputs["labels"]}
-    assert labels == {MANAGED_BY_LABEL: MANAGED_BY}
-    assert container.before_create_hooks == ["registry-registry-remove-leftover-container"]
+    assert labels.pop(MANAGED_BY_LABEL) == MANAGED_BY
+    # A hash of what TLS reads at start (a renewal replaces the container), never the material itself.
+    assert len(labels.pop("io.private-registry.tls-sha256")) == 64 and not labels
+    assert container.before_create_hooks == ["registry-registry-remove-leftover-container", "registry-registry-own-data-volume"]
     # The hook reads the data volume from these inputs (the volume at the storage root).
     assert data_volume(container.inputs, STORAGE_ROOT) == "registry-data-dev"
 
@@ -238,14 +270,14 @@ def test_configured_secret_password_is_used() -> None:
     settings: dict[str, Any] = {**DEV, "users": [{"name": "admin", "password": "from-config"}, {"name": "ci"}]}
     run = evaluate(settings, secret_keys=["private-registry:users"])
     assert run.outputs["passwords"]["admin"] == "from-config" and len(run.outputs["passwords"]["ci"]) >= 32
-    hashes = dict(line.split(":", 1) for line in upload(run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
+    hashes = dict(line.split(":", 1) for line in upload(run, run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
     assert bcrypt.checkpw(b"from-config", hashes["admin"].encode())
 
 
 def test_configured_passwords_get_the_cost_and_generated_ones_the_lowest() -> None:
     settings: dict[str, Any] = {**DEV, "bcryptCost": 11, "users": [{"name": "admin", "password": "from-config"}, {"name": "ci"}]}
     run = evaluate(settings, secret_keys=["private-registry:users"])
-    hashes = dict(line.split(":", 1) for line in upload(run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
+    hashes = dict(line.split(":", 1) for line in upload(run, run.one(CONTAINER), "/etc/distribution/auth/htpasswd").splitlines())
     assert hashes["admin"].startswith("$2b$11$") and hashes["ci"].startswith(f"$2b${GENERATED_PASSWORD_COST:02d}$")
 
 
@@ -336,9 +368,14 @@ def test_a_pull_port_adds_a_read_only_container_on_the_same_volume() -> None:
     assert env_of(reader)["REGISTRY_STORAGE_DELETE_ENABLED"] == "false"
     assert "REGISTRY_STORAGE_MAINTENANCE" in env_of(reader) and "REGISTRY_STORAGE_MAINTENANCE" not in env_of(writer)
     # The writer knows the push user only; the reader every user.
-    assert [line.split(":")[0] for line in upload(writer, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci"]
-    assert [line.split(":")[0] for line in upload(reader, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci", "puller"]
-    assert len(run.of_type("docker:index/volume:Volume")) == 1  # one volume, shared
+    assert [line.split(":")[0] for line in upload(run, writer, "/etc/distribution/auth/htpasswd").splitlines()] == ["ci"]
+    assert [line.split(":")[0] for line in upload(run, reader, "/etc/distribution/auth/htpasswd").splitlines()] == [
+        "ci",
+        "puller",
+    ]
+    assert [v.inputs["name"] for v in run.of_type("docker:index/volume:Volume") if "data" in v.inputs["name"]] == [
+        "registry-data-dev"
+    ]  # one data volume, shared
     # Images keep the name CI pushes by: the pull secret is keyed by the endpoint and holds the pull
     # user; the node's hosts.toml (in the endpoint's folder) sends every pull to the read-only instance.
     config = json.loads(base64.b64decode(run.one(SECRET).inputs["data"][".dockerconfigjson"]))
@@ -406,7 +443,7 @@ def test_a_mirror_is_a_proxy_container_with_a_volume_of_its_own_and_nodes_get_it
         and variables["REGISTRY_PROXY_PASSWORD"] == "upstream-secret"
     )
     assert {"envs"} <= mirror.secret_inputs
-    assert upload(mirror, "/etc/distribution/upstream/ca.crt") == ca
+    assert upload(run, mirror, "/etc/distribution/upstream/ca.crt") == ca
     assert mirror.inputs["ports"] == [{"internal": 5000, "external": 5002}]
     volumes = {v.inputs["name"]: v for v in run.of_type("docker:index/volume:Volume")}
     assert mirror.inputs["volumes"][0]["volumeName"] == "registry-data-dev-mirror-harbor-corp-8443"
@@ -430,8 +467,9 @@ def test_every_registry_container_runs_without_capabilities_with_bounded_memory_
         assert container.inputs["securityOpts"] == ["no-new-privileges:true"]
         assert container.inputs["memory"] == 256
         assert (container.inputs["logDriver"], container.inputs["logOpts"]) == ("json-file", {"max-size": "5m", "max-file": "2"})
-        modes = {u["file"]: u["permissions"] for u in container.inputs["uploads"]}
-        assert modes["/etc/distribution/certs/tls.key"] == modes["/etc/distribution/auth/htpasswd"] == "0400"
+        key, htpasswd = (config_file(run, container, f)["mode"] for f in ("certs/tls.key", "auth/htpasswd"))
+        assert key == htpasswd == "0400" and config_file(run, container, "certs/tls.crt")["mode"] == "0444"
+        assert (container.inputs["user"], container.inputs["readOnly"]) == ("1000:1000", True)
     with pytest.raises(Exception, match=r"container\.memoryMiB = 8: must be an integer in 64\.\.1048576"):
         evaluate({**DEV, "container": {"memoryMiB": 8}})
     with pytest.raises(Exception, match=r"container = \{.memoryMiB.: 256\}: is only used with target = docker"):

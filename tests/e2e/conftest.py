@@ -212,4 +212,4 @@ def throwaway_registry_stack(workdir: Path, name: str, settings: dict[str, Any])
     finally:
         stack.pulumi("destroy", "--yes", check=False)
         run(["docker", "rm", "-f", container], check=False)
-        run(["docker", "volume", "rm", volume], check=False)
+        run(["docker", "volume", "rm", volume, f"{container}-config"], check=False)

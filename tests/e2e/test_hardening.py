@@ -1,10 +1,11 @@
-"""End to end on the sandbox: the Docker target's containers run hardened, and a stack of the last
-release before it (main at 512e699) moves over in place with its images.
+"""End to end on the sandbox: the Docker target's containers run hardened, and stacks of the last
+releases before it (main at 512e699, before capabilities were dropped, and at 3814098, before the
+non-root user and the read-only root file system) move over in place with their images.
 
-What `docker inspect` and `docker exec` show: every capability dropped, `no-new-privileges`, the
-memory limit and json-file log rotation of setting `container`, the key and htpasswd mode 0400
-(the cert 0444); push, pull and the health check as before; a plain and a `--refresh` preview
-stay clean.
+What `docker inspect` and `docker exec` show: a non-root user (1000), a read-only root file system
+with a tmpfs at /tmp, every capability dropped, `no-new-privileges`, the memory limit and json-file
+log rotation of setting `container`, the key and htpasswd mode 0400 and the user's (the cert
+0444); push, pull and the health check as before; a plain and a `--refresh` preview stay clean.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient
 from tests.e2e.test_images import on_bridge
 from tests.e2e.test_upgrade import stack_of_old_program, upgrade
 
-LAST_MAIN_BEFORE = "512e69939597f43dd2dc98d5f87f2f6422e9001e"  # main before the hardening (2026-12-02)
+# main before the hardening, and before its second part (non-root, read-only root, the config volume)
+MAINS_BEFORE = ("512e69939597f43dd2dc98d5f87f2f6422e9001e", "381409869b89cbadd538c9608a8be5583b851a21")
 
 
 def hardened(container: str, memory_mib: int, log: tuple[str, str]) -> str:
@@ -34,14 +38,21 @@ def hardened(container: str, memory_mib: int, log: tuple[str, str]) -> str:
         ["docker", "exec", container, "/bin/busybox", "stat", "-c", "%a %u %n",
          "/etc/distribution/certs/tls.key", "/etc/distribution/auth/htpasswd", "/etc/distribution/certs/tls.crt"]
     ).stdout.split("\n")  # fmt: skip
-    assert [m.split(" ")[:2] for m in modes if m] == [["400", "0"], ["400", "0"], ["444", "0"]], modes
+    assert [m.split(" ")[:2] for m in modes if m] == [["400", "1000"], ["400", "1000"], ["444", "1000"]], modes
+    assert (inspected["Config"]["User"], host["ReadonlyRootfs"]) == ("1000:1000", True), (inspected["Config"]["User"], host)
+    assert host["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}, host["Tmpfs"]
+    refused = run(["docker", "exec", container, "/bin/busybox", "touch", "/etc/distribution/auth/x", "/x"], check=False)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr, refused.stderr
     status = run(["docker", "exec", container, "/bin/busybox", "cat", "/proc/1/status"]).stdout
     effective = next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:"))
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert set(uids) == {"1000"}, uids
     no_new = next(line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs:"))
     assert effective == "0000000000000000" and no_new == "1", (effective, no_new)
     return (
+        f"user {inspected['Config']['User']} (Uid {' '.join(uids)}), ReadonlyRootfs {host['ReadonlyRootfs']}, "
         f"CapDrop {host['CapDrop']}, CapEff {effective}, NoNewPrivs {no_new}, Memory {host['Memory']}, "
-        f"logs {host['LogConfig']['Config']}, key and htpasswd mode 400"
+        f"logs {host['LogConfig']['Config']}, key and htpasswd mode 400 owned by 1000"
     )
 
 
@@ -58,23 +69,34 @@ def test_the_registry_container_runs_hardened(workdir: Path) -> None:
         record(f"hardening, target docker: {summary}")
 
 
-def test_a_stack_of_the_last_main_moves_over_in_place_with_its_images(workdir: Path) -> None:
-    with stack_of_old_program(workdir, "harden-upgrade", LAST_MAIN_BEFORE, {"users": [{"name": "ci"}]}) as (stack, container):
+@pytest.mark.parametrize("commit", MAINS_BEFORE, ids=lambda c: c[:7])
+def test_a_stack_of_an_earlier_main_moves_over_in_place_with_its_images(workdir: Path, commit: str) -> None:
+    name = f"harden-{commit[:7]}"
+    with stack_of_old_program(workdir, name, commit, {"users": [{"name": "ci"}]}) as (stack, container):
         stack.up()
         out: dict[str, Any] = stack.outputs()
         client = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
-        image = client.push_image("team/kept", "1")
+        image = client.push_image("team/kept", "1")  # written as root by the old container
         upgrade(stack)
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
-        assert planned == {("replace", "registry-registry-container")}, json.dumps(steps, indent=1)[:3000]
+        assert {
+            ("replace", "registry-registry-container"),
+            ("create", "registry-registry-config"),
+            ("create", "registry-registry-config-files"),
+        } <= planned, json.dumps(steps, indent=1)[:3000]
+        assert not {(op, n) for op, n in planned if op not in ("create", "replace") or n.endswith("-data")}, planned
         seconds = stack.up()
         after: dict[str, Any] = stack.outputs()
         assert (after["dataVolume"], after["passwords"]["ci"]) == (out["dataVolume"], out["passwords"]["ci"])
         client.assert_image("team/kept", "1", image)
+        # The data volume now belongs to the registry's user: the non-root registry writes into it.
+        owners = run(["docker", "exec", container, "/bin/busybox", "find", "/var/lib/registry", "!", "-user", "1000"]).stdout
+        assert owners.strip() == "", owners[:500]
+        client.assert_image("team/after", "1", client.push_image("team/after", "1"))
         summary = hardened(container, 512, ("10m", "3"))
         stack.pulumi("preview", "--expect-no-changes")
         record(
-            f"hardening: a stack of main {LAST_MAIN_BEFORE[:7]} upgraded in place in {seconds:.1f} s "
-            f"(the container replaced once, its image kept): {summary}"
+            f"hardening: a stack of main {commit[:7]} upgraded in place in {seconds:.1f} s "
+            f"(the container replaced once, its images kept and the data volume given to user 1000): {summary}"
         )

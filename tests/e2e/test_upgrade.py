@@ -62,7 +62,7 @@ def stack_of_old_program(workdir: Path, name: str, commit: str, settings: dict[s
     finally:
         stack.pulumi("destroy", "--yes", check=False)
         run(["docker", "rm", "-f", container], check=False)
-        run(["docker", "volume", "rm", volume], check=False)
+        run(["docker", "volume", "rm", volume, f"{container}-config"], check=False)
 
 
 def http_secret(container: str) -> str:
