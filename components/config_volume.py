@@ -41,6 +41,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from .distribution import RUN_AS, STORAGE_ROOT
+from .htpasswd import is_unknown
 from .leftover_container import data_volume
 
 MOUNT = "/etc/distribution"  # where the registry reads the volume (read-only)
@@ -154,6 +155,9 @@ class ConfigFilesProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Only what is written and where (not the serialized provider, which changes with the code).
         replaces = ["volume"] if olds.get("volume") != news.get("volume") else []
+        if is_unknown(news.get("files")) or is_unknown(news.get("image")):
+            # Known only once the run makes them (a new password, certificate or image): a change.
+            return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
         changed = bool(replaces) or olds.get("digest") != files_digest(news["files"]) or olds.get("image") != news["image"]
         return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
 

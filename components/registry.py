@@ -133,11 +133,11 @@ class RegistryContainer(pulumi.ComponentResource):
         self.config_files: pulumi.Resource
         docker_host = pulumi.Config("docker").get("host")
         # The registry's files, written in place into a volume of their own (config_volume.py).
-        config_volume = docker.Volume(
-            f"{name}-config", name=f"{args.container_name}-config", opts=pulumi.ResourceOptions(parent=self)
-        ).name
-        files = ConfigFiles(f"{name}-config-files", config_volume, image, config_files(instance), docker_host,
-                            pulumi.ResourceOptions(parent=self))  # fmt: skip
+        volume = docker.Volume(f"{name}-config", name=f"{args.container_name}-config", opts=pulumi.ResourceOptions(parent=self))
+        config_volume = volume.name
+        # The name as a plain string (known in every preview), and the volume as a dependency.
+        files = ConfigFiles(f"{name}-config-files", f"{args.container_name}-config", image, config_files(instance), docker_host,
+                            pulumi.ResourceOptions(parent=self, depends_on=[volume]))  # fmt: skip
         upstream_ca = instance.mirror.ca if instance.mirror is not None else None
         started_with = pulumi.Output.unsecret(
             pulumi.Output.all(instance.cert_pem, instance.key_pem).apply(lambda ck: tls_hash(ck[0], ck[1], upstream_ca))

@@ -78,6 +78,9 @@ class RegistryClient:
     def with_password(self, password: str) -> RegistryClient:
         return RegistryClient(self.endpoint, self.ca_pem, self.user, password)
 
+    def with_user(self, user: str, password: str) -> RegistryClient:
+        return RegistryClient(self.endpoint, self.ca_pem, user, password)
+
     def answers(self) -> bool:
         """The registry answers over TLS verified against the CA (`GET /v2/`: 200, or 401 for an old password)."""
         try:

@@ -7,6 +7,7 @@ The recovery steps are the README's ("Recovering from an interrupted `pulumi up`
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -54,11 +55,14 @@ def sigkill_up_after(registry: Deployed, events: list[dict[str, Any]], action: s
         orphans.extend(pid for pid in session_processes(cli.process.pid) if pid != cli.process.pid)
 
 
-def change_password(registry: Deployed) -> str:
-    """A new password for the pull user: the next `up` replaces the container."""
-    password = "admin-" + os.urandom(8).hex()
-    registry.stack.set_secret("users[0].password", password)
-    return password
+VALIDITY_DAYS = itertools.count(200)
+
+
+def replace_container(registry: Deployed) -> None:
+    """A new server certificate (another validity): TLS is read at start, so the next `up` replaces
+    the container (a password change no longer does: the htpasswd file is rewritten in place).
+    """
+    registry.stack.configure({"validityDays": next(VALIDITY_DAYS)})
 
 
 def assert_converged(registry: Deployed, image: tuple[str, str, bytes], repo: str) -> None:
@@ -75,7 +79,7 @@ def assert_converged(registry: Deployed, image: tuple[str, str, bytes], repo: st
 def test_sigint_during_the_replacement_then_a_plain_up_recovers(registry: Deployed) -> None:
     image = registry.client.push_image("faults/sigint", "1")
     old = container_id(registry.container)
-    change_password(registry)
+    replace_container(registry)
     with OutageProbe(registry.client) as probe, docker_events(registry.container) as events:
         cli = CliRun(registry.stack, "up", "--yes", "--skip-preview")
         try:
@@ -104,7 +108,7 @@ def test_sigint_during_the_replacement_then_a_plain_up_recovers(registry: Deploy
 def test_sigkill_during_the_replacement_then_cancel_and_up_recover(registry: Deployed) -> None:
     image = registry.client.push_image("faults/sigkill", "1")
     old = container_id(registry.container)
-    change_password(registry)
+    replace_container(registry)
     orphans: list[int] = []
     try:
         with OutageProbe(registry.client) as probe, docker_events(registry.container) as events:
@@ -153,7 +157,7 @@ def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(reg
     # Killed later, during the health wait: the new container runs (and serves). The hook does not
     # remove a running container, even one of this stack: the next `up` stops, naming it.
     image = registry.client.push_image("faults/sigkill-started", "1")
-    new_password = change_password(registry)
+    replace_container(registry)
     orphans: list[int] = []
     try:
         with docker_events(registry.container) as events:
@@ -166,7 +170,7 @@ def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(reg
         assert refused.returncode != 0, output
         assert f"container '{registry.container}' ({started[:12]}) is this stack's registry but running" in output, output
         assert f"docker rm -f {registry.container}" in output, output
-        assert container_id(registry.container) == started and registry.client.with_password(new_password).authenticated()
+        assert container_id(registry.container) == started and registry.client.authenticated()
         # The message's steps.
         run(["docker", "rm", "-f", registry.container])
         registry.stack.pulumi("up", "--yes", "--skip-preview")
@@ -179,7 +183,7 @@ def test_sigkill_after_the_new_container_started_stops_the_next_up_naming_it(reg
 
 def test_two_ups_at_once_one_is_refused_by_the_lock(registry: Deployed) -> None:
     image = registry.client.push_image("faults/concurrent", "1")
-    change_password(registry)
+    replace_container(registry)
     first = CliRun(registry.stack, "up", "--yes", "--skip-preview")
     try:
         wait_until(lambda: bool(lock_files(registry.stack)), 60, "the first `up` holds the stack's lock")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, SANDBOX_CLUSTER, TEST_IMAGE, Stack, free_port, record, run
-from tests.e2e.faults import OutageProbe, RegistryClient, wait_until
+from tests.e2e.faults import OutageProbe, RegistryClient, container_id
 
 NAMESPACES = ["default", "e2e-apps"]
 
@@ -195,43 +195,87 @@ def test_preview_right_after_up_shows_no_changes(deployment: Deployment) -> None
     record(f"pulumi preview (no changes): {time.perf_counter() - started:.1f} s")
 
 
-def test_password_change_touches_only_what_depends_on_it(deployment: Deployment) -> None:
+def test_password_change_rewrites_htpasswd_in_place_and_restarts_nothing(deployment: Deployment) -> None:
     stack = deployment.stack
     before = deployment.outputs
-    old_container = run(["docker", "inspect", "-f", "{{.Id}}", deployment.container]).stdout.strip()
+    old_container = container_id(deployment.container)
     old_lines = htpasswd_lines(deployment.container)
     stack.set_secret("users[1].password", "ci-" + os.urandom(8).hex())
     steps = stack.preview_steps()
     changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps}
-    touched = {name for _, name in changed}
-    assert touched == {"registry-users-file", "registry-registry-container"}, changed
-    assert ("update", "registry-users-file") in changed
-    assert any(
-        op in ("replace", "delete-replaced", "create-replacement")
-        for op, name in changed
-        if name == "registry-registry-container"
-    )
+    # ci is not the pull user: neither the pull credential nor the pull secrets change.
+    assert changed == {("update", "registry-users-file"), ("update", "registry-registry-config-files")}, changed
     started = time.perf_counter()
     admin = RegistryClient(before["endpoint"], before["caCertificate"], "admin", before["passwords"]["admin"])
     with OutageProbe(admin) as probe:
         stack.up()
-        wait_until(lambda: probe.down_since is None, 30, "the probe sees the new container answer")
-    record(f"pulumi up (password change, container replaced): {time.perf_counter() - started:.1f} s")
-    record(f"registry unavailable during the container replacement: {probe.longest:.1f} s (longest gap)")
-    assert probe.longest > 0, "the replacement must have been observed by the probe"
+        time.sleep(1)
+    record(f"pulumi up (password change, htpasswd rewritten in place): {time.perf_counter() - started:.1f} s")
+    record(f"registry unavailable during the password change: {probe.longest:.1f} s (longest gap)")
+    assert probe.longest == 0, "the registry must go on answering"
     after = deployment.refresh_outputs()
     # Booleans, so that a failing assert prints no password.
     kept = [after["passwords"][u] == before["passwords"][u] for u in ("admin", "reader", "ci")]
     assert kept == [True, True, False], "only ci's password may change (admin, reader, ci)"
     assert after["caCertificate"] == before["caCertificate"]
-    new_container = run(["docker", "inspect", "-f", "{{.Id}}", deployment.container]).stdout.strip()
-    assert new_container != old_container
+    assert container_id(deployment.container) == old_container, "the container must not be replaced"
     new_lines = htpasswd_lines(deployment.container)
     assert new_lines["admin"] == old_lines["admin"] and new_lines["reader"] == old_lines["reader"]
     assert new_lines["ci"] != old_lines["ci"]
-    # The image pushed before the replacement is still there: the named volume survived.
-    deployment.docker("rmi", deployment.image_ref, check=False)
-    deployment.docker("pull", deployment.image_ref)
+    ci = RegistryClient(after["endpoint"], after["caCertificate"], "ci", after["passwords"]["ci"])
+    assert ci.authenticated(), "the running registry takes the new password at its next request"
+    stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_pull_password_rotation_in_one_up_while_a_loop_pulls_with_the_pull_secret(deployment: Deployment) -> None:
+    from tests.e2e.test_kube_target import PullLoop
+
+    stack = deployment.stack
+    out = deployment.refresh_outputs()
+    old_password = out["passwords"]["admin"]
+    admin = RegistryClient(out["endpoint"], out["caCertificate"], "admin", old_password)
+    image = admin.push_image("e2e/rotation", "1")
+    old_container = container_id(deployment.container)
+
+    def from_pull_secret() -> RegistryClient:
+        """As the kubelet does it: the credentials of the pull secret in the cluster, read for every pull."""
+        secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", "e2e-apps", "-o", "json").stdout)
+        entry = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"][out["endpoint"]]
+        return RegistryClient(out["endpoint"], out["caCertificate"], entry["username"], entry["password"])
+
+    kubelet = PullLoop(from_pull_secret, "e2e/rotation", "1", image)
+    with kubelet:
+        time.sleep(1)
+        stack.set_secret("users[0].password", "admin-" + os.urandom(8).hex())
+        planned = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in stack.preview_steps()}
+        assert planned == {
+            ("update", "registry-users-file"),
+            ("update", "registry-users-pull-credential"),
+            ("update", "registry-registry-config-files"),
+            *(("update", f"registry-pull-secrets-{n}") for n in NAMESPACES),
+        }, planned
+        started = time.perf_counter()
+        stack.up()
+        up_seconds = time.perf_counter() - started
+        assert from_pull_secret().user == "admin~rotated"
+        assert admin.authenticated(), "the old credential stays valid until the next up"
+        time.sleep(1)
+    record(
+        f"target docker: one-step pull password change: up {up_seconds:.1f} s; pulls with the pull secret: {kubelet.summary()}"
+    )
+    assert kubelet.pulls > 10 and kubelet.failures == 0 and kubelet.retries == 0, kubelet.errors[:3]
+    assert container_id(deployment.container) == old_container, "the container must not be replaced"
+    # The next up drops the old password; the pull secrets stay as they are.
+    kubelet = PullLoop(from_pull_secret, "e2e/rotation", "1", image)
+    with kubelet:
+        planned = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in stack.preview_steps()}
+        assert planned == {("update", "registry-users-file"), ("update", "registry-registry-config-files")}, planned
+        stack.up()
+        time.sleep(1)
+    assert kubelet.pulls > 5 and kubelet.failures == 0 and kubelet.retries == 0, kubelet.errors[:3]
+    assert not admin.authenticated(), "the old password is refused after the next up"
+    after = deployment.refresh_outputs()
+    assert RegistryClient(after["endpoint"], after["caCertificate"], "admin", after["passwords"]["admin"]).authenticated()
     stack.pulumi("preview", "--expect-no-changes")
 
 
