@@ -85,7 +85,8 @@ KEYS: tuple[Key, ...] = (
         only="docker"),
     Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, logMaxSize, "
         "logMaxFiles}`: a memory limit, and json-file logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
-        "also runs with all capabilities dropped and `no-new-privileges`, the key and htpasswd mode 0400", only="docker"),
+        "also runs as user 1000 with a read-only root file system, all capabilities dropped and "
+        "`no-new-privileges`, its files in a config volume (the key and htpasswd mode 0400)", only="docker"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
         "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`", only="docker"),
     Key("retainData", "boolean", True, "keep the image data on `pulumi destroy`: the data volume (target `docker`) or "

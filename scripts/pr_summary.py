@@ -72,6 +72,12 @@ PLAIN_NOTICES: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "**The data volume leaves the stack**: kept on the Docker host with `retainData: true`, deleted with "
         "its images otherwise; a new name starts an empty registry.",
     ),
+    (
+        "pulumi-python:dynamic/private-registry:ConfigFiles",
+        ("update",),
+        "The registry's files (htpasswd, certificate) are rewritten in place in its config volume: a password "
+        "change restarts nothing, the registry reads the new htpasswd file at its next request.",
+    ),
     ("kubernetes:apps/v1:Deployment", ("update",), "The registry Pods roll one at a time (none unavailable): pulls go on."),
     (
         "kubernetes:core/v1:Namespace",
@@ -94,7 +100,8 @@ IMAGE_NOTICES = {
 def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users: Sequence[str]) -> list[str]:
     """What a user of the registry will notice, in plain words, most disruptive first."""
     lines: list[str] = []
-    by = {(c.type, c.op) for c in plan}
+    # A config volume (the registry's files, written again by every create) is not the data volume.
+    by = {(c.type, c.op) for c in plan if not (c.type == "docker:index/volume:Volume" and c.name.endswith("-config"))}
     if any((kind, "create") in by for kind in REGISTRY):
         lines.append("The registry is created: nothing runs yet that anyone could notice.")
     if (CA, "replace") in by:

@@ -122,3 +122,13 @@ def test_declared_images_are_listed_by_what_happens_to_them() -> None:
         "Image(s) copied again (the source's digest moved, or the name changed): `base/busybox:1.37`.",
         "Image(s) no longer declared (they stay in the registry): `old/tool:2`.",
     ]
+
+
+def test_files_rewritten_in_place_say_nothing_restarts_and_a_config_volume_is_not_the_data_volume() -> None:
+    files = Change("update", "registry-registry-config-files", "pulumi-python:dynamic/private-registry:ConfigFiles")
+    found = notices([files], ["admin"], ["admin"])
+    assert any("rewritten in place" in line and "restarts nothing" in line for line in found)
+    gone = notices([Change("delete", "registry-mirror-docker-io-config", "docker:index/volume:Volume")], [], [])
+    assert not any("data volume" in line for line in gone)
+    data = notices([Change("delete", "registry-registry-data", "docker:index/volume:Volume")], [], [])
+    assert any("The data volume leaves the stack" in line for line in data)

@@ -210,11 +210,13 @@ def test_rotating_the_pull_password_keeps_pods_pulling(cluster: Cluster) -> None
     old = json.loads(cluster.outputs["dockerConfigJson"])
     cluster.stack.set_secret("users[0].password", "puller-" + os.urandom(8).hex())
     cluster.stack.up()
-    cluster.refresh()
+    rotated = json.loads(cluster.refresh()["dockerConfigJson"])["auths"][cluster.endpoint]
+    assert rotated["username"] == "puller~rotated"  # the new password under the user's second name
+    same = rotated["password"] == cluster.outputs["passwords"]["puller"]  # a bool: no password in a report
+    assert same, "the pull secret carries the user's new password"
     name = cluster.run_pod(PATCHED, "after-rotation")
     phase, _ = cluster.wait_pod(PATCHED, name)
     assert phase == "Succeeded", cluster.events(PATCHED, name)
-    # The old credentials no longer work: a pull secret holding them is refused.
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -223,6 +225,13 @@ def test_rotating_the_pull_password_keeps_pods_pulling(cluster: Cluster) -> None
         "data": {".dockerconfigjson": base64.b64encode(json.dumps(old).encode()).decode()},
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(secret))  # on stdin: never on a command line
+    # Until the next run the old credentials still work (what a Pod started just before had) ...
+    kept = cluster.run_pod(UNPATCHED, "old-credentials-kept", secret="old-creds")
+    phase, _ = cluster.wait_pod(UNPATCHED, kept)
+    assert phase == "Succeeded", cluster.events(UNPATCHED, kept)
+    # ... and the next run drops them: a pull secret holding them is refused.
+    cluster.stack.up()
+    cluster.stack.pulumi("preview", "--expect-no-changes")
     refused = cluster.run_pod(UNPATCHED, "never", secret="old-creds")
     phase, _ = cluster.wait_pod(UNPATCHED, refused)
     assert phase in ("ErrImagePull", "ImagePullBackOff")

@@ -94,11 +94,14 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
         # The target guard (2026-12) records the target; it touches nothing. The container is replaced
-        # once for the hardening of 2026-12 (no capabilities, key mode 0400, memory and log limits).
+        # once for the hardening of 2026-12 (non-root, read-only root, no capabilities, its files in a
+        # config volume written by a one-shot step, memory and log limits).
         expected = {
             ("create", "private-registry:index:NodeTrust"),
             ("create", "pulumi-python:dynamic:Resource"),
             ("replace", "docker:index/container:Container"),
+            ("create", "docker:index/volume:Volume"),
+            ("create", "pulumi-python:dynamic/private-registry:ConfigFiles"),
         }
         assert planned == expected, json.dumps(steps, indent=1)[:3000]
         stack.up()
@@ -134,9 +137,17 @@ def test_a_stack_from_before_named_clusters_is_stopped_until_it_names_one_and_th
             planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in steps}
             # the guard records the named cluster in place (and the provider its context, if it shows
             # one); no Kubernetes object is replaced or deleted, the pull secret stays as it is (the
-            # container is replaced once for the hardening of 2026-12)
+            # container is replaced once for the hardening of 2026-12, its files go into a config
+            # volume, and the pull credential of rotations is recorded)
             assert ("update", "registry-target") in planned, json.dumps(steps, indent=1)[:3000]
-            allowed = {("update", "registry-target"), ("update", "registry-k8s"), ("replace", "registry-registry-container")}
+            allowed = {
+                ("update", "registry-target"),
+                ("update", "registry-k8s"),
+                ("replace", "registry-registry-container"),
+                ("create", "registry-registry-config"),
+                ("create", "registry-registry-config-files"),
+                ("create", "registry-users-pull-credential"),
+            }
             assert planned <= allowed, json.dumps(steps, indent=1)[:3000]
             stack.up()
             stack.pulumi("preview", "--expect-no-changes")
