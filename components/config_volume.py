@@ -3,7 +3,8 @@
 Why a volume and not the provider's `uploads`: uploads are replace-only (a password change replaced
 the container: every pull failed for about 2 s), and dockerd refuses to copy into a container
 whose root file system is read-only (`container rootfs is marked read-only`). So each registry
-container gets a config volume, mounted read-only at `/etc/distribution` (the paths of
+container gets a config volume `<container>-config` (the resource's own: its first write creates it,
+its delete removes it), mounted read-only at `/etc/distribution` (the paths of
 `distribution.py`: `certs/tls.crt`, `certs/tls.key`, `auth/htpasswd`, a mirror's `upstream/ca.crt`,
 and the image's own `config.yml`, copied from the image so that its defaults stay). The resource
 `ConfigFiles` (a dynamic provider) writes them with a one-shot container of the registry's own
@@ -146,6 +147,17 @@ def one_shot(
         raise ConfigVolumeError(f"the one-shot container of {image} failed (exit {done.returncode}): {message}")
 
 
+def remove_volume(host: str | None, volume: str) -> None:
+    """`docker volume rm`; a volume that is gone already is fine."""
+    command = ["docker", *(["-H", host] if host else []), "volume", "rm", volume]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ConfigVolumeError(f"could not remove volume {volume}: {err}") from err
+    if done.returncode != 0 and "no such volume" not in done.stderr.lower():
+        raise ConfigVolumeError(f"could not remove volume {volume}: {done.stderr.strip()[:500]}")
+
+
 class ConfigFilesProvider(ResourceProvider):
     """Dynamic provider of `ConfigFiles`; see the module docstring."""
 
@@ -163,6 +175,10 @@ class ConfigFilesProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs=self._write(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """The volume goes with the files (after the container that mounted it: it depends on them)."""
+        remove_volume(props.get("dockerHost"), props["volume"])
 
     @staticmethod
     def _write(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -141,7 +141,7 @@ class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
     _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
-    _pull_files: list[pulumi.Resource]  # target docker: the config files of the containers serving pulls
+    _pull_servers: list[pulumi.Resource]  # target docker: the containers serving pulls (with their files)
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         s = args.settings
@@ -193,7 +193,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
                 mirrored=[m.upstream for m in s.mirrors],
-                after=self._pull_files,
+                after=self._pull_servers,
             ),
             child,
         )
@@ -231,7 +231,7 @@ class PrivateRegistry(pulumi.ComponentResource):
     ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """What the pull secrets carry. Target `kubernetes`: through the gate that waits until every
         replica serving pulls accepts it (pull_gate.py). Target `docker`: the pull secrets wait for the
-        files of the containers serving pulls, which take a new htpasswd file at their next request.
+        containers serving pulls and their files (a new htpasswd file is read at the next request).
         """
         target = s.target
         if not isinstance(target, KubernetesTarget):
@@ -305,7 +305,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
-            self._serving, self._pull_files = [deployment], []
+            self._serving, self._pull_servers = [deployment], []
             outputs = {
                 "registryNamespace": deployment.namespace,
                 "registryDeployment": deployment.deployment_name,
@@ -326,7 +326,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         )
         registry = RegistryContainer(f"{name}-registry", on_host, child)
         self._serving = [registry]
-        self._pull_files = [] if s.pull_port is not None else [registry.config_files]
+        self._pull_servers = [] if s.pull_port is not None else [registry]
         outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
         self._mirror_containers(name, s, instance, target)
         if s.pull_port is not None:
@@ -340,7 +340,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 limits=target.limits,
             )
             pull = RegistryContainer(f"{name}-pull", beside, child)
-            self._pull_files.append(pull.config_files)
+            self._pull_servers.append(pull)
             outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
         return outputs
 
@@ -362,7 +362,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 ),
                 child,
             )
-            self._pull_files.append(cache.config_files)
+            self._pull_servers.append(cache)
 
     def _mirror_outputs(self, s: Settings) -> dict[str, pulumi.Output]:
         """Where each mirror is, and the `hosts.toml` that sends the nodes' pulls of its upstream there."""

@@ -130,14 +130,12 @@ class RegistryContainer(pulumi.ComponentResource):
             f"{name}-remove-leftover-container",
             leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, pulumi.Config("docker").get("host")),
         )
-        self.config_files: pulumi.Resource
         docker_host = pulumi.Config("docker").get("host")
         # The registry's files, written in place into a volume of their own (config_volume.py).
-        volume = docker.Volume(f"{name}-config", name=f"{args.container_name}-config", opts=pulumi.ResourceOptions(parent=self))
-        config_volume = volume.name
-        # The name as a plain string (known in every preview), and the volume as a dependency.
-        files = ConfigFiles(f"{name}-config-files", f"{args.container_name}-config", image, config_files(instance), docker_host,
-                            pulumi.ResourceOptions(parent=self, depends_on=[volume]))  # fmt: skip
+        # The volume is the resource's own: its first write creates it, its delete removes it.
+        config_volume = f"{args.container_name}-config"
+        files = ConfigFiles(f"{name}-config-files", config_volume, image, config_files(instance), docker_host,
+                            pulumi.ResourceOptions(parent=self))  # fmt: skip
         upstream_ca = instance.mirror.ca if instance.mirror is not None else None
         started_with = pulumi.Output.unsecret(
             pulumi.Output.all(instance.cert_pem, instance.key_pem).apply(lambda ck: tls_hash(ck[0], ck[1], upstream_ca))
@@ -193,7 +191,6 @@ class RegistryContainer(pulumi.ComponentResource):
             ),
         )
 
-        self.config_files = files  # what must be written before the pull secrets carry a new credential
         self.container_name = container.name
         self.volume_name = volume_name
         self.register_outputs({"containerName": self.container_name, "volumeName": self.volume_name})

@@ -89,7 +89,7 @@ CA = "tls:index/selfSignedCert:SelfSignedCert"
 SERVER_CERT = "tls:index/locallySignedCert:LocallySignedCert"
 REGISTRY = ("docker:index/container:Container", "kubernetes:apps/v1:Deployment")
 IMAGE = "pulumi-python:dynamic/private-registry:Image"  # a declared image (setting `images`)
-PULL_GATE = "pulumi-python:dynamic/private-registry:PullGate"  # target kubernetes: waits for every replica
+PULL_CREDENTIAL = "pulumi-python:dynamic/private-registry:PullCredential"  # updated: the pull secrets rotate
 IMAGE_NOTICES = {
     "create": "Image(s) copied into the registry",
     "update": "Image(s) copied again (the source's digest moved, or the name changed)",
@@ -100,8 +100,7 @@ IMAGE_NOTICES = {
 def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users: Sequence[str]) -> list[str]:
     """What a user of the registry will notice, in plain words, most disruptive first."""
     lines: list[str] = []
-    # A config volume (the registry's files, written again by every create) is not the data volume.
-    by = {(c.type, c.op) for c in plan if not (c.type == "docker:index/volume:Volume" and c.name.endswith("-config"))}
+    by = {(c.type, c.op) for c in plan}
     if any((kind, "create") in by for kind in REGISTRY):
         lines.append("The registry is created: nothing runs yet that anyone could notice.")
     if (CA, "replace") in by:
@@ -118,10 +117,10 @@ def notices(plan: Sequence[Change], deployed_users: Sequence[str], planned_users
         lines.append(f"User(s) added: {', '.join(f'`{u}`' for u in added)}.")
     if removed:
         lines.append(f"User(s) removed: {', '.join(f'`{u}`' for u in removed)}: their logins stop working.")
-    if any(c.type == PULL_GATE and c.op == "update" for c in plan):
+    if any(c.type == PULL_CREDENTIAL and c.op == "update" for c in plan):
         lines.append(
             "The pull secrets' credential rotates: the new password goes in beside the old one, the pull secrets "
-            "switch once every replica accepts it, and the old one stops working at the next `pulumi up`."
+            "switch once the registry accepts it (every replica), and the old one stops working at the next `pulumi up`."
         )
     elif not added and not removed and any(c.name.endswith("-users-file") and c.op == "update" for c in plan):
         lines.append(

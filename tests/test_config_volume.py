@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
+from typing import Any
 
+import pytest
 from pulumi.runtime import rpc
 
 from components.config_volume import (
     ConfigFilesProvider,
+    ConfigVolumeError,
     files_digest,
     own_data_script,
+    remove_volume,
     tar_archive,
     write_script,
 )
@@ -65,3 +70,23 @@ def test_diff_compares_a_digest_of_the_files_and_replaces_only_for_another_volum
     assert moved.changes and moved.replaces == ["volume"]
     unknown = provider.diff("id", olds, {"volume": "v", "image": "i", "files": rpc.UNKNOWN})
     assert unknown.changes and not unknown.replaces
+
+
+def test_deleting_the_files_removes_their_volume_and_a_volume_gone_already_is_fine(monkeypatch: Any) -> None:
+    calls: list[list[str]] = []
+
+    def fake(stderr: str, code: int) -> Any:
+        def run(command: list[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
+            calls.append(command)
+            return subprocess.CompletedProcess(command, code, "", stderr)
+
+        return run
+
+    monkeypatch.setattr(subprocess, "run", fake("", 0))
+    ConfigFilesProvider().delete("id", {"volume": "registry-dev-config", "dockerHost": "ssh://host"})
+    assert calls == [["docker", "-H", "ssh://host", "volume", "rm", "registry-dev-config"]]
+    monkeypatch.setattr(subprocess, "run", fake("Error: No such volume: registry-dev-config", 1))
+    remove_volume(None, "registry-dev-config")
+    monkeypatch.setattr(subprocess, "run", fake("Error response from daemon: volume is in use", 1))
+    with pytest.raises(ConfigVolumeError, match="volume is in use"):
+        remove_volume(None, "registry-dev-config")

@@ -33,7 +33,7 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import BackgroundLoop, RegistryClient
+from tests.e2e.faults import BackgroundLoop, RegistryClient, container_id
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
 USERS = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
@@ -152,10 +152,13 @@ def test_a_running_single_endpoint_stack_gains_a_pull_endpoint_without_losing_im
         ci = RegistryClient(before["endpoint"], before["caCertificate"], "ci", before["passwords"]["ci"])
         image = ci.push_image("team/kept", "1")
         s.configure({"users": USERS, "pullPort": free_port()})
+        writer = container_id(before["containerName"])
         preview = s.pulumi("preview", "--diff").stdout
-        assert "registry-pull-container" in preview and "registry-registry-container" in preview, preview
+        # The writer's htpasswd (now the push users only) is rewritten in place: its container stays.
+        assert "registry-pull-container" in preview and "registry-registry-config-files" in preview, preview
         seconds = s.up()
-        record(f"pull endpoint added to a running stack: pulumi up {seconds:.1f} s (the registry container replaced once)")
+        assert container_id(before["containerName"]) == writer, "the writer's container must not be replaced"
+        record(f"pull endpoint added to a running stack: pulumi up {seconds:.1f} s (the writer's htpasswd rewritten in place)")
         after: dict[str, Any] = s.outputs()
         assert (after["endpoint"], after["dataVolume"], after["passwords"]["ci"]) == (
             before["endpoint"],

@@ -164,8 +164,9 @@ def test_a_team_shares_the_registry_stack_through_one_s3_backend(team: dict[str,
         assert summary.read_text().startswith(f"### Registry stack `{STACK}`: no changes")
         assert not any(p in summary.read_text() + check.stdout + check.stderr for p in outputs["passwords"].values())
 
-        # Two `up`s at once from two checkouts: a password change (a container replacement, seconds
-        # of work) from the platform, then a plain `up` from the PR checkout while the first holds the lock.
+        # Two `up`s at once from two checkouts: a password change (the htpasswd file rewritten by a
+        # one-shot container) from the platform, then a plain `up` from the PR checkout while the first
+        # holds the lock.
         platform.pulumi("config", "set", "--secret", "--path", "users[1].password", "--stack", STACK,
                         stdin="pusher-" + os.urandom(6).hex())  # fmt: skip
         shutil.copy2(stack_file, pr_stack_file)  # the same config, as a pull of the change would bring it
