@@ -156,15 +156,18 @@ def plan_pull(user: str, password: str, previous: Entry | None, hash_new: Callab
     return PullPlan(Entry(name=name, password=password, hash=hash_new()), previous if rotates else None)
 
 
-def extra_entries(plan: Mapping[str, Any] | None, configured: Collection[str], served: Any = None) -> list[Entry]:
-    """What the file holds besides the configured users' own lines (a pull plan's outputs): the
-    kept credential (in place of its user's line, if configured) in the run that rotates only, not
-    when the last run `served` it already, and `<user>~rotated` while the pull secrets carry it.
+def extra_entries(plan: Mapping[str, Any] | None, configured: Mapping[str, str], served: Any = None) -> list[Entry]:
+    """What the file holds besides the configured users' own lines (a pull plan's outputs; `configured`:
+    name -> password): the kept credential (in place of its user's line) in the run that rotates
+    only, not when the last run `served` it already nor when its user's own line accepts it anyway
+    (another pull user chosen, this one unchanged), and `<user>~rotated` while the pull secrets carry it.
     """
     if not plan:
         return []
     kept = plan.get("kept")
-    extra = [Entry(**kept)] if kept and kept != served else []
+    extra = []
+    if kept and kept != served and configured.get(kept["name"]) != kept["password"]:
+        extra.append(Entry(**kept))
     pull = Entry(**plan["pull"])
     if pull.name not in configured:
         extra.append(pull)
@@ -264,13 +267,13 @@ def served(olds: Mapping[str, Any]) -> Any:
 def build(props: Mapping[str, Any], olds: Mapping[str, Any]) -> dict[str, Any]:
     """The outputs of a create (`olds` empty) or update: the configured entries and the pull plan's."""
     users, cost, plan = props["users"], int(props["cost"]), props.get("pullPlan")
-    extra = extra_entries(plan, {u["name"] for u in users}, served(olds))
+    extra = extra_entries(plan, {u["name"]: u["password"] for u in users}, served(olds))
     return {**state_outputs(cost, reconcile(users, cost, entries_from_state(olds)), extra), "pullPlan": plan}
 
 
 def extra_changes(news: Mapping[str, Any], olds: Mapping[str, Any]) -> bool:
     """Whether the extra entries change (names and passwords; a state from before has none)."""
-    wanted = extra_entries(news.get("pullPlan"), {u["name"] for u in news["users"]}, served(olds))
+    wanted = extra_entries(news.get("pullPlan"), {u["name"]: u["password"] for u in news["users"]}, served(olds))
     had = [Entry(**e) for e in olds.get("extra") or []]
     return [(e.name, e.password) for e in wanted] != [(e.name, e.password) for e in had]
 

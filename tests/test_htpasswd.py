@@ -164,18 +164,23 @@ def test_the_file_keeps_the_old_line_in_place_and_adds_the_rotated_name() -> Non
     old = htpasswd.Entry("puller", "p0", htpasswd.hash_password("p0", COST))
     new = htpasswd.Entry("puller~rotated", "p1", htpasswd.hash_password("p1", COST))
     plan = {"pull": htpasswd.as_dict(new), "kept": htpasswd.as_dict(old)}
-    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, {"pusher", "puller"}))
+    names = {"pusher": "a", "puller": "p1"}
+    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, names))
     assert [e.name for e in lines] == ["pusher", "puller", "puller~rotated"]
     assert lines[1] == old and lines[2] == new  # both credentials valid while the pull secrets switch
     # The next run: the same plan, its kept credential served once already; the old password is gone.
-    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, {"pusher", "puller"}, served=plan["kept"]))
+    lines = htpasswd.file_entries(configured, htpasswd.extra_entries(plan, names, served=plan["kept"]))
     assert lines[:2] == configured and lines[2] == new
     # A removed pull user's kept credential comes after the configured users.
     plan = {"pull": htpasswd.as_dict(configured[0]), "kept": htpasswd.as_dict(old)}
-    assert [e.name for e in htpasswd.file_entries(configured[:1], htpasswd.extra_entries(plan, {"pusher"}))] == [
+    assert [e.name for e in htpasswd.file_entries(configured[:1], htpasswd.extra_entries(plan, {"pusher": "a"}))] == [
         "pusher",
         "puller",
     ]
+    # Another pull user chosen, the old one kept with its password: its own line already accepts it.
+    unchanged = htpasswd.Entry("puller", "p1", htpasswd.hash_password("p1", COST))
+    switched = {"pull": htpasswd.as_dict(configured[0]), "kept": htpasswd.as_dict(unchanged)}
+    assert htpasswd.file_entries(configured, htpasswd.extra_entries(switched, names)) == configured
 
 
 def test_the_file_changes_when_its_extra_entries_do_and_not_for_a_state_from_before() -> None:
@@ -186,7 +191,7 @@ def test_the_file_changes_when_its_extra_entries_do_and_not_for_a_state_from_bef
     assert not htpasswd.extra_changes({"users": users, "pullPlan": plain}, before)
     new = htpasswd.Entry("puller~rotated", "p1", "h")
     rotating = {"pull": htpasswd.as_dict(new), "kept": htpasswd.as_dict(entry)}
-    news = {"users": users, "pullPlan": rotating}
+    news = {"users": [{"name": "puller", "password": "p1"}], "pullPlan": rotating}  # the user's new password
     assert htpasswd.extra_changes(news, before)
     during = htpasswd.build({**news, "cost": COST}, before)  # the rotation: both names
     assert [e["name"] for e in during["extra"]] == ["puller", "puller~rotated"]
