@@ -34,6 +34,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from .distribution import HTPASSWD_PATH
+from .ordering import when_applying
 
 CONTAINER = "registry"  # the registry's container in each Pod (registry_kube.registry_container)
 WAIT_SECONDS = 300  # the kubelet's sync period (1 min) plus its Secret cache, several times over
@@ -182,5 +183,5 @@ class PullGate(Resource, module="private-registry", name="PullGate"):
             "timeoutSeconds": WAIT_SECONDS,
             "waitedSeconds": None,
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["password"], depends_on=list(args.after))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["password"], depends_on=when_applying(args.after))
         super().__init__(PullGateProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

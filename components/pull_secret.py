@@ -14,6 +14,7 @@ import pulumi
 from pulumi_kubernetes import Provider
 
 from .kube_resources import Secret, ServiceAccountPatch
+from .ordering import when_applying
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
@@ -69,7 +70,7 @@ class PullSecrets(pulumi.ComponentResource):
             self.docker_config_json.apply(lambda doc: base64.b64encode(doc.encode()).decode())
         )
         for namespace in args.namespaces:
-            child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.after))
+            child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=when_applying(args.after))
             secret = Secret(
                 f"{name}-{namespace}",
                 metadata={"name": args.name, "namespace": namespace, "labels": LABELS},

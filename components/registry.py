@@ -34,6 +34,7 @@ from .distribution import (
 )
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
+from .ordering import when_applying
 from .settings import ContainerLimits, StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
@@ -188,7 +189,7 @@ class RegistryContainer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=True,
-                depends_on=[files],
+                depends_on=when_applying([files]),
                 hooks=pulumi.ResourceHookBinding(before_create=hooks),
             ),
         )
