@@ -24,11 +24,13 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .mirrors import Mirror
-from .settings import StorageSettings
-
+# Types only: the dynamic providers' process imports this module for its paths (config_volume.py,
+# pull_gate.py) on every preview, and the settings modules cost it tens of milliseconds there.
 if TYPE_CHECKING:
     import pulumi
+
+    from .mirrors import Mirror
+    from .settings import StorageSettings
 
 Role = Literal["read-write", "read-only", "mirror"]
 ROLES: tuple[Role, ...] = ("read-write", "read-only", "mirror")
@@ -176,6 +178,9 @@ def managed_variables() -> frozenset[str]:
     """Every variable the program may set on an instance (any role, either storage driver): extra
     environment (setting `pods.env`) may not change them behind the settings they come from.
     """
+    from .mirrors import Mirror
+    from .settings import StorageSettings
+
     s3 = StorageSettings(driver="s3", bucket="b", endpoint="http://s3", access_key="a", secret_key="s")
     names: set[str] = {"REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"}
     every = Mirror("u.example.com", 1, "https://u.example.com", username="u", password="p", ca="-----BEGIN CERTIFICATE-----")
