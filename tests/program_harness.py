@@ -166,16 +166,18 @@ def config_values(settings: dict[str, Any]) -> dict[str, str]:
     return {f"private-registry:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()}
 
 
-def register(program: Callable[[], None], stack: str = "dev") -> list[Registration]:
-    """Run any Pulumi code under the mocks; return what it registered."""
+def register(program: Callable[[], None], stack: str = "dev", preview: bool = False) -> list[Registration]:
+    """Run any Pulumi code under the mocks (as `up` runs it, or as a preview); return what it registered."""
     mocks = RegistryMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="private-registry", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="private-registry", stack=stack, preview=preview, monitor=monitor)
     _sync_await(run_pulumi_func(program))
     return monitor.registrations
 
 
-def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None) -> ProgramRun:
+def evaluate(
+    settings: dict[str, Any], stack: str = "dev", secret_keys: list[str] | None = None, preview: bool = False
+) -> ProgramRun:
     """Evaluate `__main__.py` with these settings under mocks; return registrations and outputs."""
     namespace: dict[str, Any] = {}
 
@@ -183,7 +185,7 @@ def evaluate(settings: dict[str, Any], stack: str = "dev", secret_keys: list[str
         pulumi.runtime.set_all_config(config_values(settings), secret_keys or [])
         namespace.update(runpy.run_path(str(MAIN), run_name="__main__"))
 
-    run = ProgramRun(registrations=register(program, stack))
+    run = ProgramRun(registrations=register(program, stack, preview))
     for name, output in namespace["registry"].outputs().items():
         run.outputs[name] = _sync_await(output.future())
         if _sync_await(output.is_secret()):

@@ -197,6 +197,20 @@ def test_pull_secret_depends_on_the_pull_users_credential_only_and_waits_for_the
     assert credential.inputs["user"] == "admin"
 
 
+def test_orderings_that_matter_only_when_applying_are_left_out_of_a_preview() -> None:
+    def edges(run: ProgramRun, name: str) -> set[str]:
+        return {run.by_urn(u).name for u in next(r for r in run.registrations if r.name == name).dependencies}
+
+    applying, previewing = evaluate(DEV), evaluate(DEV, preview=True)
+    # `up`: the container after its files, the pull secret after the registry that serves pulls.
+    assert "registry-registry-config-files" in edges(applying, "registry-registry-container")
+    assert "registry-registry-container" in edges(applying, "registry-pull-secrets-default")
+    # A preview plans the same steps without waiting on them (a shorter chain of round trips).
+    assert "registry-registry-config-files" not in edges(previewing, "registry-registry-container")
+    assert "registry-registry-container" not in edges(previewing, "registry-pull-secrets-default")
+    assert "registry-users-pull-credential" in edges(previewing, "registry-pull-secrets-default")  # its data
+
+
 def test_without_pull_secrets_there_is_no_pull_credential_and_the_file_has_no_plan() -> None:
     run = evaluate({**DEV, "pullSecret": {"namespaces": []}})
     assert not run.of_type("pulumi-python:dynamic/private-registry:PullCredential")
