@@ -43,7 +43,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from .distribution import RUN_AS, STORAGE_ROOT
 from .htpasswd import is_unknown
-from .leftover_container import data_volume
+from .leftover_container import data_volume, docker_command
 
 MOUNT = "/etc/distribution"  # where the registry reads the volume (read-only)
 STAGING = ".next"  # inside the volume: the same file system, so a rename is atomic
@@ -132,7 +132,7 @@ def one_shot(
     """Run `script` as root in a throwaway container of `image` (no network, only the capabilities
     to change owners and modes, no logs kept) with the named volumes `mounts` (volume, path).
     """
-    command = ["docker", *(["-H", host] if host else []), "run", "--rm", "-i", "--network", "none", "--user", "0:0"]
+    command = [*docker_command(host), "run", "--rm", "-i", "--network", "none", "--user", "0:0"]
     command += ["--cap-drop", "ALL", *(f"--cap-add={c}" for c in STEP_CAPABILITIES)]
     command += ["--security-opt", "no-new-privileges:true", "--log-driver", "none"]
     for volume, path in mounts:
@@ -149,7 +149,7 @@ def one_shot(
 
 def remove_volume(host: str | None, volume: str) -> None:
     """`docker volume rm`; a volume that is gone already is fine."""
-    command = ["docker", *(["-H", host] if host else []), "volume", "rm", volume]
+    command = [*docker_command(host), "volume", "rm", volume]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:

@@ -285,7 +285,7 @@ class HtpasswdProvider(ResourceProvider):
         return CreateResult(id_=f"htpasswd-{secrets.token_hex(8)}", outs=build(props, {}))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # Only the users, the cost and the pull user matter: the serialized provider (`__provider`)
+        # Only the users, the cost and the pull plan matter: the serialized provider (`__provider`)
         # changes with every code change and must not turn into an update.
         if is_unknown(news.get("users")) or is_unknown(news.get("cost")) or is_unknown(news.get("pullPlan")):
             # Known only once the run creates what they depend on (a generated password): a change.
@@ -305,7 +305,6 @@ class HtpasswdFile(Resource):
     """The htpasswd file as a resource; `content` and `entries` are secret outputs."""
 
     content: pulumi.Output[str]
-    pull: pulumi.Output[dict[str, str] | None]
 
     def __init__(
         self,

@@ -118,9 +118,14 @@ class LeftoverContainerError(Exception):
     """A container holds the registry's name and is not provably a removable leftover of this stack."""
 
 
+def docker_command(host: str | None) -> list[str]:
+    """The Docker CLI for `host` (`docker:host`), else its own DOCKER_HOST or context, as the provider's."""
+    return ["docker", *(["-H", host] if host else [])]
+
+
 def docker_runner(host: str | None, timeout: float = 60) -> Runner:
     """Runs `docker [-H host] ARGS`; without a host the CLI's own DOCKER_HOST/context applies."""
-    prefix = ["docker", *(["-H", host] if host else [])]
+    prefix = docker_command(host)
 
     def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         try:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from .leftover_container import docker_command
 from .names import looks_like_host
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -455,11 +456,6 @@ class DockerArchive:
         if name is None:
             raise RegistryError(f"{self.path}: no blob {digest}")
         yield self._member(name), self._tar.getmember(name).size
-
-
-def docker_command(host: str | None) -> list[str]:
-    """The Docker CLI for `host` (`docker:host`), else its own DOCKER_HOST or context, as the provider's."""
-    return ["docker", *(["-H", host] if host else [])]
 
 
 def docker_image_id(image: str, host: str | None) -> str:

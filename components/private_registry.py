@@ -179,9 +179,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             )
             self.target_outputs["images"] = seeded.digests
         # Only the pull user's password: another user's change leaves the pull secrets alone.
-        username, password = (
-            self._pull_credential(name, s, users, provider) if rotates else (pull_user, users.user_passwords[pull_user])
-        )
+        username, password = self._pull_credential(name, s, users) if rotates else (pull_user, users.user_passwords[pull_user])
         pull_secrets = PullSecrets(
             f"{name}-pull-secrets",
             PullSecretsArgs(
@@ -226,9 +224,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.pull_secret_namespaces = pulumi.Output.from_input(list(s.pull_secret.namespaces))
         self.register_outputs(self.outputs())
 
-    def _pull_credential(
-        self, name: str, s: Settings, users: Htpasswd, provider: Provider | None
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _pull_credential(self, name: str, s: Settings, users: Htpasswd) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """What the pull secrets carry. Target `kubernetes`: through the gate that waits until every
         replica serving pulls accepts it (pull_gate.py). Target `docker`: the pull secrets wait for the
         containers serving pulls and their files (a new htpasswd file is read at the next request).
