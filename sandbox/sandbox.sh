@@ -6,6 +6,8 @@
 #                               start (idempotent); builds the images/binaries on first use
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
+#   sandbox.sh parts            the parts running now (docker, s3, kube, node), one a line
+#   sandbox.sh stop PART...     stop only those parts (what a caller added to a sandbox it found)
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
 #   sandbox.sh s3-bucket NAME   create bucket NAME in the sandbox's S3 store unless it exists
 # Faults for the end-to-end tests (each acts only on what `up` started, by pid):
@@ -584,6 +586,30 @@ cmd_status() {
   return $rc
 }
 
+# The parts that run now, one name a line (docker, s3, kube, node): what a caller records before
+# `up` so that it can stop exactly what it added (`stop`), leaving a sandbox someone else started.
+cmd_parts() {
+  if docker_status >/dev/null 2>&1; then echo docker; fi
+  if s3_status >/dev/null 2>&1; then echo s3; fi
+  if [ -f "$KUBE_DIR/enabled" ] && kube_status >/dev/null 2>&1; then echo kube; fi
+  if [ -f "$NODE_DIR/enabled" ] && node_status >/dev/null 2>&1; then echo node; fi
+  return 0
+}
+
+# stop PART...: stop the named parts only, in dependency order (the node before the API server it
+# registered with, the Kubernetes part before dockerd); stopping every part is `down`.
+cmd_stop() {
+  local want=" $* " p
+  for p in "$@"; do
+    case $p in docker | s3 | kube | node) ;; *) die "stop: unknown part '$p' (docker, s3, kube, node)" ;; esac
+  done
+  if [[ $want == *" node "* ]]; then node_down; fi
+  if [[ $want == *" s3 "* ]]; then s3_down; fi
+  if [[ $want == *" kube "* ]]; then kube_down; rm -f "$KUBE_DIR/enabled"; fi
+  if [[ $want == *" docker "* ]]; then docker_down; fi
+  return 0
+}
+
 case "${1:-}" in
   node) case "${2:-}" in  # the node alone, the control plane staying up (sandbox/node.sh)
           up) node_up ;; down) node_down ;; status) node_status ;;
@@ -592,11 +618,13 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
+  parts) cmd_parts ;;
+  stop) shift; cmd_stop "$@" ;;
   env) print_env ;;
   s3-bucket) cmd_s3_bucket "${2:-}" ;;
   restart-docker) cmd_restart_docker ;;
   stop-apiserver) cmd_stop_apiserver ;;
   start-apiserver) cmd_start_apiserver ;;
-  *) echo "usage: $0 up [--no-kube] [--no-node] [--no-s3] | down [--purge] | status | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
+  *) echo "usage: $0 up [--no-kube] [--no-node] [--no-s3] | down [--purge] | status | parts | stop PART... | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
      exit 2 ;;
 esac

@@ -15,7 +15,8 @@ work=$(mktemp -d /tmp/main-command.XXXXXX)
 log() { echo "main-command: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-if bash "$repo/sandbox/sandbox.sh" status 2>/dev/null | grep -q '^dockerd: *up'; then
+# (read into a variable first: under pipefail, `status | grep -q` is false whenever any part is down)
+if grep -qx docker <<<"$(bash "$repo/sandbox/sandbox.sh" parts)"; then
   die "a sandbox of this checkout runs: the clones' sandboxes would share its bridge and ports (sandbox.sh down first)"
 fi
 certs_before=$(ls /etc/docker/certs.d 2>/dev/null || true)

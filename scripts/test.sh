@@ -18,32 +18,36 @@ bash toolchain/build.sh all
 
 echo "== sandbox (dockerd, registry image, Kubernetes API server)"
 bash sandbox/install-deps.sh
-# started: none (it was up), all (this run starts it and stops it again), or node (the dev stack's
-# sandbox of scripts/up.sh runs: this run adds the node and the S3 store, and stops the node again).
-started=none
+# What runs before this run (sandbox.sh parts: docker, s3, kube, node) is what must run after it:
+# this run starts what is missing and stops exactly that again, whatever the tests' outcome, so a
+# dev sandbox of scripts/up.sh (dockerd and the API server, the dev stack's registry in it) is left
+# running as it was. Then the machine must be as it was (processes, mounts, links, iptables rules
+# and policy, sysctls, directories).
+before=$(bash sandbox/sandbox.sh parts)
 footprint=$(mktemp)
-if ! bash sandbox/sandbox.sh status >/dev/null 2>&1; then
-  started=all
-  if bash sandbox/sandbox.sh status 2>/dev/null | grep -q '^dockerd: *up'; then started=node; fi
-  bash sandbox/node-footprint.sh > "$footprint"  # the machine before the node starts
-  bash sandbox/sandbox.sh up
-fi
-# Stop what this run started, whatever the tests' outcome; then the machine must be as it was
-# (processes, mounts, links, iptables rules and policy, sysctls, directories).
+bash sandbox/node-footprint.sh > "$footprint"
+added=()
+for part in docker s3 kube node; do
+  grep -qx "$part" <<<"$before" || added+=("$part")
+done
 finish() {
   local rc=$?
-  case $started in
-    all) bash sandbox/sandbox.sh down || rc=1 ;;
-    node) bash sandbox/sandbox.sh node down || rc=1 ;;
-  esac
-  if [ "$started" != none ]; then
-    echo "== the sandbox left the machine as it found it"
-    bash sandbox/node-footprint.sh compare "$footprint" || rc=1
+  if [ ${#added[@]} -gt 0 ]; then
+    echo "== stopping what this run added to the sandbox: ${added[*]}"
+    bash sandbox/sandbox.sh stop "${added[@]}" || rc=1
   fi
+  local after; after=$(bash sandbox/sandbox.sh parts)
+  if [ "$after" != "$before" ]; then
+    echo "the sandbox runs other parts than before this run: before [$(echo $before)], after [$(echo $after)]" >&2
+    rc=1
+  fi
+  echo "== the sandbox left the machine as it found it"
+  bash sandbox/node-footprint.sh compare "$footprint" || rc=1
   rm -f "$footprint"
   exit $rc
 }
 trap finish EXIT
+bash sandbox/sandbox.sh up
 eval "$(bash sandbox/sandbox.sh env)"
 # The tests' own plugin folder, whatever the user's PULUMI_HOME (their backends are the tests' own too).
 export PULUMI_HOME=${PRIVATE_REGISTRY_PULUMI_HOME:-$PWD/.pulumi-home}
