@@ -1,61 +1,320 @@
-"""Unit tests: the PR-check summary of a `pulumi preview --json` (scripts/pr_summary.py)."""
+"""Unit tests: the PR-check comment of a `pulumi preview --json` (scripts/pr_summary.py).
+
+The previews are built as the CLI writes them (`steps` with `op`, `urn`, `oldState`/`newState`
+holding `type` and `inputs`, `diffReasons`, `replaceReasons`, `detailedDiff` of `{kind, inputDiff}`;
+`diagnostics` of `{urn, prefix, message, severity}`) for the program's own resource names.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from pr_summary import Change, changes, main, markdown, notices
+from pr_summary import (
+    COMMENT_LIMIT,
+    MARKER,
+    MIRROR,
+    READ_ONLY,
+    WRITER,
+    Change,
+    changes,
+    main,
+    markdown,
+    notices,
+    role_of,
+    serving,
+)
 
-PREFIX = "urn:pulumi:dev::private-registry::pulumi:pulumi:Stack$private-registry:index:PrivateRegistry"
-CONTAINER = f"{PREFIX}$private-registry:index:RegistryContainer$docker:index/container:Container::registry-registry-container"
-FILE = f"{PREFIX}$private-registry:index:Htpasswd$pulumi-python:dynamic:Resource::registry-users-file"
-CERT = f"{PREFIX}$private-registry:index:RegistryTls$tls:index/locallySignedCert:LocallySignedCert::registry-tls-server-cert"
-PULL = f"{PREFIX}$private-registry:index:PullSecrets$kubernetes:core/v1:Secret::registry-pull-secrets-apps"
+STACK = "urn:pulumi:dev::private-registry::pulumi:pulumi:Stack"
+TOP = f"{STACK}$private-registry:index:PrivateRegistry"
+RC = f"{TOP}$private-registry:index:RegistryContainer"
+RD = f"{TOP}$private-registry:index:RegistryDeployment"
+CONTAINER = "docker:index/container:Container"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+FILES = "pulumi-python:dynamic/private-registry:ConfigFiles"
+SECRET = "kubernetes:core/v1:Secret"
+# A secret as the engine carries it when it is not masked: the signature key and the plaintext.
+PASSWORD = "hunter2-never-in-a-comment"
+SECRET_VALUE = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(PASSWORD)}
 
 
-def step(op: str, urn: str, **extra: Any) -> dict[str, Any]:
-    kind = urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1]
-    return {"op": op, "urn": urn, "newState": {"type": kind, "inputs": {"password": "[secret]"}}, **extra}
+def urn(parent: str, kind: str, name: str) -> str:
+    return f"{parent}${kind}::{name}"
+
+
+def state(u: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    kind = u.rsplit("::", 2)[-2].rsplit("$", 1)[-1]
+    return {"urn": u, "custom": True, "type": kind, "inputs": inputs or {}, "outputs": {}}
+
+
+def step(op: str, u: str, inputs: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    both = state(u, inputs)
+    if op in ("create", "create-replacement"):
+        return {"op": op, "urn": u, "newState": both, **extra}
+    if op in ("delete", "delete-replaced"):
+        return {"op": op, "urn": u, "oldState": both, **extra}
+    return {"op": op, "urn": u, "oldState": both, "newState": both, **extra}
+
+
+def replaced(u: str, inputs: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+    """A replacement as the engine plans it (delete-before-replace: the three steps)."""
+    detail = {"detailedDiff": {k: {"kind": "update-replace", "inputDiff": True} for k in keys}, "diffReasons": keys}
+    return [
+        step("delete-replaced", u, inputs),
+        step("replace", u, inputs, replaceReasons=keys, **detail),
+        step("create-replacement", u, inputs, replaceReasons=keys, **detail),
+    ]
+
+
+def docker_stack(pull: bool = True, mirrors: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The unchanged steps of a running stack of target docker (writer, read-only, mirrors)."""
+    steps = [step("same", STACK), step("same", TOP), step("same", f"{RC}::registry-registry")]
+    steps.append(step("same", urn(RC, CONTAINER, "registry-registry-container"), {"name": "registry", "envs": SECRET_VALUE}))
+    if pull:
+        steps.append(step("same", urn(RC, CONTAINER, "registry-pull-container"), {"name": "registry-pull"}))
+    for slug in mirrors:
+        steps.append(step("same", urn(RC, CONTAINER, f"registry-mirror-{slug}-container"), {"name": f"registry-mirror-{slug}"}))
+    return steps
+
+
+def deployment_inputs(name: str, strategy: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "registry-dev"}, "spec": {"strategy": {"type": strategy}, "replicas": 1}}
+
+
+def kube_stack() -> list[dict[str, Any]]:
+    return [step("same", STACK), step("same", TOP), step("same", f"{RD}::registry-deployment")]
+
+
+def preview(steps: list[dict[str, Any]], diagnostics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"steps": steps, "diagnostics": diagnostics or [], "duration": 4200000000, "changeSummary": {}}
+
+
+def summary(tmp_path: Path, data: dict[str, Any], *extra: str, diff: str | None = None) -> tuple[int, str]:
+    file = tmp_path / "preview.json"
+    file.write_text(json.dumps(data))
+    args = ["--stack", "dev", "--preview", str(file), "--deployed-users", "admin", "--planned-users", "admin", *extra]
+    if diff is not None:
+        (tmp_path / "diff.txt").write_text(diff)
+        args += ["--diff", str(tmp_path / "diff.txt")]
+    return run(args)
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(args)
+    return code, buffer.getvalue()
+
+
+def test_an_unchanged_stack_says_no_changes_under_the_marker(tmp_path: Path) -> None:
+    code, text = summary(tmp_path, preview(docker_stack()))
+    assert code == 0
+    assert text.startswith(f"{MARKER}\n### Registry stack `dev`: no changes\n")
+    assert "|" not in text and "<details>" not in text
 
 
 def password_change() -> dict[str, Any]:
-    return {
-        "steps": [
-            step("same", f"{PREFIX}$pulumi-python:dynamic:Resource::registry-target"),
-            step("update", FILE, diffReasons=["users"]),
-            step("replace", CONTAINER, replaceReasons=["uploads"]),
-            step("create-replacement", CONTAINER),
-            step("delete-replaced", CONTAINER),
-            step("update", PULL),
-        ],
-        "changeSummary": {"same": 17, "update": 2, "replace": 1},
-    }
+    users = urn(f"{TOP}$private-registry:index:Htpasswd", "pulumi-python:dynamic:Resource", "registry-users-file")
+    files = urn(RC, FILES, "registry-registry-config-files")
+    pull = urn(f"{TOP}$private-registry:index:PullSecrets", SECRET, "registry-pull-secrets-apps")
+    return preview(
+        [
+            *docker_stack(),
+            step("update", users, {"users": SECRET_VALUE}, diffReasons=["users"],
+                 detailedDiff={"users": {"kind": "update", "inputDiff": True}}),
+            step("update", files, {"files": SECRET_VALUE}, diffReasons=["files"],
+                 detailedDiff={"files.htpasswd": {"kind": "update", "inputDiff": True}}),
+            step("update", pull, {"stringData": SECRET_VALUE}, diffReasons=["stringData"]),
+        ]
+    )  # fmt: skip
 
 
-def test_a_replacement_is_one_change_and_same_steps_are_none() -> None:
-    assert changes(password_change()) == [
-        Change("update", "registry-users-file", "pulumi-python:dynamic:Resource"),
-        Change("replace", "registry-registry-container", "docker:index/container:Container"),
-        Change("update", "registry-pull-secrets-apps", "kubernetes:core/v1:Secret"),
-    ]
-    assert changes({"steps": [step("same", CONTAINER)]}) == []
+def test_a_password_change_rewrites_files_in_place_with_its_keys_and_no_value(tmp_path: Path) -> None:
+    code, text = summary(tmp_path, password_change())
+    assert code == 2
+    assert "3 to update" in text
+    assert "rewritten in place" in text and "A password changes" in text
+    assert "The pull secret in namespace `apps` gets new credentials" in text
+    assert "<code>files.htpasswd</code>" in text and "<code>users</code>" in text and "<code>stringData</code>" in text
+    assert "container is replaced" not in text and "is created" not in text
+    assert PASSWORD not in text and "plaintext" not in text
 
 
-def test_a_password_change_says_the_container_is_replaced_and_the_pull_secret_changes() -> None:
-    plan = changes(password_change())
-    text = markdown("dev", plan, notices(plan, ["admin"], ["admin"]))
-    assert text.startswith("### Registry stack `dev`: 2 to update, 1 to replace\n")
-    assert "| +- replace | `registry-registry-container` | docker Container |" in text
-    assert "**The registry container is replaced**: pulls and pushes fail for about 2 s" in text
-    assert "A password changes" in text and "The pull secret in namespace `apps` gets new credentials" in text
-    assert "[secret]" not in text
+def test_a_mirror_added_to_a_running_stack_is_not_the_registry_created(tmp_path: Path) -> None:
+    mirror_rc = f"{RC}::registry-mirror-docker-io"
+    steps = [
+        *docker_stack(),
+        step("create", mirror_rc),
+        step("create", urn(RC, "docker:index/volume:Volume", "registry-mirror-docker-io-data")),
+        step("create", urn(RC, FILES, "registry-mirror-docker-io-config-files")),
+        step("create", urn(RC, CONTAINER, "registry-mirror-docker-io-container"), {"name": "registry-mirror-docker-io"}),
+        step("update", urn(f"{TOP}$private-registry:index:NodeTrust", "kubernetes:apps/v1:DaemonSet", "registry-node-trust"),
+             diffReasons=["spec"], detailedDiff={"spec.template.spec.containers[0].env[2].value": {"kind": "update"}}),
+    ]  # fmt: skip
+    code, text = summary(tmp_path, preview(steps))
+    assert code == 2
+    assert "The registry is created" not in text
+    assert "A new container for mirror `docker-io`" in text and "does not restart" in text
+    assert "| + create | <code>registry-mirror-docker-io-container</code> | mirror `docker-io` | docker Container | new |" in text
+    assert "The node-trust DaemonSet changes" in text
+
+
+def test_the_read_only_instance_replaced_stops_cluster_pulls_not_pushes(tmp_path: Path) -> None:
+    pull = urn(RC, CONTAINER, "registry-pull-container")
+    steps = [s for s in docker_stack() if s["urn"] != pull] + replaced(pull, {"name": "registry-pull"}, ["ports"])
+    code, text = summary(tmp_path, preview(steps))
+    assert code == 2
+    assert "**The read-only instance: its container is replaced**: cluster pulls" in text
+    assert "fail for about 2 s" in text and "pushes go on" in text
+    assert "pushes and pulls" not in text
+    assert (
+        "| +- replace | <code>registry-pull-container</code> | read-only | docker Container | <code>ports</code> (replace) |"
+        in text
+    )
+
+
+def test_the_writer_replaced_says_whether_cluster_pulls_go_on() -> None:
+    writer = Change("replace", "registry-registry-container", CONTAINER, WRITER, why=("image",), replace_why=("image",))
+    beside = notices([writer], ["admin"], ["admin"], {WRITER, READ_ONLY})
+    assert any("pushes (and pulls at the push endpoint) fail" in n and "cluster pulls go on" in n for n in beside)
+    alone = notices([writer], ["admin"], ["admin"], {WRITER})
+    assert any("pushes and pulls (cluster pulls included) fail for about 2 s" in n for n in alone)
+
+
+def deployment_update(name: str, object_name: str, strategy: str, keys: list[str]) -> dict[str, Any]:
+    return preview(
+        [
+            *kube_stack(),
+            step("update", urn(RD, DEPLOYMENT, name), deployment_inputs(object_name, strategy), diffReasons=["spec"],
+                 detailedDiff={k: {"kind": "update", "inputDiff": True} for k in keys}),
+        ]
+    )  # fmt: skip
+
+
+ANNOTATION = 'spec.template.metadata.annotations["private-registry/tls"]'
+
+
+def test_a_recreate_deployment_update_says_the_pod_stops_first(tmp_path: Path) -> None:
+    data = deployment_update("registry-deployment-deployment", "registry", "Recreate", [ANNOTATION])
+    code, text = summary(tmp_path, data)
+    assert code == 2
+    assert "**The registry (writer): its Pod is recreated** (strategy `Recreate`" in text
+    assert "pushes and pulls (cluster pulls included) fail until the new Pod is ready" in text
+    assert "none unavailable" not in text
+    assert "| writer, Recreate | kubernetes Deployment |" in text
+    assert '<code>spec.template.metadata.annotations["private-registry/tls"]</code>' in text
+
+
+def test_a_mirror_deployment_update_is_a_recreate_of_the_mirror() -> None:
+    data = deployment_update("registry-deployment-mirror-quay-io-deployment", "registry-mirror-quay-io", "Recreate",
+                             ["spec.template.spec.containers[0].image"])  # fmt: skip
+    [change] = changes(data)
+    assert (change.role, change.mirror, change.strategy) == (MIRROR, "quay-io", "Recreate")
+    [note] = notices([change], ["admin"], ["admin"], serving(data))
+    assert note.startswith("**Mirror `quay-io`: its Pod is recreated**") and "pulls of the images mirror `quay-io`" in note
+
+
+def test_a_rolling_deployment_update_says_pulls_go_on(tmp_path: Path) -> None:
+    data = deployment_update("registry-deployment-pull-deployment", "registry-pull", "RollingUpdate", [ANNOTATION])
+    code, text = summary(tmp_path, data)
+    assert code == 2
+    assert "The read-only instance: its Pods roll one at a time (strategy `RollingUpdate`, none unavailable)" in text
+    assert "recreated" not in text and "fail" not in text
+
+
+def test_a_deployment_change_outside_its_pod_template_restarts_nothing() -> None:
+    data = deployment_update("registry-deployment-deployment", "registry", "Recreate", ["spec.replicas"])
+    [note] = notices(changes(data), ["admin"], ["admin"], serving(data))
+    assert "without restarting a Pod" in note
+
+
+def test_the_programs_warnings_are_carried_inert(tmp_path: Path) -> None:
+    diagnostics = [
+        {"urn": TOP, "prefix": "warning: ", "message": "pullReplicas 1: a rollout of @platform-team stops pulls</details>\n",
+         "severity": "warning"},
+        {"urn": TOP, "prefix": "warning: ", "message": "pullReplicas 1: a rollout of @platform-team stops pulls</details>\n",
+         "severity": "warning"},
+        {"message": "an info line\n", "severity": "info"},
+    ]  # fmt: skip
+    code, text = summary(tmp_path, preview(docker_stack(), diagnostics))
+    assert code == 0
+    assert "**Warnings from the program**" in text
+    assert text.count("pullReplicas 1: a rollout of @\u200bplatform-team stops pulls&lt;/details&gt;") == 1
+    assert "@platform-team" not in text and "</details>" not in text and "an info line" not in text
+
+
+def test_no_secret_value_reaches_the_summary(tmp_path: Path) -> None:
+    data = password_change()
+    data["steps"].append(
+        step("update", urn(RD, SECRET, "registry-deployment-env"), {"data": SECRET_VALUE, "note": PASSWORD},
+             diffReasons=["data"], detailedDiff={"data.REGISTRY_HTTP_SECRET": {"kind": "update"}})
+    )  # fmt: skip
+    data["diagnostics"] = [{"message": "a warning without the value", "severity": "warning"}]
+    code, text = summary(tmp_path, data, diff="  ~ data: [secret]\n")
+    assert code == 2
+    assert PASSWORD not in text and "1b47061264138c4ac30d75fd1eb44270" not in text
+    assert "<code>data.REGISTRY_HTTP_SECRET</code>" in text and "[secret]" in text  # keys and the CLI's mask only
+
+
+def test_error_text_can_neither_close_the_block_nor_mention_anyone(tmp_path: Path) -> None:
+    errors = tmp_path / "errors.txt"
+    errors.write_text("error: port = 0 cc @octocat </pre></details><img src=x> ```\n")
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    code, text = run(["--stack", "dev", "--preview", str(empty), "--errors", str(errors), "--failed"])
+    assert code == 1 and text.startswith(f"{MARKER}\n### Registry stack `dev`: the preview failed")
+    assert "port = 0" in text and "@octocat" not in text and "@\u200boctocat" in text
+    assert "</details>" not in text and "<img" not in text and text.count("</pre>") == 1
+
+
+def test_the_full_diff_is_collapsed_and_trimmed_to_fit_a_comment(tmp_path: Path) -> None:
+    lines = [f"    ~ docker:index/container:Container: (update) line {i} @someone </details>" for i in range(4000)]
+    code, text = summary(tmp_path, password_change(), diff="\n".join(lines))
+    assert code == 2
+    assert len(text) < COMMENT_LIMIT - 4000
+    assert text.count("<details>") == 1 and text.count("</details>") == 1 and text.rstrip().endswith("</details>")
+    assert "line 0 @\u200bsomeone &lt;/details&gt;" in text and "line 3999 " in text  # head and tail kept
+    assert "line(s) trimmed to fit a comment" in text and "@someone" not in text
+    _, short = summary(tmp_path, password_change(), diff="  ~ one line\n")
+    assert "<pre>\n  ~ one line\n</pre>" in short and "trimmed" not in short
+
+
+def test_roles_come_from_the_components_resource_names() -> None:
+    owners = ["team-pull-registry"]  # a component whose own name looks like a role's
+    assert role_of("team-pull-registry-registry-container", CONTAINER, {}, owners) == (WRITER, None)
+    assert role_of("team-pull-registry-pull-container", CONTAINER, {}, owners) == (READ_ONLY, None)
+    assert role_of("team-pull-registry-mirror-ghcr-io-container", CONTAINER, {}, owners) == (MIRROR, "ghcr-io")
+    assert role_of("team-pull-registry-mirror-ghcr-io-data", "docker:index/volume:Volume", {}, owners) == (MIRROR, "ghcr-io")
+    assert role_of("r-deployment-mirror-docker-io-deployment", DEPLOYMENT, {}, ["r"]) == (MIRROR, "docker-io")
+    assert role_of("r-deployment-pull-service", "kubernetes:core/v1:Service", {}, ["r"]) == (READ_ONLY, None)
+    assert role_of("x", DEPLOYMENT, {"metadata": {"name": "registry-pull"}}, []) == (READ_ONLY, None)
+    assert role_of("registry-tls-ca-cert", "tls:index/selfSignedCert:SelfSignedCert", {}, ["registry"]) == (None, None)
+
+
+def test_a_replacement_is_one_change_with_the_keys_of_all_its_steps() -> None:
+    pull = urn(RC, CONTAINER, "registry-pull-container")
+    plan = changes(preview([*docker_stack(pull=False), *replaced(pull, {}, ["ports"])]))
+    assert plan == [Change("replace", "registry-pull-container", CONTAINER, READ_ONLY, None, None, ("ports",), ("ports",))]
+    assert changes(preview(docker_stack())) == []
+
+
+def test_a_new_stack_says_created_once() -> None:
+    data = preview(
+        [
+            step("create", STACK),
+            step("create", TOP),
+            step("create", urn(RC, CONTAINER, "registry-registry-container")),
+            step("create", urn(RC, CONTAINER, "registry-pull-container")),
+        ]
+    )
+    found = notices(changes(data), [], ["admin"], serving(data))
+    assert found == ["The registry is created: nothing runs yet that anyone could notice."]
 
 
 def test_a_rotation_of_the_pull_credential_and_the_run_that_drops_the_old_one_say_so() -> None:
@@ -64,8 +323,6 @@ def test_a_rotation_of_the_pull_credential_and_the_run_that_drops_the_old_one_sa
     file = Change("update", "registry-users-file", "pulumi-python:dynamic:Resource")
     rotating = notices([file, Change("update", "registry-users-pull-credential", credential),
                         Change("update", "registry-pull-gate", gate)], ["admin"], ["admin"])  # fmt: skip
-    docker = notices([file, Change("update", "registry-users-pull-credential", credential)], ["admin"], ["admin"])
-    assert any("credential rotates" in line for line in docker)  # target docker: no gate, the same rotation
     assert any("credential rotates" in line and "at the next `pulumi up`" in line for line in rotating)
     assert not any("A password changes" in line for line in rotating)
     dropping = notices([file], ["admin"], ["admin"])
@@ -94,24 +351,6 @@ def test_certificates_say_whether_nodes_must_trust_something_new() -> None:
     assert len(ca) == 1 and ca[0].startswith("**The CA changes**")
 
 
-def test_no_change_and_failure_summaries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    clean = tmp_path / "clean.json"
-    clean.write_text(json.dumps({"steps": [step("same", CONTAINER), step("same", CERT)]}))
-    assert main(["--stack", "dev", "--preview", str(clean), "--deployed-users", "admin", "--planned-users", "admin"]) == 0
-    assert capsys.readouterr().out.startswith("### Registry stack `dev`: no changes")
-    changed = tmp_path / "changed.json"
-    changed.write_text(json.dumps(password_change()))
-    assert main(["--stack", "dev", "--preview", str(changed)]) == 2
-    capsys.readouterr()
-    errors = tmp_path / "errors.txt"
-    errors.write_text("error: private-registry:port = 0: must be an integer in 1..65535\n")
-    empty = tmp_path / "empty.json"
-    empty.write_text("")
-    assert main(["--stack", "dev", "--preview", str(empty), "--errors", str(errors), "--failed"]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("### Registry stack `dev`: the preview failed") and "port = 0" in out
-
-
 def test_declared_images_are_listed_by_what_happens_to_them() -> None:
     image = "pulumi-python:dynamic/private-registry:Image"
     plan = [
@@ -126,7 +365,5 @@ def test_declared_images_are_listed_by_what_happens_to_them() -> None:
     ]
 
 
-def test_files_rewritten_in_place_say_nothing_restarts() -> None:
-    files = Change("update", "registry-registry-config-files", "pulumi-python:dynamic/private-registry:ConfigFiles")
-    found = notices([files], ["admin"], ["admin"])
-    assert any("rewritten in place" in line and "restarts nothing" in line for line in found)
+def test_markdown_without_changes_has_no_table() -> None:
+    assert markdown("dev", [], []) == f"{MARKER}\n### Registry stack `dev`: no changes\n\n`pulumi preview` plans nothing to do.\n"
