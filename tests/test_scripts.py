@@ -19,7 +19,13 @@ SHOW = (
     'echo "cli=$PRIVATE_REGISTRY_PULUMI default=$PRIVATE_REGISTRY_DEFAULT_BACKEND backend=$PULUMI_BACKEND_URL '
     'home=${PULUMI_HOME:-unset} file=${PULUMI_CONFIG_PASSPHRASE_FILE:-}"'
 )
-SCRIPTS = ("scripts/pulumi-env.sh", "scripts/pulumi-cli.sh", "toolchain/env.sh", "toolchain/versions.env")
+SCRIPTS = (
+    "scripts/pulumi-env.sh",
+    "scripts/pulumi_backend.py",
+    "scripts/pulumi-cli.sh",
+    "toolchain/env.sh",
+    "toolchain/versions.env",
+)
 
 
 def checkout_copy(tmp_path: Path) -> Path:
@@ -63,14 +69,15 @@ def fields(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 
 
 def test_empty_passphrase_is_refused(tmp_path: Path) -> None:
-    result = source_env({"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_BACKEND_URL": f"file://{tmp_path}"}, tmp_path)
+    # on the project's default backend; on the user's own an empty one is unset (tests/test_pulumi_env.py)
+    result = source_env({"PULUMI_CONFIG_PASSPHRASE": ""}, tmp_path)
     assert result.returncode != 0 and "empty passphrase" in result.stderr
 
 
 def test_empty_passphrase_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "passphrase"
     empty.write_text("  \n")
-    result = source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(empty), "PULUMI_BACKEND_URL": f"file://{tmp_path}"}, tmp_path)
+    result = source_env({"PULUMI_CONFIG_PASSPHRASE_FILE": str(empty)}, tmp_path)
     assert result.returncode != 0 and "empty passphrase is refused" in result.stderr
 
 
