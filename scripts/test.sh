@@ -9,6 +9,7 @@ echo "== lint"
 venv/bin/ruff check __main__.py components tests bench examples scripts
 venv/bin/ruff format --check __main__.py components tests bench examples scripts
 venv/bin/mypy __main__.py components scripts/pr_summary.py scripts/gc_job.py scripts/images.py scripts/status.py
+bash scripts/lint-workflows.sh # actionlint and zizmor on .github/workflows (docs/pr-checks.md)
 
 echo "== unit and program tests"
 venv/bin/python -m pytest -q -m "not e2e" tests
