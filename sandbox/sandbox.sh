@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Local sandbox for the end-to-end tests: a Docker daemon, an S3-compatible object store
-# (versitygw), a Kubernetes API server (etcd + kube-apiserver + kube-controller-manager) and one
+# (versitygw), a KMS API (moto's server, for awskms:// secrets providers), a Kubernetes API server (etcd + kube-apiserver + kube-controller-manager) and one
 # node (containerd + kube-scheduler + kubelet + kube-proxy, sandbox/node.sh), state in <repo>/.sandbox.
-#   sandbox.sh up [--no-kube] [--no-node] [--no-s3]
-#                               start (idempotent); builds the images/binaries on first use
+#   sandbox.sh up [--no-kube] [--no-node] [--no-s3] [--no-kms]
+#                               start (idempotent); builds the images/binaries on first use;
+#                               --no-s3 leaves out the team services (S3 store and KMS) both
+#   sandbox.sh kms up|down|status  the KMS API alone, the rest staying as it is
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
 #   sandbox.sh parts            the parts running now (docker, s3, kube, node), one a line
@@ -51,6 +53,11 @@ S3_DIR=$SANDBOX_DIR/s3
 S3_PORT=${SANDBOX_S3_PORT:-19000}
 S3_REGION=${SANDBOX_S3_REGION:-us-east-1}
 S3_ENDPOINT=http://$BRIDGE_IP:$S3_PORT
+
+# KMS API (moto's server from the project's venv): on the bridge address as well.
+KMS_DIR=$SANDBOX_DIR/kms
+KMS_PORT=${SANDBOX_KMS_PORT:-19001}
+KMS_ENDPOINT=http://$BRIDGE_IP:$KMS_PORT
 
 # ---------------------------------------------------------------- helpers
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -326,6 +333,45 @@ cmd_s3_bucket() {
   esac
 }
 
+# ---------------------------------------------------------------- kms (moto server)
+# An AWS KMS API for stacks with an awskms:// secrets provider (tests/e2e/test_team_kms.py points
+# the CLI's AWS SDK at it with AWS_ENDPOINT_URL_KMS). moto keeps its keys in memory: a restart loses
+# them, and with them every secret they encrypted; a sandbox's throwaway stacks only.
+kms_answers() {
+  local code; code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$KMS_ENDPOINT/") || true
+  [ -n "$code" ] && [ "$code" != 000 ]
+}
+
+kms_up() {
+  if pid_alive "$KMS_DIR/moto.pid" && kms_answers; then
+    log "moto (KMS) already running (pid $(cat "$KMS_DIR/moto.pid")) $KMS_ENDPOINT"
+    return 0
+  fi
+  ip addr show "$BRIDGE" 2>/dev/null | grep -q "inet $BRIDGE_IP/" || die "the KMS API listens on $BRIDGE_IP: start dockerd first (sandbox.sh up)"
+  local moto=$REPO_ROOT/venv/bin/moto_server
+  [ -x "$moto" ] || bash "$REPO_ROOT/scripts/setup-python.sh" >&2 || die "installing the project's Python packages (moto) failed"
+  [ -x "$moto" ] || die "$moto missing: requirements.txt pins moto[server]"
+  port_free "$KMS_PORT" || die "port $KMS_PORT is taken: set SANDBOX_KMS_PORT"
+  mkdir -p "$KMS_DIR"
+  : > "$KMS_DIR/moto.log"
+  spawn "$KMS_DIR/moto.pid" "$KMS_DIR/moto.log" "$moto" -H "$BRIDGE_IP" -p "$KMS_PORT"
+  local rc=0
+  wait_for 60 "$KMS_DIR/moto.pid" kms_answers || rc=$?
+  [ $rc -eq 0 ] || fail_with_log "moto (KMS) did not come up (rc=$rc)" "$KMS_DIR/moto.log"
+  log "moto (KMS) up (pid $(cat "$KMS_DIR/moto.pid")) $KMS_ENDPOINT"
+}
+
+kms_down() { stop_pid "$KMS_DIR/moto.pid" 15 moto; }
+
+kms_status() {
+  if pid_alive "$KMS_DIR/moto.pid" && kms_answers; then
+    echo "kms (moto):     up (pid $(cat "$KMS_DIR/moto.pid")) $KMS_ENDPOINT"
+    return 0
+  fi
+  echo "kms (moto):     down"
+  return 1
+}
+
 # ---------------------------------------------------------------- kubernetes
 kube_status() {
   local ok=0
@@ -499,6 +545,8 @@ print_env() {
     echo "export SANDBOX_S3_ACCESS_KEY=$(s3_key access_key)"
     echo "export SANDBOX_S3_SECRET_KEY=$(s3_key secret_key)"
   fi
+  # any access key signs for moto; its region is the request's
+  if [ -f "$KMS_DIR/moto.pid" ]; then echo "export SANDBOX_KMS_ENDPOINT=$KMS_ENDPOINT"; fi
   node_env
 }
 
@@ -506,18 +554,20 @@ print_env() {
 # needs only dockerd, the registry image and the API server, so it skips the node and the S3
 # store and does not build them (kubelet, containerd, versitygw: minutes on a cold machine).
 cmd_up() {
-  local kube=1 node=1 s3=1 a
+  local kube=1 node=1 s3=1 kms=1 a
   for a in "$@"; do
     case $a in
       --no-kube) kube=0 node=0 ;;
       --no-node) node=0 ;;
-      --no-s3) s3=0 ;;
-      *) die "up: unknown option '$a' (--no-kube, --no-node, --no-s3)" ;;
+      --no-s3) s3=0 kms=0 ;;
+      --no-kms) kms=0 ;;
+      *) die "up: unknown option '$a' (--no-kube, --no-node, --no-s3, --no-kms)" ;;
     esac
   done
   local start; start=$(date +%s%N)
   if docker_status >/dev/null 2>&1 \
      && { [ $s3 -eq 0 ] || s3_status >/dev/null 2>&1; } \
+     && { [ $kms -eq 0 ] || kms_status >/dev/null 2>&1; } \
      && { [ $kube -eq 0 ] || kube_status >/dev/null 2>&1; } \
      && { [ $node -eq 0 ] || node_status >/dev/null 2>&1; } \
      && docker image inspect "$REGISTRY_IMAGE" "$TEST_IMAGE" >/dev/null 2>&1; then
@@ -526,6 +576,7 @@ cmd_up() {
     docker_up
     docker_images
     if [ $s3 -eq 1 ]; then s3_up; fi
+    if [ $kms -eq 1 ]; then kms_up; fi
     if [ $kube -eq 1 ]; then kube_up; fi
     if [ $node -eq 1 ]; then node_up; fi
     log "up in $(elapsed "$start")s"
@@ -540,6 +591,7 @@ cmd_down() {
   # the node first: its Pods are deleted through the API server
   node_down
   s3_down
+  kms_down
   # the two stacks are independent: stop them in parallel
   docker_down &
   local dpid=$!
@@ -577,6 +629,7 @@ cmd_status() {
   local rc=0
   docker_status || rc=1
   s3_status || rc=1
+  kms_status || rc=1
   if [ -f "$KUBE_DIR/enabled" ]; then
     kube_status || rc=1
     if [ -f "$NODE_DIR/enabled" ]; then node_status || rc=1; else echo "node:           not running"; rc=1; fi
@@ -615,6 +668,10 @@ case "${1:-}" in
           up) node_up ;; down) node_down ;; status) node_status ;;
           *) echo "usage: $0 node up|down|status" >&2; exit 2 ;;
         esac ;;
+  kms) case "${2:-}" in  # the KMS API alone
+         up) kms_up ;; down) kms_down ;; status) kms_status ;;
+         *) echo "usage: $0 kms up|down|status" >&2; exit 2 ;;
+       esac ;;
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
@@ -625,6 +682,6 @@ case "${1:-}" in
   restart-docker) cmd_restart_docker ;;
   stop-apiserver) cmd_stop_apiserver ;;
   start-apiserver) cmd_start_apiserver ;;
-  *) echo "usage: $0 up [--no-kube] [--no-node] [--no-s3] | down [--purge] | status | parts | stop PART... | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
+  *) echo "usage: $0 up [--no-kube] [--no-node] [--no-s3] [--no-kms] | kms up|down|status | down [--purge] | status | parts | stop PART... | env | s3-bucket NAME | restart-docker | stop-apiserver | start-apiserver" >&2
      exit 2 ;;
 esac
