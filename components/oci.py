@@ -29,7 +29,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +61,37 @@ _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?"
 )
 CHUNK = 1 << 20
+MANIFEST_LIMIT = 4 << 20  # the most of a manifest (or index.json) read into memory: what registries accept
+RESPONSE_LIMIT = 1 << 20  # the most of any other body read into memory (a token, an error)
+# Token services that belong to a registry on another host: a 401's realm gets the credentials only on
+# the registry's own host or its pair here (GHCR, Quay, Harbor and GCR use their own host).
+TOKEN_HOSTS = {DOCKER_HUB_API: frozenset({"auth.docker.io"}), "registry.gitlab.com": frozenset({"gitlab.com"})}
 
 
 class RegistryError(Exception):
     """A registry or bundle could not give or take what was asked; the message says which and why."""
+
+
+def checked_digest(value: Any, where: str) -> str:
+    """`value` if it is a digest (`sha256:` and 64 lower-case hex digits), else RegistryError: a digest
+    read from a registry or a bundle goes into URLs and tar member names, so it is checked as read.
+    """
+    if not isinstance(value, str) or not DIGEST.fullmatch(value):
+        raise RegistryError(f"{where}: digest {str(value)[:80]!r} is not sha256:<64 lower-case hex digits>")
+    return value
+
+
+def read_limited(stream: Any, limit: int, what: str) -> bytes:
+    """All of `stream` if it is at most `limit` bytes, else RegistryError (a body is never read whole unbounded)."""
+    data: bytes = stream.read(limit + 1)
+    if len(data) > limit:
+        raise RegistryError(f"{what}: more than {limit} bytes, refused")
+    return data
+
+
+def hostname(netloc: str) -> str:
+    """The host of `host[:port]`, lower-case: what decides where credentials may go (any port of it)."""
+    return (urllib.parse.urlsplit(f"//{netloc}").hostname or netloc).lower()
 
 
 @dataclass(frozen=True)
@@ -180,6 +207,14 @@ class Registry:
         self.username, self.password, self.timeout = username, password, timeout
         self.context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
         self._auth: dict[str, str] = {}  # scope ("" for Basic, which covers every scope) -> Authorization
+        self._own = hostname(self.api)
+
+    def is_own(self, url: str) -> bool:
+        """Whether `url` (a path, or an absolute URL such as an upload `Location`) is on this registry's
+        host: only there do its credentials go.
+        """
+        netloc = urllib.parse.urlsplit(url).netloc
+        return not netloc or hostname(netloc) == self._own
 
     def _connect(self, netloc: str) -> http.client.HTTPSConnection:
         parts = urllib.parse.urlsplit(f"//{netloc}")
@@ -205,14 +240,16 @@ class Registry:
         """A request with this user's credentials; answers one 401 challenge (Basic or Bearer) and retries.
 
         A streamed body cannot be sent twice: callers authorize its scope first (`POST` before `PUT`).
+        An absolute URL on another host (an upload `Location`) gets no credentials, and its 401 is not answered.
         """
+        own = self.is_own(path)
         for attempt in (1, 2):
-            auth = self._auth.get("") or self._auth.get(scope)
+            auth = (self._auth.get("") or self._auth.get(scope)) if own else None
             response = self._send(method, path, {**(headers or {}), **({"Authorization": auth} if auth else {})}, body)
-            if response.status != 401 or attempt == 2 or (body is not None and not isinstance(body, bytes)):
+            if response.status != 401 or not own or attempt == 2 or (body is not None and not isinstance(body, bytes)):
                 return response
             challenge = response.getheader("WWW-Authenticate", "")
-            response.read()
+            response.close()
             self._authorize(challenge, scope)
         raise AssertionError("unreachable")
 
@@ -236,21 +273,30 @@ class Registry:
         realm_parts = urllib.parse.urlsplit(realm)
         if realm_parts.scheme != "https":
             raise RegistryError(f"{self.host}: token service {realm!r} is not https")
-        headers = {"Authorization": self._basic()} if self.username is not None else {}
+        # Whatever host a 401 names gets no credentials: only this registry's own host or its known pair.
+        realm_host = hostname(realm_parts.netloc)
+        trusted = realm_host == self._own or realm_host in TOKEN_HOSTS.get(self._own, ())
+        headers = {"Authorization": self._basic()} if self.username is not None and trusted else {}
         response = self._send("GET", f"{realm}{'&' if realm_parts.query else '?'}{query}", headers)
-        body = response.read()
+        body = read_limited(response, RESPONSE_LIMIT, f"{self.host}: token service {realm_host}")
         if response.status != 200:
-            raise RegistryError(
-                f"{self.host}: token service answered HTTP {response.status} for {scope} (check sourceRegistries credentials)"
+            hint = (
+                "check sourceRegistries credentials"
+                if trusted or self.username is None
+                else f"the credentials were not sent: {realm_host} is not {self.host}'s own host"
             )
-        document = json.loads(body)
+            raise RegistryError(f"{self.host}: token service answered HTTP {response.status} for {scope} ({hint})")
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise RegistryError(f"{self.host}: token service {realm_host} answered no JSON") from None
         token = document.get("token") or document.get("access_token")
         if not token:
             raise RegistryError(f"{self.host}: token service gave no token")
         self._auth[scope] = f"Bearer {token}"
 
     def _fail(self, response: http.client.HTTPResponse, what: str) -> RegistryError:
-        body = response.read()[:300].decode(errors="replace")
+        body = response.read(300).decode(errors="replace")
         hint = " (check the credentials in sourceRegistries)" if response.status in (401, 403) else ""
         return RegistryError(f"{self.host}: {what}: HTTP {response.status}{hint} {body.strip()}")
 
@@ -259,7 +305,7 @@ class Registry:
         response = self.request("GET", f"/v2/{repository}/manifests/{ref}", f"repository:{repository}:pull", {"Accept": ACCEPT})
         if response.status != 200:
             raise self._fail(response, f"manifest {repository}:{ref}")
-        data = response.read()
+        data = read_limited(response, MANIFEST_LIMIT, f"{self.host}: manifest {repository}:{ref}")
         digest = sha256(data)
         if DIGEST.fullmatch(ref) and digest != ref:
             raise RegistryError(f"{self.host}: manifest {repository}@{ref} has digest {digest}")
@@ -271,7 +317,7 @@ class Registry:
         )
         if response.status != 200:
             raise self._fail(response, f"manifest {repository}@{digest}")
-        data = response.read()
+        data = read_limited(response, MANIFEST_LIMIT, f"{self.host}: manifest {repository}@{digest}")
         if sha256(data) != digest:
             raise RegistryError(f"{self.host}: manifest {repository}@{digest} has digest {sha256(data)}")
         return data
@@ -284,22 +330,26 @@ class Registry:
             return None
         if response.status != 200:
             raise self._fail(response, f"manifest {repository}:{ref}")
-        return response.getheader("Docker-Content-Digest")
+        found = response.getheader("Docker-Content-Digest")
+        return None if found is None else checked_digest(found, f"{self.host}: manifest {repository}:{ref}")
 
     @contextmanager
-    def blob(self, repository: str, digest: str) -> Iterator[tuple[IO[bytes], int]]:
-        """A blob as a stream and its size; a redirect (S3, CDN) is followed without the credentials."""
+    def blob(self, repository: str, digest: str) -> Iterator[tuple[IO[bytes], int | None]]:
+        """A blob as a stream and its `Content-Length` (None without one: the manifest's size is what
+        counts, `agreed_size`); a redirect (S3, CDN) is followed without the credentials.
+        """
         response = self.request("GET", f"/v2/{repository}/blobs/{digest}", f"repository:{repository}:pull")
         for _ in range(5):
             if response.status not in (301, 302, 303, 307, 308):
                 break
             location = response.getheader("Location", "")
-            response.read()
+            response.close()
             response = self._send("GET", location, {})
         if response.status != 200:
             raise self._fail(response, f"blob {repository}@{digest}")
+        length = response.getheader("Content-Length")
         try:
-            yield response, int(response.getheader("Content-Length", "0"))
+            yield response, int(length) if length and length.isdigit() else None
         finally:
             response.close()
 
@@ -355,14 +405,15 @@ class Bundle:
         self.path = Path(path)
         try:
             self._tar = tarfile.open(self.path, "r:")  # noqa: SIM115 - kept open for reads until close()
-            index = json.load(self._member("index.json"))
+            index = json.loads(read_limited(self._member("index.json"), MANIFEST_LIMIT, f"bundle {self.path}: index.json"))
         except (OSError, tarfile.TarError, ValueError) as err:
             raise RegistryError(f"bundle {self.path}: not an OCI image layout in a tar ({err})") from err
         self.entries: dict[str, Descriptor] = {}
         for d in index.get("manifests") or []:
             name = (d.get("annotations") or {}).get(IMAGE_NAME)
             if name:
-                self.entries[name] = Descriptor(d["digest"], d.get("mediaType", OCI_MANIFEST), int(d.get("size", 0)))
+                digest = checked_digest(d.get("digest"), f"bundle {self.path}: index.json entry {name}")
+                self.entries[name] = Descriptor(digest, d.get("mediaType", OCI_MANIFEST), int(d.get("size", 0)))
 
     def _member(self, name: str) -> IO[bytes]:
         try:
@@ -387,7 +438,7 @@ class Bundle:
         return found
 
     def manifest(self, digest: str) -> bytes:
-        data = self._member(blob_path(digest)).read()
+        data = read_limited(self._member(blob_path(digest)), MANIFEST_LIMIT, f"bundle {self.path}: manifest {digest}")
         if sha256(data) != digest:
             raise RegistryError(f"bundle {self.path}: manifest {digest} is corrupt (digest {sha256(data)})")
         return data
@@ -506,7 +557,7 @@ def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Source, De
 
 
 def blob_path(digest: str) -> str:
-    algorithm, _, hexdigest = digest.partition(":")
+    algorithm, _, hexdigest = checked_digest(digest, "blob path").partition(":")
     return f"blobs/{algorithm}/{hexdigest}"
 
 
@@ -524,11 +575,29 @@ def children(data: bytes) -> list[dict[str, Any]]:
     """The descriptors an index (the platforms' manifests) or a manifest (config and layers) points at.
 
     Layers with `urls` (non-distributable, such as Windows base layers) are left where they are.
+    Each has a valid digest and a size (RegistryError otherwise): both are used before any blob is read.
     """
     document = json.loads(data)
     if "manifests" in document:
-        return list(document["manifests"])
-    return [d for d in [document.get("config"), *(document.get("layers") or [])] if d and not d.get("urls")]
+        found = list(document["manifests"])
+    else:
+        found = [d for d in [document.get("config"), *(document.get("layers") or [])] if d and not d.get("urls")]
+    for descriptor in found:
+        digest = checked_digest(descriptor.get("digest"), "a manifest's descriptor")
+        size = descriptor.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise RegistryError(f"a manifest's descriptor of {digest} has no valid size ({str(size)[:40]!r})")
+    return found
+
+
+def agreed_size(descriptor: Mapping[str, Any], got: int | None) -> int:
+    """A blob's size as its manifest (hashed, so trusted) gives it; a source saying another (its
+    `Content-Length`, its tar member's size) is refused, and no more than it is ever read.
+    """
+    size: int = descriptor["size"]
+    if got is not None and got != size:
+        raise RegistryError(f"blob {descriptor['digest']}: the source gives {got} bytes, its manifest {size}")
+    return size
 
 
 def is_index(data: bytes, media_type: str) -> bool:
@@ -554,8 +623,9 @@ def _copy_manifest(source: Source, descriptor: Descriptor, dest: Registry, repos
             if dest.has_blob(repository, blob["digest"]):
                 stats.blobs_present += 1
                 continue
-            with source.blob(blob["digest"]) as (stream, size):
-                dest.push_blob(repository, blob["digest"], size, stream)
+            with source.blob(blob["digest"]) as (stream, got):
+                size = agreed_size(blob, got)
+                dest.push_blob(repository, blob["digest"], size, _Hashing(stream, size))  # type: ignore[arg-type]
             stats.blobs_sent += 1
             stats.bytes_sent += size
     dest.put_manifest(repository, ref, data, media_type)
@@ -563,16 +633,19 @@ def _copy_manifest(source: Source, descriptor: Descriptor, dest: Registry, repos
 
 
 class _Hashing(io.RawIOBase):
-    """Reads through to `stream`, hashing what passes (to check a blob written into a bundle)."""
+    """Reads through to `stream`, at most `limit` bytes, hashing what passes (to check a blob written
+    into a bundle; a blob sent on is checked by the registry that takes it).
+    """
 
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream, self.hash, self.count = stream, hashlib.sha256(), 0
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream, self.hash, self.count, self.limit = stream, hashlib.sha256(), 0, limit
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
+        left = self.limit - self.count
+        data = self.stream.read(left if size < 0 else min(size, left)) if left > 0 else b""
         self.hash.update(data)
         self.count += len(data)
         return data
@@ -600,8 +673,9 @@ def write_bundle(path: Path, images: list[tuple[Reference, Source, Descriptor]],
                 if is_index(data, media_type):
                     save(source, Descriptor(child["digest"], child.get("mediaType", OCI_MANIFEST)))
                 elif child["digest"] not in written:
-                    with source.blob(child["digest"]) as (stream, size):
-                        hashing = _Hashing(stream)
+                    with source.blob(child["digest"]) as (stream, got):
+                        size = agreed_size(child, got)
+                        hashing = _Hashing(stream, size)
                         add(blob_path(child["digest"]), hashing, size)  # type: ignore[arg-type]
                     if "sha256:" + hashing.hash.hexdigest() != child["digest"] or hashing.count != size:
                         raise RegistryError(f"blob {child['digest']} arrived corrupt or short")
