@@ -51,3 +51,9 @@ def test_the_package_imports_only_relatively() -> None:
         if re.match(r"\s*(from|import)\s+components\b", line)
     ]
     assert not offenders, offenders
+
+
+def test_the_package_ships_its_type_marker() -> None:
+    """PEP 561: without `py.typed` mypy skips the installed package (tests/e2e/test_component_package.py runs it)."""
+    assert (REPO / "components" / "py.typed").is_file()
+    assert PROJECT["tool"]["setuptools"]["package-data"] == {"private_registry": ["py.typed"]}

@@ -4,7 +4,10 @@ The repository is installed with pip into a fresh virtualenv of the example plat
 (`examples/platform`, a separate Pulumi project); its own program tests run there under mocks, then
 its two registries go up on the sandbox's dockerd with the real engine and providers (the dynamic
 providers now pickled as `private_registry.*`, loaded from that virtualenv), answer over TLS with
-their own CAs, a second preview is clean, and destroy removes both containers.
+their own CAs, a second preview is clean, and destroy removes both containers. mypy, run against
+that virtualenv, reads the installed package's types (`py.typed`): a misspelt settings key is
+reported. And the documented release install (`pip install git+<url>@v<version>`) works from a
+local git URL: the release tag of the current version must be in the repository.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,15 +38,39 @@ def repository_copy(target: Path) -> Path:
     return target
 
 
+def fresh_virtualenv(path: Path, *requirements: str) -> Path:
+    """A new virtualenv at `path` with `requirements` installed by pip; returns its python."""
+    run([sys.executable, "-m", "venv", str(path)])
+    python = path / "bin" / "python"
+    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements])
+    return python
+
+
+def assert_program_tests_pass(python: Path, program: Path) -> None:
+    """The program's own tests (`program/tests`, under mocks) pass with `python` and what it has installed."""
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=program,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the package, not this checkout
+    )
+    assert result.returncode == 0 and " passed" in result.stdout, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
-def platform(workdir: Path) -> Iterator[Stack]:
+def project(workdir: Path) -> Path:
+    """The example platform program with a virtualenv of its own, the package installed from the repository."""
     source = repository_copy(workdir / "source")
     project = source / "examples" / "platform"
     started = time.perf_counter()
-    run([sys.executable, "-m", "venv", str(project / "venv")])
-    pip = [str(project / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    run([*pip, str(source), "-r", str(project / "requirements.txt")])
+    fresh_virtualenv(project / "venv", str(source), "-r", str(project / "requirements.txt"))
     record(f"component package: a fresh virtualenv with the package from the repository in {time.perf_counter() - started:.1f} s")
+    return project
+
+
+@pytest.fixture(scope="module")
+def platform(workdir: Path, project: Path) -> Iterator[Stack]:
     name = f"e2e-pkg-{os.urandom(3).hex()}"
     stack = Stack(workdir, name, project_dir=project)
     stack.init(
@@ -63,14 +91,7 @@ def platform(workdir: Path) -> Iterator[Stack]:
 
 def test_the_consumers_program_tests_pass_with_the_installed_package(platform: Stack) -> None:
     python = platform.project_dir / "venv" / "bin" / "python"
-    result = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=platform.project_dir,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the package, not this checkout
-    )
-    assert result.returncode == 0 and " passed" in result.stdout, result.stdout + result.stderr
+    assert_program_tests_pass(python, platform.project_dir)
     imported = run([str(python), "-c", "import private_registry; print(private_registry.__file__)"], cwd="/").stdout
     assert str(platform.project_dir / "venv") in imported, imported
 
@@ -95,3 +116,71 @@ def test_destroy_removes_both(platform: Stack) -> None:
     platform.pulumi("destroy", "--yes")
     for prefix in ("images", "cache"):
         assert run(["docker", "inspect", f"registry-{platform.name}-{prefix}"], check=False).returncode != 0
+
+
+def mypy_errors(program: str, python: Path, where: Path) -> tuple[int, list[str]]:
+    """mypy's exit code and error lines for `program`, seeing the packages installed for `python`."""
+    (where / "program.py").write_text(program)
+    result = subprocess.run(
+        # No project config here (the directory is empty), mypy's defaults: as in another team's repository.
+        [sys.executable, "-m", "mypy", "--python-executable", str(python), "--no-error-summary", "program.py"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode, [line for line in result.stdout.splitlines() if ": error: " in line]
+
+
+def test_mypy_reads_the_installed_packages_types(project: Path, workdir: Path) -> None:
+    """The TypedDict promise holds only if mypy analyses the installed package (PEP 561 `py.typed`):
+    without the marker it skips `private_registry` and a misspelt key passes unnoticed.
+    """
+    python = project / "venv" / "bin" / "python"
+    where = workdir / "mypy"
+    where.mkdir()
+    head = "from private_registry import PrivateRegistryArgs, RegistrySettings\n"
+    good = mypy_errors(
+        head + 'settings: RegistrySettings = {"port": 5000, "kubernetes": {"context": "prod"}}\n'
+        'PrivateRegistryArgs.of(settings, instance="x")\n',
+        python,
+        where,
+    )
+    assert good == (0, []), good
+    code, errors = mypy_errors(head + 'PrivateRegistryArgs.of({"prot": 5000}, instance="x")\n', python, where)
+    assert code == 1 and len(errors) == 1 and 'Extra key "prot" for TypedDict "RegistrySettings"' in errors[0], errors
+
+
+def test_the_release_tag_installs_from_a_git_url(workdir: Path) -> None:
+    """The documented install, `pip install git+<url>@v<version>`, from a local git URL: a bare copy of
+    the repository with its tags, the tag of the version in pyproject.toml, a fresh virtualenv; the
+    tagged release's own example program tests run against what pip installed.
+    """
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    tag = f"v{version}"
+    mirror = workdir / "release.git"
+    run(["git", "clone", "-q", "--mirror", str(REPO), str(mirror)])
+    git = ["git", "--git-dir", str(mirror)]
+    kind = run([*git, "cat-file", "-t", tag], check=False).stdout.strip()
+    if kind != "tag":
+        pytest.fail(
+            f"the release tag {tag} of the version in pyproject.toml is missing from the repository "
+            f"({'a lightweight tag' if kind else 'no such ref'}): docs/component.md documents "
+            f"`pip install git+<url>@{tag}`. Tag the commit that released it (CHANGELOG.md), annotated: "
+            f"git tag -a {tag} <commit> -m '...' (and push the tag)",
+            pytrace=False,
+        )
+    tagged = tomllib.loads(run([*git, "show", f"{tag}:pyproject.toml"]).stdout)["project"]["version"]
+    assert tagged == version, f"{tag} points at a commit of version {tagged}"
+    started = time.perf_counter()
+    python = fresh_virtualenv(workdir / "release-venv", f"git+file://{mirror}@{tag}")
+    record(f"component package: {tag} installed from a git URL into a fresh virtualenv in {time.perf_counter() - started:.1f} s")
+    shown = run([str(python), "-c", "import private_registry as p; print(p.__version__, p.__file__)"], cwd="/").stdout.split()
+    assert shown[0] == version and shown[1].startswith(str(workdir / "release-venv")), shown
+    # The example program of that release, with its program tests under mocks, on the installed package.
+    tree = workdir / "release-tree"
+    tree.mkdir()
+    run([*git, "archive", "--format=tar", "-o", str(workdir / "release.tar"), tag, "examples/platform"])
+    run(["tar", "-xf", str(workdir / "release.tar"), "-C", str(tree)])
+    example = tree / "examples" / "platform"
+    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(example / "requirements.txt")])
+    assert_program_tests_pass(python, example)
