@@ -8,12 +8,13 @@ its delete removes it), mounted read-only at `/etc/distribution` (the paths of
 `distribution.py`: `certs/tls.crt`, `certs/tls.key`, `auth/htpasswd`, a mirror's `upstream/ca.crt`,
 and the image's own `config.yml`, copied from the image so that its defaults stay). The resource
 `ConfigFiles` (a dynamic provider) writes them with a one-shot container of the registry's own
-image (its shell and busybox, as the official image has): the files arrive as a tar stream on
-stdin (never on a command line or in an environment), are unpacked into a staging folder inside
-the volume, owned by the registry's user and mode 0400 (key, htpasswd) or 0444, then renamed over
-the old ones, so the registry never reads half a file. Distribution re-reads its htpasswd file when
-the file's modification time changes: a password change reaches the running registry at its next
-request, and nothing restarts. TLS is read at start: the container carries a hash of the
+image (its shell and busybox, as the official image has): the files arrive as a tar archive copied
+into that container's own layer before it starts (never on a command line or in an environment; the
+container goes with it when the step ends), are unpacked into a staging folder inside the volume,
+owned by the registry's user and mode 0400 (key, htpasswd) or 0444, then renamed over the old ones,
+so the registry never reads half a file. Distribution re-reads its htpasswd file when the file's
+modification time changes: a password change reaches the running registry at its next request, and
+nothing restarts. TLS is read at start: the container carries a hash of the
 certificate, key and upstream CA as a label, so a renewal replaces it (labels are replace-only).
 
 The registry runs as `RUN_AS` (non-root), so its data volume must belong to that user: a
@@ -24,7 +25,8 @@ in a new volume: dockerd copies the image's folder (owned by root) over an empty
 container mounts it, which would undo the owner.
 
 The decisions are plain functions (`tar_archive`, `write_script`, `files_digest`,
-`own_data_script`); the provider and the hook only run `docker`.
+`own_data_script`); the provider and the hook only call the Docker Engine API (`docker_engine.py`,
+reached with the stack's docker provider settings, no `docker` CLI).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,8 +43,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from .distribution import RUN_AS, STORAGE_ROOT
+from .docker_engine import INPUT, Connection, DockerEngineError, OneShot, engine, provider_connection
 from .htpasswd import is_unknown
-from .leftover_container import data_volume, docker_command
+from .leftover_container import data_volume
 
 MOUNT = "/etc/distribution"  # where the registry reads the volume (read-only)
 STAGING = ".next"  # inside the volume: the same file system, so a rename is atomic
@@ -55,12 +57,12 @@ STEP_CAPABILITIES = ("CHOWN", "FOWNER", "DAC_OVERRIDE")
 TOOL = 'b() { if command -v "$1" >/dev/null 2>&1; then "$@"; else /bin/busybox "$@"; fi; }'
 
 
-class ConfigVolumeError(RuntimeError):
+class ConfigVolumeError(DockerEngineError):
     """A one-shot step failed (Docker unreachable, an image without a shell, ...)."""
 
 
 def tar_archive(files: Mapping[str, Mapping[str, str]], now: float) -> bytes:
-    """The files (`path -> {content, mode}`) as a tar stream, owned by the registry's user.
+    """The files (`path -> {content, mode}`) as a tar archive, owned by the registry's user.
     `now`: their modification time, which must change with every write (Distribution reloads its
     htpasswd file when its modification time differs from the one it read).
     """
@@ -81,7 +83,7 @@ def folders(paths: Sequence[str]) -> list[str]:
 
 
 def write_script(modes: Mapping[str, str]) -> str:
-    """The one-shot step for the files `modes` (path -> mode): unpack stdin into the staging folder,
+    """The one-shot step for the files `modes` (path -> mode): unpack its input into the staging folder,
     take the image's `config.yml`, own everything by the registry's user with each file's mode, then
     rename each file into place.
     """
@@ -93,7 +95,7 @@ def write_script(modes: Mapping[str, str]) -> str:
             f"b rm -rf /config/{STAGING}",
             f"b mkdir -p /config/{STAGING} {made}",
             f"cd /config/{STAGING}",
-            "b tar -x -f -",
+            f"b tar -x -f {INPUT}",
             f"if [ -f {MOUNT}/config.yml ]; then b cp {MOUNT}/config.yml config.yml; else b touch config.yml; fi",
             f"b chown -R {OWNER} /config",
             "b chmod 0444 config.yml",
@@ -127,39 +129,44 @@ def files_digest(files: Mapping[str, Mapping[str, str]]) -> str:
 
 
 def one_shot(
-    host: str | None, image: str, mounts: Sequence[tuple[str, str]], script: str, stdin: bytes = b"", timeout: float = 600
+    docker: Connection,
+    image: str,
+    mounts: Sequence[tuple[str, str]],
+    script: str,
+    files: bytes | None = None,
+    timeout: float = 600,
 ) -> None:
     """Run `script` as root in a throwaway container of `image` (no network, only the capabilities
-    to change owners and modes, no logs kept) with the named volumes `mounts` (volume, path).
+    to change owners and modes, no logs kept) with the named volumes `mounts` (volume, path);
+    `files`, a tar archive, is the script's input at `INPUT`.
     """
-    command = [*docker_command(host), "run", "--rm", "-i", "--network", "none", "--user", "0:0"]
-    command += ["--cap-drop", "ALL", *(f"--cap-add={c}" for c in STEP_CAPABILITIES)]
-    command += ["--security-opt", "no-new-privileges:true", "--log-driver", "none"]
-    for volume, path in mounts:
-        command += ["-v", f"{volume}:{path}"]
-    command += ["--entrypoint", "/bin/sh", image, "-c", script]
+    step = OneShot(script, mounts, STEP_CAPABILITIES, user="0:0", files=files, timeout=timeout)
     try:
-        done = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise ConfigVolumeError(f"could not run a one-shot container of {image}: {err}") from err
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()[:800]
-        raise ConfigVolumeError(f"the one-shot container of {image} failed (exit {done.returncode}): {message}")
+        with engine(docker, timeout=timeout) as api:
+            code, output = api.run_once(image, step)
+    except DockerEngineError as err:
+        raise ConfigVolumeError(f"could not run a one-shot container of {image}: {err}") from None
+    if code != 0:
+        raise ConfigVolumeError(f"the one-shot container of {image} on Docker host {docker.where} failed (exit {code}): {output}")
 
 
-def remove_volume(host: str | None, volume: str) -> None:
-    """`docker volume rm`; a volume that is gone already is fine."""
-    command = [*docker_command(host), "volume", "rm", volume]
+def remove_volume(docker: Connection, volume: str) -> None:
+    """The volume goes; a volume that is gone already is fine."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise ConfigVolumeError(f"could not remove volume {volume}: {err}") from err
-    if done.returncode != 0 and "no such volume" not in done.stderr.lower():
-        raise ConfigVolumeError(f"could not remove volume {volume}: {done.stderr.strip()[:500]}")
+        with engine(docker) as api:
+            api.remove_volume(volume)
+    except DockerEngineError as err:
+        raise ConfigVolumeError(f"could not remove volume {volume}: {err}") from None
 
 
 class ConfigFilesProvider(ResourceProvider):
     """Dynamic provider of `ConfigFiles`; see the module docstring."""
+
+    docker: Connection = Connection()
+
+    def configure(self, req: Any) -> None:
+        """The Docker host of the stack's docker provider (the engine hands dynamic providers every key)."""
+        self.docker = provider_connection(req.config)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=f"config-files-{secrets.token_hex(8)}", outs=self._write(props))
@@ -178,13 +185,12 @@ class ConfigFilesProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """The volume goes with the files (after the container that mounted it: it depends on them)."""
-        remove_volume(props.get("dockerHost"), props["volume"])
+        remove_volume(self.docker, props["volume"])
 
-    @staticmethod
-    def _write(props: Mapping[str, Any]) -> dict[str, Any]:
+    def _write(self, props: Mapping[str, Any]) -> dict[str, Any]:
         files = props["files"]
         script = write_script({path: f["mode"] for path, f in files.items()})
-        one_shot(props.get("dockerHost"), props["image"], [(props["volume"], "/config")], script, tar_archive(files, time.time()))
+        one_shot(self.docker, props["image"], [(props["volume"], "/config")], script, tar_archive(files, time.time()))
         return {**props, "digest": files_digest(files)}
 
 
@@ -199,7 +205,6 @@ class ConfigFiles(Resource, module="private-registry", name="ConfigFiles"):
         volume: pulumi.Input[str],
         image: pulumi.Input[str],
         files: Mapping[str, tuple[pulumi.Input[str], str]],
-        docker_host: str | None,
         opts: pulumi.ResourceOptions,
     ) -> None:
         """`files`: path inside the volume -> (content, mode such as "0400")."""
@@ -209,20 +214,20 @@ class ConfigFiles(Resource, module="private-registry", name="ConfigFiles"):
             return {p: {"content": c[p], "mode": files[p][1]} for p in files}
 
         written: pulumi.Output[dict[str, dict[str, str]]] = pulumi.Output.secret(contents.apply(with_modes))
-        props = {"volume": volume, "image": image, "files": written, "dockerHost": docker_host, "digest": None}
+        # No Docker host here: the provider reads the stack's docker settings itself (`configure`),
+        # so no key or certificate of the Docker host goes into the state.
+        props = {"volume": volume, "image": image, "files": written, "digest": None}
         secret = pulumi.ResourceOptions(additional_secret_outputs=["files"])
         super().__init__(ConfigFilesProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
-def own_data_hook(
-    image_of: Callable[[Mapping[str, Any]], str], docker_host: str | None
-) -> Callable[[pulumi.ResourceHookArgs], None]:
+def own_data_hook(image_of: Callable[[Mapping[str, Any]], str], docker: Connection) -> Callable[[pulumi.ResourceHookArgs], None]:
     """The container's `before_create` hook: its data volume to the registry's user (module docstring)."""
 
     def own_data_volume(args: pulumi.ResourceHookArgs) -> None:
         inputs = args.new_inputs or {}
         volume = data_volume(inputs, STORAGE_ROOT)
         if volume:
-            one_shot(docker_host, image_of(inputs), [(volume, STORAGE_ROOT)], own_data_script(STORAGE_ROOT))
+            one_shot(docker, image_of(inputs), [(volume, STORAGE_ROOT)], own_data_script(STORAGE_ROOT))
 
     return own_data_volume

@@ -24,25 +24,36 @@ every deployed registry container once on upgrade (labels are replace-only in th
 two stacks cannot share a data volume anyway (their images would mix).
 
 The decision is the plain function `judge_leftover`; `docker_container` and `remove_leftover` only
-adapt the Docker CLI (which honours DOCKER_HOST, contexts and ssh:// like the provider's host does).
+adapt the Docker Engine API (`docker_engine.Engine`, or anything with its `inspect_container` and
+`remove_container`), reached with the stack's docker provider settings: host, context, TLS, ssh.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pulumi
+
+from .docker_engine import Connection, DockerEngineError, engine
 
 MANAGED_BY_LABEL = "io.private-registry.managed-by"
 MANAGED_BY = "pulumi"
 # States in which nothing serves from the container: removing it loses no request.
 IDLE_STATES = ("created", "exited", "dead")
 
-Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+class Containers(Protocol):
+    """The two calls the hook makes (`docker_engine.Engine` has them; tests give a fake)."""
+
+    def inspect_container(self, name: str) -> dict[str, Any] | None: ...
+
+    def remove_container(self, container_id: str) -> None: ...
+
+
+Runner = Callable[[], AbstractContextManager[Containers]]
 
 
 @dataclass(frozen=True)
@@ -110,53 +121,26 @@ def judge_leftover(name: str, inspected: Mapping[str, Any] | None, ours: Ownersh
     )
 
 
-class DockerUnavailable(Exception):
-    """The Docker CLI could not answer (not installed, daemon unreachable)."""
-
-
 class LeftoverContainerError(Exception):
     """A container holds the registry's name and is not provably a removable leftover of this stack."""
 
 
-def docker_command(host: str | None) -> list[str]:
-    """The Docker CLI for `host` (`docker:host`), else its own DOCKER_HOST or context, as the provider's."""
-    return ["docker", *(["-H", host] if host else [])]
+def docker_container(name: str, docker: Containers) -> dict[str, Any] | None:
+    """The container holding exactly the name `name`, or None."""
+    found = docker.inspect_container(name)
+    # Inspecting also matches ID prefixes: only a container with exactly this name holds the name.
+    return found if found is not None and found.get("Name") == f"/{name}" else None
 
 
-def docker_runner(host: str | None, timeout: float = 60) -> Runner:
-    """Runs `docker [-H host] ARGS`; without a host the CLI's own DOCKER_HOST/context applies."""
-    prefix = docker_command(host)
-
-    def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise DockerUnavailable(str(err)) from err
-
-    return run
-
-
-def docker_container(name: str, run: Runner) -> dict[str, Any] | None:
-    """`docker container inspect NAME`, or None when no container has exactly that name."""
-    result = run(["container", "inspect", name])
-    if result.returncode != 0:
-        if "no such" in result.stderr.lower():
-            return None
-        raise DockerUnavailable(result.stderr.strip() or f"docker exited {result.returncode}")
-    found = json.loads(result.stdout)
-    # `inspect` also matches ID prefixes: only a container with exactly this name holds the name.
-    matching = [c for c in found if c.get("Name") == f"/{name}"]
-    return matching[0] if matching else None
-
-
-def remove_leftover(name: str, ours: Ownership, run: Runner) -> Verdict:
+def remove_leftover(name: str, ours: Ownership, docker: Containers) -> Verdict:
     """Judge the container holding `name` and remove it when the verdict says so (by ID, never forced)."""
-    verdict = judge_leftover(name, docker_container(name, run), ours)
+    verdict = judge_leftover(name, docker_container(name, docker), ours)
     if verdict.action == "remove":
-        # Without --force: a container that started meanwhile is not removed (and the create then fails).
-        result = run(["container", "rm", verdict.container_id])
-        if result.returncode != 0:
-            return Verdict("refuse", verdict.container_id, f"could not remove container {name!r}: {result.stderr.strip()}")
+        # Without force: a container that started meanwhile is not removed (and the create then fails).
+        try:
+            docker.remove_container(verdict.container_id)
+        except DockerEngineError as err:
+            return Verdict("refuse", verdict.container_id, f"could not remove container {name!r}: {err}")
     return verdict
 
 
@@ -169,10 +153,18 @@ def data_volume(inputs: Mapping[str, Any], volume_path: str) -> str:
 
 
 def leftover_hook(
-    labels: Mapping[str, str], volume_path: str, docker_host: str | None, runner: Runner | None = None
+    labels: Mapping[str, str], volume_path: str, docker: Connection, runner: Runner | None = None
 ) -> Callable[[pulumi.ResourceHookArgs], None]:
-    """The `before_create` hook function: remove this stack's idle leftover, refuse anything else."""
-    run = runner or docker_runner(docker_host)
+    """The `before_create` hook function: remove this stack's idle leftover, refuse anything else.
+    `runner` opens the Docker host (default: the Engine API at `docker`).
+    """
+
+    @contextmanager
+    def opened() -> Iterator[Containers]:
+        with engine(docker) as api:
+            yield api
+
+    run = runner or opened
 
     def remove_leftover_container(args: pulumi.ResourceHookArgs) -> None:
         inputs = args.new_inputs or {}
@@ -181,9 +173,10 @@ def leftover_hook(
             return
         ours = Ownership(labels, data_volume(inputs, volume_path), volume_path)
         try:
-            verdict = remove_leftover(name, ours, run)
-        except DockerUnavailable as err:
-            # The provider's own create reports a Docker it cannot reach; a missing CLI must not block it.
+            with run() as containers:
+                verdict = remove_leftover(name, ours, containers)
+        except DockerEngineError as err:
+            # The provider's own create reports a Docker host it cannot reach: let it say so.
             pulumi.log.warn(f"could not check for a leftover container named {name!r}: {err}")
             return
         if verdict.action == "refuse":

@@ -25,7 +25,6 @@ import io
 import json
 import re
 import ssl
-import subprocess
 import tarfile
 import tempfile
 import urllib.parse
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from .leftover_container import docker_command
+from .docker_engine import Connection, DockerEngineError, DockerNotFound, engine
 from .names import looks_like_host
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -509,34 +508,30 @@ class DockerArchive:
         yield self._member(name), self._tar.getmember(name).size
 
 
-def docker_image_id(image: str, host: str | None) -> str:
+def docker_image_id(image: str, docker: Connection) -> str:
     """The ID (config digest) of `image` in the Docker host: what identifies it there."""
     try:
-        result = subprocess.run(
-            [*docker_command(host), "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise RegistryError(f"docker image inspect {image}: {err}") from err
-    if result.returncode != 0:
-        raise RegistryError(f"the Docker host has no image {image}: {result.stderr.strip()}")
-    return result.stdout.strip()
+        with engine(docker) as api:
+            return api.image_id(image)
+    except DockerNotFound:
+        raise RegistryError(f"Docker host {docker.where} has no image {image}") from None
+    except DockerEngineError as err:
+        raise RegistryError(str(err)) from None
 
 
 @contextmanager
-def saved_from_docker(image: str, host: str | None) -> Iterator[tuple[Source, Descriptor]]:
-    """`docker save` of one image as a source, and its top manifest: an OCI image layout (Docker 25
-    and later) or the older archive (`DockerArchive`).
+def saved_from_docker(image: str, docker: Connection) -> Iterator[tuple[Source, Descriptor]]:
+    """What `docker save` writes for one image (through the Engine API) as a source, and its top
+    manifest: an OCI image layout (Docker 25 and later) or the older archive (`DockerArchive`).
     """
     with tempfile.TemporaryDirectory(prefix="private-registry-save-") as folder:
         path = Path(folder) / "image.tar"
         try:
-            result = subprocess.run(
-                [*docker_command(host), "save", "-o", str(path), image], capture_output=True, text=True, timeout=1800
-            )
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise RegistryError(f"docker save {image}: {err}") from err
-        if result.returncode != 0:
-            raise RegistryError(f"docker save {image}: {result.stderr.strip()}")
+            # A socket read may wait long while the daemon packs a big layer.
+            with engine(docker, timeout=1800) as api:
+                api.save_image(image, path)
+        except DockerEngineError as err:
+            raise RegistryError(str(err)) from None
         with tarfile.open(path, "r:") as tar:
             layout = "index.json" in tar.getnames()
         if not layout:

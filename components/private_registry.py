@@ -173,7 +173,6 @@ class PrivateRegistry(pulumi.ComponentResource):
                     password=users.user_passwords[pusher],
                     ca_cert_pem=tls.ca_cert_pem,
                     registry=self._serving,
-                    docker_host=pulumi.Config("docker").get("host"),
                 ),
                 child,
             )

@@ -32,6 +32,7 @@ from .distribution import (
     Instance,
     health_check_command,
 )
+from .docker_engine import DockerSettingError, stack_connection
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 from .ordering import when_applying
@@ -129,16 +130,20 @@ class RegistryContainer(pulumi.ComponentResource):
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(http_secret.value.apply(lambda s: container_env(instance, s)))
         # An interrupted `up` can leave a container with this name that no state records: the hook
         # removes it before the create only when it is this stack's and idle (components/leftover_container.py).
+        # The hooks reach the Docker host as the provider does (docker:host, context, TLS; docker_engine.py).
+        try:
+            docker_host = stack_connection()
+        except DockerSettingError as err:  # the setting, not a traceback: nothing has been created
+            raise pulumi.RunError(str(err)) from None
         remove_leftover = pulumi.ResourceHook(
-            f"{name}-remove-leftover-container",
-            leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, pulumi.Config("docker").get("host")),
+            f"{name}-remove-leftover-container", leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, docker_host)
         )
-        docker_host = pulumi.Config("docker").get("host")
         # The registry's files, written in place into a volume of their own (config_volume.py).
         # The volume is the resource's own: its first write creates it, its delete removes it.
         config_volume = f"{args.container_name}-config"
-        files = ConfigFiles(f"{name}-config-files", config_volume, image, config_files(instance), docker_host,
-                            pulumi.ResourceOptions(parent=self))  # fmt: skip
+        files = ConfigFiles(
+            f"{name}-config-files", config_volume, image, config_files(instance), pulumi.ResourceOptions(parent=self)
+        )
         upstream_ca = instance.mirror.ca if instance.mirror is not None else None
         started_with = pulumi.Output.unsecret(
             pulumi.Output.all(instance.cert_pem, instance.key_pem).apply(lambda ck: tls_hash(ck[0], ck[1], upstream_ca))

@@ -10,7 +10,7 @@ digests are the source's, every platform included, and blobs the registry holds 
 The life of one image:
 
 - `check` (preview and up) resolves the source to `sourceDigest` (one manifest request, the
-  bundle's index, or `docker image inspect` for an image of the Docker host): a tag that moved
+  bundle's index, or the Docker Engine API's image ID for an image of the Docker host): a tag that moved
   upstream is a change to `sourceDigest` in the preview, never a silent one; a source pinned by
   digest is not asked at all.
 - `diff` compares what the registry must hold (`repository`, `tag`, `sourceDigest`, `endpoint`) only:
@@ -41,6 +41,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .docker_engine import Connection, provider_connection
 from .images import DeclaredImage, SourceRegistry
 from .oci import (
     Bundle,
@@ -65,10 +66,12 @@ def source_registry(props: Mapping[str, Any]) -> Registry:
     return Registry(reference.registry, auth.get("username"), auth.get("password"), auth.get("ca"))
 
 
-def resolve(props: Mapping[str, Any]) -> Descriptor:
-    """What the entry's source names now: a Docker host image's ID, its bundle's entry, or the registry's digest."""
+def resolve(props: Mapping[str, Any], docker: Connection | None = None) -> Descriptor:
+    """What the entry's source names now: a Docker host image's ID, its bundle's entry, or the registry's digest.
+    `docker`: the Docker host of `dockerImage` entries (default: DOCKER_HOST and the like, as the CLI's).
+    """
     if props.get("dockerImage"):
-        return Descriptor(docker_image_id(props["dockerImage"], props.get("dockerHost")), "")
+        return Descriptor(docker_image_id(props["dockerImage"], docker or provider_connection({})), "")
     reference = parse_reference(props["source"])
     if props.get("bundlePath"):
         bundle = Bundle(props["bundlePath"])
@@ -86,10 +89,10 @@ def destination(props: Mapping[str, Any]) -> Registry:
 
 
 @contextmanager
-def opened_source(props: Mapping[str, Any]) -> Iterator[tuple[Source, Descriptor]]:
+def opened_source(props: Mapping[str, Any], docker: Connection | None = None) -> Iterator[tuple[Source, Descriptor]]:
     """Where the copy reads the entry's image, and the image's top manifest."""
     if props.get("dockerImage"):
-        with saved_from_docker(props["dockerImage"], props.get("dockerHost")) as saved:
+        with saved_from_docker(props["dockerImage"], docker or provider_connection({})) as saved:
             yield saved
         return
     if props.get("bundlePath"):
@@ -103,9 +106,9 @@ def opened_source(props: Mapping[str, Any]) -> Iterator[tuple[Source, Descriptor
     yield RegistrySource(source_registry(props), reference.repository), Descriptor(props["sourceDigest"], props["mediaType"])
 
 
-def copy(props: Mapping[str, Any]) -> dict[str, Any]:
+def copy(props: Mapping[str, Any], docker: Connection | None = None) -> dict[str, Any]:
     """Copy the entry's image into the registry; the outputs say what it holds and what was sent."""
-    with opened_source(props) as (source, top):
+    with opened_source(props, docker) as (source, top):
         stats = copy_image(source, top, destination(props), props["repository"], props["tag"])
     sent = {"blobsSent": stats.blobs_sent, "bytesSent": stats.bytes_sent, "blobsPresent": stats.blobs_present}
     return {**props, "digest": top.digest, **sent}
@@ -114,9 +117,15 @@ def copy(props: Mapping[str, Any]) -> dict[str, Any]:
 class SeededImageProvider(ResourceProvider):
     """Dynamic provider of `SeededImage`; see the module docstring."""
 
+    docker: Connection | None = None
+
+    def configure(self, req: Any) -> None:
+        """Where `dockerImage` entries are read: the stack's docker provider settings (every key comes here)."""
+        self.docker = provider_connection(req.config)
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         try:
-            found = resolve(news)
+            found = resolve(news, self.docker)
         except Exception as err:
             what = news.get("dockerImage") or news["source"]
             return CheckResult(news, [CheckFailure("source", f"cannot resolve {what}: {err}")])
@@ -127,10 +136,10 @@ class SeededImageProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"image-{secrets.token_hex(8)}", outs=copy(props))
+        return CreateResult(id_=f"image-{secrets.token_hex(8)}", outs=copy(props, self.docker))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=copy(news))
+        return UpdateResult(outs=copy(news, self.docker))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         held = destination(props).has_manifest(props["repository"], props["tag"])
@@ -173,7 +182,6 @@ class SeededImagesArgs:
     password: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str]
     registry: Sequence[pulumi.Resource]  # what must be running before a copy
-    docker_host: str | None = None  # `docker:host`, where `dockerImage` entries are read
 
 
 def image_props(image: DeclaredImage) -> dict[str, Any]:
@@ -214,7 +222,6 @@ class SeededImages(pulumi.ComponentResource):
                 "username": args.username,
                 "password": pulumi.Output.secret(args.password),
                 "ca": args.ca_cert_pem,
-                "dockerHost": args.docker_host if image.docker_image else None,
             }
             held[image.name] = SeededImage(f"{name}-{image.name}", props, child).digest
         self.digests = pulumi.Output.all(**held) if held else pulumi.Output.from_input({})

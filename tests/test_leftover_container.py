@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
 import pytest
 
+from components.docker_engine import Connection, DockerEngineError
 from components.leftover_container import (
     IDLE_STATES,
-    DockerUnavailable,
     LeftoverContainerError,
     Ownership,
     data_volume,
@@ -82,27 +81,27 @@ def test_the_data_volume_comes_from_the_container_inputs() -> None:
 
 
 class FakeDocker:
-    """Answers `docker container inspect/rm` like the CLI, from a dict of containers by name."""
+    """Answers the Engine's container inspect/remove like dockerd, from a dict of containers by name."""
 
     def __init__(self, containers: dict[str, dict[str, Any]], rm_error: str = "") -> None:
         self.containers = containers
         self.rm_error = rm_error
         self.calls: list[list[str]] = []
 
-    def __call__(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        self.calls.append(list(args))
-        if list(args[:2]) == ["container", "inspect"]:
-            key = args[2]
-            found = [c for n, c in self.containers.items() if n == key or c["Id"].startswith(key)]
-            if not found:
-                return subprocess.CompletedProcess(list(args), 1, "[]\n", f"Error: No such container: {key}\n")
-            return subprocess.CompletedProcess(list(args), 0, json.dumps(found), "")
-        if list(args[:2]) == ["container", "rm"]:
-            if self.rm_error:
-                return subprocess.CompletedProcess(list(args), 1, "", self.rm_error)
-            self.containers = {n: c for n, c in self.containers.items() if c["Id"] != args[2]}
-            return subprocess.CompletedProcess(list(args), 0, args[2] + "\n", "")
-        raise AssertionError(f"unexpected docker call {args}")
+    def inspect_container(self, key: str) -> dict[str, Any] | None:
+        self.calls.append(["container", "inspect", key])
+        found = [c for n, c in self.containers.items() if n == key or c["Id"].startswith(key)]
+        return found[0] if found else None
+
+    def remove_container(self, container_id: str) -> None:
+        self.calls.append(["container", "rm", container_id])
+        if self.rm_error:
+            raise DockerEngineError(f"Docker host unix:///x.sock: removing container {container_id[:12]} failed: {self.rm_error}")
+        self.containers = {n: c for n, c in self.containers.items() if c["Id"] != container_id}
+
+    @contextmanager
+    def __call__(self) -> Iterator[FakeDocker]:
+        yield self
 
 
 def test_remove_leftover_removes_by_id_without_force() -> None:
@@ -125,11 +124,12 @@ def test_an_id_prefix_match_is_not_a_name_match() -> None:
 
 
 def test_an_unreachable_daemon_is_reported_not_taken_for_no_container() -> None:
-    def unreachable(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.CompletedProcess(list(args), 1, "", "Cannot connect to the Docker daemon at unix:///x.sock\n")
+    class Unreachable(FakeDocker):
+        def inspect_container(self, key: str) -> dict[str, Any] | None:
+            raise DockerEngineError("Docker host tcp://h:2376: inspecting container 'registry-dev' failed: Connection refused")
 
-    with pytest.raises(DockerUnavailable, match="Cannot connect"):
-        docker_container(NAME, unreachable)
+    with pytest.raises(DockerEngineError, match="Connection refused"):
+        docker_container(NAME, Unreachable({}))
 
 
 def hook_args(name: str | None) -> pulumi.ResourceHookArgs:
@@ -142,14 +142,14 @@ def test_hook_removes_our_leftover_and_warns(monkeypatch: pytest.MonkeyPatch) ->
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
     docker = FakeDocker({NAME: inspected("created")})
-    leftover_hook(LABELS, STORAGE, None, docker)(hook_args(NAME))
+    leftover_hook(LABELS, STORAGE, Connection(), docker)(hook_args(NAME))
     assert docker.containers == {} and len(warnings) == 1 and "removed container 'registry-dev'" in warnings[0]
 
 
 def test_hook_fails_the_create_for_a_foreign_container() -> None:
     docker = FakeDocker({NAME: inspected("exited", labels={})})
     with pytest.raises(LeftoverContainerError, match="registry-dev"):
-        leftover_hook(LABELS, STORAGE, None, docker)(hook_args(NAME))
+        leftover_hook(LABELS, STORAGE, Connection(), docker)(hook_args(NAME))
     assert NAME in docker.containers and not any(c[:2] == ["container", "rm"] for c in docker.calls)
 
 
@@ -157,8 +157,8 @@ def test_hook_does_nothing_without_a_container_or_a_name(monkeypatch: pytest.Mon
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
     docker = FakeDocker({})
-    leftover_hook(LABELS, STORAGE, None, docker)(hook_args(NAME))
-    leftover_hook(LABELS, STORAGE, None, docker)(hook_args(None))
+    leftover_hook(LABELS, STORAGE, Connection(), docker)(hook_args(NAME))
+    leftover_hook(LABELS, STORAGE, Connection(), docker)(hook_args(None))
     assert warnings == [] and docker.calls == [["container", "inspect", NAME]]
 
 
@@ -166,8 +166,10 @@ def test_hook_warns_and_lets_the_create_run_when_docker_cannot_answer(monkeypatc
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
 
-    def no_cli(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        raise DockerUnavailable("[Errno 2] No such file or directory: 'docker'")
+    @contextmanager
+    def unreachable() -> Iterator[FakeDocker]:
+        raise DockerEngineError("Docker host tcp://h:2376: connecting failed: Connection refused")
+        yield FakeDocker({})
 
-    leftover_hook(LABELS, STORAGE, None, no_cli)(hook_args(NAME))
-    assert len(warnings) == 1 and "could not check" in warnings[0]
+    leftover_hook(LABELS, STORAGE, Connection(), unreachable)(hook_args(NAME))
+    assert len(warnings) == 1 and "could not check" in warnings[0] and "tcp://h:2376" in warnings[0]
