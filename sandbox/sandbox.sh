@@ -8,7 +8,7 @@
 #   sandbox.sh kms up|down|status  the KMS API alone, the rest staying as it is
 #   sandbox.sh down [--purge]   stop what `up` started (by pid); --purge also deletes .sandbox/
 #   sandbox.sh status           what runs, exit 0 only when everything is up
-#   sandbox.sh parts            the parts running now (docker, s3, kube, node), one a line
+#   sandbox.sh parts            the parts running now (docker, s3, kms, kube, node), one a line
 #   sandbox.sh stop PART...     stop only those parts (what a caller added to a sandbox it found)
 #   sandbox.sh env              `export ...` lines: eval "$(bash sandbox/sandbox.sh env)"
 #   sandbox.sh s3-bucket NAME   create bucket NAME in the sandbox's S3 store unless it exists
@@ -639,11 +639,12 @@ cmd_status() {
   return $rc
 }
 
-# The parts that run now, one name a line (docker, s3, kube, node): what a caller records before
+# The parts that run now, one name a line (docker, s3, kms, kube, node): what a caller records before
 # `up` so that it can stop exactly what it added (`stop`), leaving a sandbox someone else started.
 cmd_parts() {
   if docker_status >/dev/null 2>&1; then echo docker; fi
   if s3_status >/dev/null 2>&1; then echo s3; fi
+  if kms_status >/dev/null 2>&1; then echo kms; fi
   if [ -f "$KUBE_DIR/enabled" ] && kube_status >/dev/null 2>&1; then echo kube; fi
   if [ -f "$NODE_DIR/enabled" ] && node_status >/dev/null 2>&1; then echo node; fi
   return 0
@@ -654,10 +655,11 @@ cmd_parts() {
 cmd_stop() {
   local want=" $* " p
   for p in "$@"; do
-    case $p in docker | s3 | kube | node) ;; *) die "stop: unknown part '$p' (docker, s3, kube, node)" ;; esac
+    case $p in docker | s3 | kms | kube | node) ;; *) die "stop: unknown part '$p' (docker, s3, kms, kube, node)" ;; esac
   done
   if [[ $want == *" node "* ]]; then node_down; fi
   if [[ $want == *" s3 "* ]]; then s3_down; fi
+  if [[ $want == *" kms "* ]]; then kms_down; fi
   if [[ $want == *" kube "* ]]; then kube_down; rm -f "$KUBE_DIR/enabled"; fi
   if [[ $want == *" docker "* ]]; then docker_down; fi
   return 0

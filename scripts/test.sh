@@ -19,7 +19,7 @@ bash toolchain/build.sh all
 
 echo "== sandbox (dockerd, registry image, Kubernetes API server)"
 bash sandbox/install-deps.sh
-# What runs before this run (sandbox.sh parts: docker, s3, kube, node) is what must run after it:
+# What runs before this run (sandbox.sh parts: docker, s3, kms, kube, node) is what must run after it:
 # this run starts what is missing and stops exactly that again, whatever the tests' outcome, so a
 # dev sandbox of scripts/up.sh (dockerd and the API server, the dev stack's registry in it) is left
 # running as it was. Then the machine must be as it was (processes, mounts, links, iptables rules
@@ -28,7 +28,7 @@ before=$(bash sandbox/sandbox.sh parts)
 footprint=$(mktemp)
 bash sandbox/node-footprint.sh > "$footprint"
 added=()
-for part in docker s3 kube node; do
+for part in docker s3 kms kube node; do
   grep -qx "$part" <<<"$before" || added+=("$part")
 done
 finish() {
