@@ -69,7 +69,6 @@ class CertificateSetting(TypedDict, total=False):
     cert: str
     key: str
     ca: str
-    secretName: str
 
 
 class ServiceAccountSetting(TypedDict, total=False):
@@ -90,6 +89,16 @@ class PodsSetting(TypedDict, total=False):
     serviceAccount: ServiceAccountSetting
     imagePullSecrets: Sequence[str]
     env: Mapping[str, str]
+
+
+class ServiceSetting(TypedDict, total=False):
+    """The Services clients reach; a LoadBalancer needs source ranges, an internal annotation or `public`."""
+
+    annotations: Mapping[str, str]
+    loadBalancerSourceRanges: Sequence[str]
+    loadBalancerClass: str
+    externalTrafficPolicy: Literal["Cluster", "Local"]
+    public: bool
 
 
 class ContainerSetting(TypedDict, total=False):
@@ -156,6 +165,7 @@ class RegistrySettings(TypedDict, total=False):
     pullReplicas: int
     namespace: str
     serviceType: Literal["NodePort", "LoadBalancer"]
+    service: ServiceSetting
     storage: StorageSetting
     pods: PodsSetting
     endpoint: str

@@ -14,7 +14,6 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi_kubernetes import Provider
 
 from .args import RegistrySettings
-from .certificate_secret import CertificateFromSecret
 from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
@@ -40,9 +39,6 @@ from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, l
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
-# Settings whose values may hold secrets: never printed in a settings error (see settings._Problems).
-ALWAYS_SECRET = frozenset({"users", "storage", "certificate", "sourceRegistries", "mirrors"})
-
 
 @dataclass(frozen=True)
 class PrivateRegistryArgs:
@@ -57,11 +53,11 @@ class PrivateRegistryArgs:
         `instance` names what the registry creates by default (container `registry-<instance>`,
         volume `registry-data-<instance>`, namespace `registry-<instance>`, the CA's name): give
         each registry of a program its own, e.g. `f"{pulumi.get_stack()}-cache"`. Raises
-        `SettingsError` naming every bad setting, never showing the value of one of `secret_keys`
-        (default: `users`, `storage` and `certificate`, which hold passwords, S3 keys and a private key).
+        `SettingsError` naming every bad setting, never showing a secret: nothing of `secret_keys`
+        (the stack's encrypted config keys), nor what the settings table marks secret (passwords, the
+        private key, S3 keys, `pods.env`; see `settings.secret_values`).
         """
-        hidden = ALWAYS_SECRET if secret_keys is None else secret_keys
-        return cls(load_settings(plain_settings(settings), instance, secret_keys=hidden))
+        return cls(load_settings(plain_settings(settings), instance, secret_keys=secret_keys or frozenset()))
 
 
 def plain_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,7 +138,6 @@ class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
     _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
-    _certificate: RegistryTls | CertificateFromSecret  # what the registry serves (set with the registry)
     _pull_servers: list[pulumi.Resource]  # target docker: the containers serving pulls (with their files)
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -154,8 +149,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
-        # Nothing issued with certificate.secretName: the Deployment's component reads that Secret.
-        tls = RegistryTls(f"{name}-tls", tls_args(s), child) if s.certificate_secret is None else None
+        tls = RegistryTls(f"{name}-tls", tls_args(s), child)
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
         rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
         pull_user = s.pull_secret.user
@@ -164,7 +158,6 @@ class PrivateRegistry(pulumi.ComponentResource):
         )
         provider = self._kubernetes_provider(name, s)
         self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
-        certificate = self._certificate  # the stack's or yours: what nodes and clients trust
         if s.images:
             pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
             seeded = SeededImages(
@@ -175,8 +168,9 @@ class PrivateRegistry(pulumi.ComponentResource):
                     endpoint=s.endpoint,
                     username=pusher,
                     password=users.user_passwords[pusher],
-                    ca_cert_pem=certificate.ca_cert_pem,
+                    ca_cert_pem=tls.ca_cert_pem,
                     registry=self._serving,
+                    docker_host=pulumi.Config("docker").get("host"),
                 ),
                 child,
             )
@@ -205,7 +199,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 stack=s.stack,
                 endpoint=s.endpoint,
                 pull_endpoint=s.pull_endpoint if s.pull_port is not None else None,  # nodes only pull
-                ca_cert_pem=certificate.ca_cert_pem,
+                ca_cert_pem=tls.ca_cert_pem,
                 daemonset_image=s.node_trust.image if daemonset else None,
                 namespace=s.node_trust.namespace,
                 certs_dir=s.node_trust.certs_dir,
@@ -216,8 +210,8 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         self.endpoint = pulumi.Output.from_input(s.endpoint)
-        self.ca_certificate = certificate.ca_cert_pem
-        self.certificate_expires_at = certificate.expires_at
+        self.ca_certificate = tls.ca_cert_pem
+        self.certificate_expires_at = tls.expires_at
         self.usernames = pulumi.Output.from_input([u.name for u in s.users])
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
@@ -265,20 +259,18 @@ class PrivateRegistry(pulumi.ComponentResource):
         return kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
 
     def _registry(
-        self, name: str, s: Settings, tls: RegistryTls | None, users: Htpasswd, provider: Provider | None
+        self, name: str, s: Settings, tls: RegistryTls, users: Htpasswd, provider: Provider | None
     ) -> dict[str, pulumi.Output]:
         """The registry on its target; returns the target's own outputs."""
         child = pulumi.ResourceOptions(parent=self)
-        if tls is not None:
-            self._certificate = tls
         instance = Instance(
             image=s.image,
             pull_image=s.pull_image,
             realm=f"private-registry {s.stack}",
             delete_enabled=s.delete_enabled,
             health_timeout_seconds=s.health_timeout_seconds,
-            cert_pem=tls.cert_pem if tls else "",  # none with certificate.secretName: the Pods mount that Secret
-            key_pem=tls.private_key_pem if tls else "",
+            cert_pem=tls.cert_pem,
+            key_pem=tls.private_key_pem,
             htpasswd=users.content,
             metrics=s.metrics.enabled,
         )
@@ -295,8 +287,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 namespace=target.namespace,
                 replicas=target.replicas,
                 service_type=target.service_type,
-                certificate_secret=s.certificate_secret,
-                endpoint_host=s.endpoint_host,
+                service=target.service,
                 port=s.port,
                 storage=target.storage,
                 retain_data=s.retain_data,
@@ -308,8 +299,6 @@ class PrivateRegistry(pulumi.ComponentResource):
                 mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
-            if deployment.certificate is not None:
-                self._certificate = deployment.certificate
             self._serving, self._pull_servers = [deployment], []
             outputs = {
                 "registryNamespace": deployment.namespace,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,15 +31,10 @@ from .names import (
     san_covers,
     split_endpoint,
 )
-from .own_certificate import (
-    CertificateSecret,
-    OwnCertificate,
-    certificate_given,
-    parse_certificate,
-    secret_form_problem,
-)
+from .own_certificate import OwnCertificate, certificate_given, parse_certificate
 from .pods import PodSettings, parse_pods
-from .setting_keys import BY_NAME, KEYS, NAMES, PROJECT, default, field_default, field_names
+from .service import PUBLIC_REFUSED, ServiceSettings, parse_service, unsaid_public
+from .setting_keys import BY_NAME, FIELDS, KEYS, NAMES, PROJECT, default, field_default, field_names
 
 MAX_BCRYPT_PASSWORD_BYTES = 72
 ECDSA_CURVES = ("P256", "P384")
@@ -50,6 +45,7 @@ TARGETS = ("docker", "kubernetes")
 SERVICE_TYPES = ("NodePort", "LoadBalancer")
 STORAGE_DRIVERS = ("filesystem", "s3")
 ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")
+MIN_MASKED = 4  # a secret this long or longer is masked where a message quotes it; shorter ones by value only
 NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
 DEFAULT_PORT, DEFAULT_NODE_PORT = 5000, 30500
 FILESYSTEM_ONLY = ("size", "storageClass", "accessMode")
@@ -110,12 +106,15 @@ class PullSecretSettings:
 class KubernetesSettings:
     """Whether and how the Kubernetes side is applied: not at all (no cluster named), to a named
     kubeconfig context, or rendered to a folder. `configured`: the stack sets `kubernetes` at all.
+    `provider`: the name of the kubernetes.Provider a program handed the component (the package's
+    `opts`; mode `cluster` without a context): that provider is the cluster.
     """
 
     mode: Literal["none", "cluster", "render"]
     context: str | None
     render_directory: str | None
     configured: bool = True
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +180,10 @@ class KubernetesTarget:
     """Target `kubernetes`: a Deployment of replicas in its own namespace, behind a Service."""
 
     namespace: str
-    replicas: int = 2  # of the read-write Deployment
-    pull_replicas: int = 2  # of the read-only Deployment, when there is one (pullPort)
+    replicas: int = 1  # of the read-write Deployment (2 by default with shared storage)
+    pull_replicas: int = 1  # of the read-only Deployment, when there is one (pullPort)
     service_type: Literal["NodePort", "LoadBalancer"] = "NodePort"
+    service: ServiceSettings = field(default_factory=ServiceSettings)  # of every Service clients reach
     storage: StorageSettings = StorageSettings(driver="filesystem")
     pods: PodSettings = field(default_factory=PodSettings)
     kind: Literal["kubernetes"] = "kubernetes"
@@ -222,7 +222,6 @@ class Settings:
     target: Target
     pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
-    certificate_secret: str | None = None  # `certificate.secretName`: yours, from a kubernetes.io/tls Secret
     images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
     mirrors: tuple[Mirror, ...] = ()  # `mirrors`: a pull-through cache per upstream
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -275,30 +274,87 @@ def shape(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _leaves(value: Any) -> Iterator[Any]:
+    """The scalars inside a config value (itself, when it is one)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def secret_values(raw: Mapping[str, Any], secret_keys: frozenset[str]) -> frozenset[Any]:
+    """Every value of the stack that is, or may be, a secret: all of a key the engine holds
+    encrypted (`pulumi config set --secret`) or that is no setting at all (a misspelt `usres`), and
+    in a setting the table marks secret-bearing, all of a field marked `secret` (passwords, private
+    key, S3 keys, every `pods.env` value) or of a field it does not know (a misspelt `pasword`).
+    None and booleans carry nothing and are left out.
+    """
+    found: list[Any] = []
+    for name, value in raw.items():
+        spec = BY_NAME.get(name)
+        if name in secret_keys or spec is None:
+            found += _leaves(value)
+            continue
+        if not spec.secret_bearing:
+            continue
+        if spec.each == "list" and isinstance(value, list):
+            entries = value
+        elif spec.each == "map" and isinstance(value, dict):
+            entries = list(value.values())
+        else:
+            entries = [value]
+        secret_field = {f.name: f.secret for f in FIELDS[name]}
+        for entry in entries:
+            items = entry.items() if isinstance(entry, dict) else [("", entry)]
+            found += (leaf for field_name, item in items if secret_field.get(field_name, True) for leaf in _leaves(item))
+    return frozenset(v for v in found if v is not None and not isinstance(v, bool))
+
+
 class _Problems:
     """Collects problems so every bad value is reported in one run, showing only what is safe.
 
-    Settings errors reach terminals and CI logs, so a value is printed only when it cannot hold a
-    secret: never for a key the engine holds encrypted, nor for anything under `users` (entries hold
-    passwords), nor for an unknown key (a misspelled `usres` holds passwords too). Those show their
-    shape instead (`<secret: an object with keys password>`).
+    Settings errors reach terminals and CI logs, so one rule decides what is printed: a value that
+    holds none of the stack's `secret_values` is shown as it is; one that does shows its shape
+    instead (`<secret: an object with keys password>`), and so does everything of a key the engine
+    holds encrypted and of an unknown key. A secret quoted in a message's own text is masked.
     """
 
-    def __init__(self, secret_keys: frozenset[str] = frozenset()) -> None:
+    def __init__(self, secret_keys: frozenset[str] = frozenset(), raw: Mapping[str, Any] | None = None) -> None:
         self.items: list[str] = []
         self.secret_keys = secret_keys
+        self.secrets = secret_values(raw or {}, secret_keys)
+        self.texts = sorted((s for s in self.secrets if isinstance(s, str) and len(s) >= MIN_MASKED), key=len, reverse=True)
+
+    def holds_secret(self, value: Any) -> bool:
+        """Whether `value` is, holds or quotes one of the secrets."""
+        for leaf in _leaves(value):
+            if isinstance(leaf, bool) or leaf is None:
+                continue
+            if leaf in self.secrets or (isinstance(leaf, str) and any(s in leaf for s in self.texts)):
+                return True
+        return False
 
     def show(self, name: str, value: Any) -> str:
         """`value` as it may appear in a message about setting `name`."""
         setting = top_level(name)
-        if setting in self.secret_keys or "password" in name:
+        if setting in self.secret_keys:
             return f"<secret: {shape(value)}>"
-        if setting == "users" or setting not in NAMES:
+        if setting not in NAMES:
             return f"<{shape(value)}>"
-        return repr(value)
+        return f"<secret: {shape(value)}>" if self.holds_secret(value) else repr(value)
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret quoted in it replaced."""
+        for secret in self.texts:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def add(self, name: str, value: Any, allowed: str) -> None:
-        self.items.append(f"{key(name)} = {self.show(name, value)}: {allowed}")
+        self.items.append(f"{key(name)} = {self.show(name, value)}: {self.mask(allowed)}")
 
 
 def _integer(raw: Mapping[str, Any], name: str, p: _Problems, default_value: int | None = None) -> int:
@@ -510,8 +566,15 @@ def _pull_secret(
     return PullSecretSettings(name=name, namespaces=tuple(good), user=str(user), patch_default_service_account=patch)
 
 
-def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems) -> KubernetesSettings:
+def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems, provider: str | None = None) -> KubernetesSettings:
     value = _object(raw, "kubernetes", KUBERNETES_KEYS, p)
+    if provider is not None:  # the program's own provider names the cluster; a second name would contradict it
+        for name, given in value.items():
+            if (name, given) != ("mode", "cluster"):
+                p.add(f"kubernetes.{name}", given, f"is not used: the program hands in its kubernetes.Provider {provider!r}")
+        return KubernetesSettings(
+            mode="cluster", context=None, render_directory=None, configured="kubernetes" in raw, provider=provider
+        )
     context = value.get("context")
     if context is not None and (not isinstance(context, str) or not context):
         p.add("kubernetes.context", context, "must be a kubeconfig context name")
@@ -652,12 +715,16 @@ def _storage(raw: Mapping[str, Any], stack: str, pods: dict[str, int], p: _Probl
         elif sum(pods.values()) > 1 and mode != "ReadWriteMany":
             counted = " + ".join(f"{setting} = {n}" for setting, n in pods.items())
             fewer = "set replicas = 1" if len(pods) == 1 else "drop pullPort and set replicas = 1"
-            p.add(
-                "storage.accessMode",
-                mode,
-                f"cannot serve {counted}: every Pod mounts the same volume, which needs ReadWriteMany "
-                f"(a storage class that offers it, e.g. NFS or CephFS); or {fewer}, or use storage.driver = s3",
+            allowed = (
+                "every Pod mounts the same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS "
+                f"or CephFS); or {fewer}, or use storage.driver = s3"
             )
+            if "accessMode" in value:  # both said: the claim is the one to name
+                p.add("storage.accessMode", mode, f"cannot serve {counted}: {allowed}")
+            else:  # the default claim: name the count that asks for more
+                asked = (k for k in ("replicas", "pullReplicas") if k in pods and pods[k] > 1 and k in raw)
+                said = next(asked, "pullPort")
+                p.add(said, raw.get(said), f"asks for {counted} on storage.accessMode = {mode} (the default): {allowed}")
         return StorageSettings(driver="filesystem", size=size, storage_class=storage_class, access_mode=str(mode))
 
     bucket = text("bucket", None)
@@ -769,12 +836,14 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
         container_name = _name(raw, "containerName", f"registry-{stack}", docker_name_ok, allowed, p)
         data_volume = _name(raw, "dataVolume", f"registry-data-{stack}", docker_name_ok, allowed, p)
         return DockerTarget(container_name=container_name, data_volume=data_volume, limits=_limits(raw, p)), port
-    replicas = _integer(raw, "replicas", p)
-    pull_replicas = _integer(raw, "pullReplicas", p)
+    # One Pod on a claim only one node mounts; two where every Pod shares the data.
+    replicas_default = 2 if shared_storage(raw.get("storage")) else 1
+    replicas = _integer(raw, "replicas", p, default_value=replicas_default)
+    pull_replicas = _integer(raw, "pullReplicas", p, default_value=replicas_default)
     pods = {"replicas": replicas}
     if "pullPort" in raw:
         pods["pullReplicas"] = pull_replicas
-    elif raw.get("pullReplicas", pull_replicas) != default("pullReplicas"):  # Pulumi.yaml's default arrives as a value
+    elif "pullReplicas" in raw:
         p.add("pullReplicas", pull_replicas, "is only used with pullPort (the read-only Deployment's Pods)")
     namespace = _name(raw, "namespace", object_name("registry", stack), dns_label_ok,
                       "must be a namespace name (a DNS-1123 label: a-z, 0-9, '-', at most 63)", p)  # fmt: skip
@@ -787,15 +856,37 @@ def _target(raw: Mapping[str, Any], stack: str, p: _Problems) -> tuple[Target, i
             "the prefix storage.rootDirectory with your S3 tools after `pulumi destroy`",
         )
     kube_service: Literal["NodePort", "LoadBalancer"] = "LoadBalancer" if service_type == "LoadBalancer" else "NodePort"
+    service = _service(raw, kube_service, p)
     target = KubernetesTarget(
         namespace=namespace,
         replicas=replicas,
         pull_replicas=pull_replicas,
         service_type=kube_service,
+        service=service,
         storage=storage,
         pods=_pods(raw, p),
     )
     return target, port
+
+
+def shared_storage(storage: Any) -> bool:
+    """Whether the `storage` setting gives every Pod the same data: driver s3, or a ReadWriteMany claim."""
+    if not isinstance(storage, dict):
+        return False
+    driver = storage.get("driver", field_default("storage.driver"))
+    return driver == "s3" or (driver == "filesystem" and storage.get("accessMode") == "ReadWriteMany")
+
+
+def _service(raw: Mapping[str, Any], service_type: str, p: _Problems) -> ServiceSettings:
+    """Section service (service.py): the reachable Services' settings; a public LoadBalancer must be said."""
+
+    def problem(path: str, value: Any, message: str) -> None:
+        p.add(f"service.{path}" if path else "service", value, message)
+
+    service = parse_service(_object(raw, "service", field_names("service"), p), service_type, problem)
+    if unsaid_public(service, service_type):
+        p.add("serviceType", service_type, PUBLIC_REFUSED)
+    return service
 
 
 def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
@@ -894,7 +985,7 @@ GENERATED_CERTIFICATE_KEYS = (
 )
 
 
-def _own_certificate(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> OwnCertificate | CertificateSecret | None:
+def _own_certificate(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> OwnCertificate | None:
     """Section certificate (own_certificate.py): your own certificate, checked for the endpoint."""
 
     def problem(path: str, value: Any, message: str) -> None:
@@ -921,9 +1012,10 @@ def _cluster(
     pull_port: int | None,
     p: _Problems,
     warnings: list[str],
+    provider: str | None = None,
 ) -> dict[str, Any]:
     """Section cluster: which cluster, and what the stack writes there (pull secrets, node trust)."""
-    kubernetes = _kubernetes(raw, stack, p)
+    kubernetes = _kubernetes(raw, stack, p, provider)
     pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", pull_port, p)
     if pull_port is None and pull_secret.namespaces and kubernetes.mode != "none":
         # Every user can push without a read-only instance. Refusing would break running stacks on
@@ -1007,13 +1099,17 @@ def _metrics(raw: Mapping[str, Any], target: Target, p: _Problems) -> MetricsSet
     return MetricsSettings(enabled=flags["enabled"], service_monitor=flags["serviceMonitor"])
 
 
-def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
+def load_settings(
+    raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset(), kubernetes_provider: str | None = None
+) -> Settings:
     """Validate raw config values (key without project prefix -> value) into `Settings`.
 
     Raises `SettingsError` naming every bad key, its value (unless it may hold a secret: see
     `_Problems`) and what is allowed. `secret_keys` are the keys the engine holds encrypted.
+    `kubernetes_provider`: the name of the kubernetes.Provider a program hands the component, the
+    cluster then (no `kubernetes` setting may name another).
     """
-    p = _Problems(secret_keys)
+    p = _Problems(secret_keys, raw)
     warnings: list[str] = []
     _unknown_keys(raw, p)
     auth = _auth(raw, p, warnings)
@@ -1032,10 +1128,6 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
     own_certificate = _own_certificate(raw, endpoint, p)
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
-    if isinstance(own_certificate, CertificateSecret):
-        refused = secret_form_problem(target.kind, cluster["kubernetes"].mode)
-        if refused:
-            p.add("certificate.secretName", own_certificate.name, refused)
     images = _images(raw, auth["users"], target, cluster["kubernetes"], p)
     metrics = _metrics(raw, target, p)
     mirrors = _mirrors(raw, target, endpoint, [port] + ([pull_port] if pull_port is not None else []), p)
@@ -1056,8 +1148,7 @@ def load_settings(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str
         endpoint=endpoint,
         target=target,
         pull_port=pull_port,
-        own_certificate=own_certificate if isinstance(own_certificate, OwnCertificate) else None,
-        certificate_secret=own_certificate.name if isinstance(own_certificate, CertificateSecret) else None,
+        own_certificate=own_certificate,
         **runtime,
         **cluster,
         **images,

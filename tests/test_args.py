@@ -11,7 +11,7 @@ import pytest
 
 from components import args
 from components.private_registry import PrivateRegistryArgs, plain_settings
-from components.setting_keys import KEYS
+from components.setting_keys import KEYS, field_names
 from components.settings import (
     KUBERNETES_KEYS,
     NODE_TRUST_KEYS,
@@ -55,6 +55,7 @@ def test_every_setting_has_a_typed_key_of_its_kind() -> None:
         (args.PullSecretSetting, PULL_SECRET_KEYS),
         (args.KubernetesSetting, KUBERNETES_KEYS),
         (args.NodeTrustSetting, NODE_TRUST_KEYS),
+        (args.ServiceSetting, field_names("service")),
     ],
 )
 def test_object_settings_have_the_keys_the_checks_allow(typed: type, allowed: tuple[str, ...]) -> None:

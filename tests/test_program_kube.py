@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import bcrypt
+import pulumi
 import pytest
 
 from components.registry_kube import PRESTOP_SECONDS, content_hash
@@ -204,11 +205,66 @@ def test_render_mode_renders_the_whole_kubernetes_target(tmp_path: Any) -> None:
     assert all(r.provider.startswith(provider.urn) for r in kube)
 
 
+LOAD_BALANCER = {**S3, "serviceType": "LoadBalancer", "port": 443, "endpoint": "172.31.250.1:443"}
+SERVICE = "kubernetes:core/v1:Service"
+
+
 def test_pull_image_false_never_pulls_and_load_balancer_uses_its_port() -> None:
-    run = evaluate({**S3, "pullImage": False, "serviceType": "LoadBalancer", "port": 443, "endpoint": "172.31.250.1:443"})
+    run = evaluate({**LOAD_BALANCER, "pullImage": False, "service": {"public": True}})
     assert container_of(run)["imagePullPolicy"] == "Never"
-    ports = run.one("kubernetes:core/v1:Service").inputs["spec"]["ports"]
+    ports = run.one(SERVICE).inputs["spec"]["ports"]
     assert ports == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]
+
+
+def test_a_context_alone_comes_up_with_one_pod_on_a_read_write_once_claim() -> None:
+    run = evaluate({"target": "kubernetes", "kubernetes": {"context": "prod"}})
+    claim = run.one("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.inputs["spec"]["accessModes"] == ["ReadWriteOnce"]
+    spec = run.one(DEPLOYMENT).inputs["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    service = run.one(SERVICE).inputs
+    assert service["spec"]["type"] == "NodePort" and service["spec"]["ports"][0]["nodePort"] == 30500
+    assert "annotations" not in service["metadata"] and "externalTrafficPolicy" not in service["spec"]
+
+
+def test_an_internal_load_balancer_gets_the_settings_of_service() -> None:
+    service = {
+        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal", "team": "platform"},
+        "loadBalancerClass": "service.k8s.aws/nlb",
+        "externalTrafficPolicy": "Local",
+    }
+    run = evaluate({**LOAD_BALANCER, "service": service})
+    inputs = run.one(SERVICE).inputs
+    assert inputs["metadata"]["annotations"] == service["annotations"]
+    assert inputs["spec"]["type"] == "LoadBalancer" and inputs["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+    assert inputs["spec"]["externalTrafficPolicy"] == "Local" and "loadBalancerSourceRanges" not in inputs["spec"]
+    ranged = evaluate({**LOAD_BALANCER, "service": {"loadBalancerSourceRanges": ["10.20.0.0/16", "192.168.7.0/24"]}})
+    assert ranged.one(SERVICE).inputs["spec"]["loadBalancerSourceRanges"] == ["10.20.0.0/16", "192.168.7.0/24"]
+
+
+def test_a_load_balancer_open_to_all_is_refused_before_anything_is_created() -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        evaluate(LOAD_BALANCER)
+    message = str(caught.value)
+    assert "private-registry:serviceType = 'LoadBalancer': without service.loadBalancerSourceRanges" in message
+    assert "internet-facing load balancer" in message and "service.public = true" in message
+
+
+def test_every_service_clients_reach_gets_the_annotations_and_traffic_policy() -> None:
+    service = {"annotations": {"example.com/owner": "platform"}, "externalTrafficPolicy": "Local"}
+    settings = {
+        **PULLERS,
+        "service": service,
+        "mirrors": {"quay.io": {"port": 30600}},
+        "metrics": {"enabled": True, "serviceMonitor": True},
+    }
+    run = evaluate(settings)
+    reached = {r.inputs["metadata"]["name"]: r.inputs for r in run.of_type(SERVICE)}
+    assert set(reached) == {"registry", "registry-pull", "registry-mirror-quay-io", "registry-metrics"}
+    for name in ("registry", "registry-pull", "registry-mirror-quay-io"):
+        assert reached[name]["metadata"]["annotations"] == {"example.com/owner": "platform"}, name
+        assert reached[name]["spec"]["externalTrafficPolicy"] == "Local" and reached[name]["spec"]["type"] == "NodePort"
+    assert "annotations" not in reached["registry-metrics"]["metadata"]  # ClusterIP, inside the cluster only
 
 
 PULLERS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import yaml
@@ -17,10 +18,36 @@ from components.settings import SUBJECT_FIELDS, KubernetesTarget, Settings, Sett
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_pulumi_yaml_and_readme_are_generated_from_the_table() -> None:
+def test_pulumi_yaml_readme_and_settings_doc_are_generated_from_the_table() -> None:
     new_yaml, new_readme = setting_keys.with_generated_parts((ROOT / "Pulumi.yaml").read_text(), (ROOT / "README.md").read_text())
     assert (ROOT / "Pulumi.yaml").read_text() == new_yaml, "run: venv/bin/python -m components.setting_keys --write"
     assert (ROOT / "README.md").read_text() == new_readme, "run: venv/bin/python -m components.setting_keys --write"
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    assert doc == setting_keys.settings_doc(), "run: venv/bin/python -m components.setting_keys --write"
+    assert setting_keys.main(["setting_keys"]) == 0  # the check CI runs agrees
+
+
+def test_the_readme_has_one_short_line_per_setting_and_the_doc_every_detail() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index(setting_keys.README_BEGIN) : readme.index(setting_keys.README_END)].splitlines()[1:]
+    assert all(len(line) <= 200 for line in block), max(block, key=len)
+    assert [line.split("`")[1] for line in block if line.startswith("- `")] == list(NAMES)
+    assert "docs/settings.md" in block[0]
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    for key in KEYS:  # the full meaning and every key of an object setting are in the doc
+        assert key.meaning in doc and all(f"`{f.name}`: {f.shown}" in doc for f in FIELDS.get(key.name, ())), key.name
+
+
+def test_a_stale_generated_file_is_reported(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    for name in ("Pulumi.yaml", "README.md", "docs/settings.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    monkeypatch.setattr(setting_keys, "__file__", str(tmp_path / "components" / "setting_keys.py"))
+    assert setting_keys.main(["setting_keys"]) == 0
+    (tmp_path / "docs" / "settings.md").write_text("edited by hand\n")
+    assert setting_keys.main(["setting_keys"]) == 1
+    assert "out of date: settings.md" in capsys.readouterr().err
+    assert setting_keys.main(["setting_keys", "--write"]) == 0 and setting_keys.main(["setting_keys"]) == 0
 
 
 def test_defaults_the_engine_applies_from_pulumi_yaml_equal_the_programs_own() -> None:
@@ -72,6 +99,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "container.logMaxFiles": ({}, lambda s: s.target.limits.log_max_files),
     "metrics.serviceMonitor": ({}, lambda s: s.metrics.service_monitor),
     "mirrors.size": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].size),
+    "service.public": (KUBE, lambda s: kube(s).service.public),
 }
 
 

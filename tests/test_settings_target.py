@@ -37,8 +37,32 @@ def test_kubernetes_defaults() -> None:
     assert docker.target == DockerTarget("registry-dev", "registry-data-dev") and docker.port == 5000
 
 
+def replicas_of(raw: dict[str, Any]) -> tuple[int, int]:
+    target = load_settings(raw, "dev").target
+    assert isinstance(target, KubernetesTarget)
+    return target.replicas, target.pull_replicas
+
+
+def test_a_context_alone_comes_up_with_defaults_that_agree() -> None:
+    # One Pod on the default ReadWriteOnce claim; two wherever every Pod shares the data.
+    only_context = {"target": "kubernetes", "kubernetes": {"context": "prod"}}
+    s = load_settings(only_context, "dev")
+    assert isinstance(s.target, KubernetesTarget) and s.target.storage.access_mode == "ReadWriteOnce"
+    assert replicas_of(only_context) == (1, 1)
+    assert replicas_of({**only_context, "storage": {"accessMode": "ReadWriteMany"}}) == (2, 2)
+    assert replicas_of({**only_context, "storage": {"driver": "filesystem", "accessMode": "ReadWriteOncePod"}}) == (1, 1)
+    assert replicas_of(KUBE) == (2, 2)  # driver s3
+    assert replicas_of({**KUBE, "replicas": 3}) == (3, 2)
+
+
 def test_more_than_one_replica_needs_shared_storage() -> None:
-    found = problems({**KUBE, "storage": {"driver": "filesystem"}})
+    found = problems({**KUBE, "replicas": 2, "storage": {"driver": "filesystem"}})
+    assert found == [
+        "private-registry:replicas = 2: asks for replicas = 2 on storage.accessMode = ReadWriteOnce (the default): "
+        "every Pod mounts the same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or "
+        "CephFS); or set replicas = 1, or use storage.driver = s3"
+    ]
+    found = problems({**KUBE, "replicas": 2, "storage": {"driver": "filesystem", "accessMode": "ReadWriteOnce"}})
     assert found == [
         "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 2: every Pod mounts the "
         "same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or CephFS); or set "
@@ -46,8 +70,6 @@ def test_more_than_one_replica_needs_shared_storage() -> None:
     ]
     ok = load_settings({**KUBE, "storage": {"driver": "filesystem", "accessMode": "ReadWriteMany"}}, "dev").target
     assert isinstance(ok, KubernetesTarget) and ok.storage.access_mode == "ReadWriteMany"
-    one = load_settings({**KUBE, "replicas": 1, "storage": {"driver": "filesystem"}}, "dev").target
-    assert isinstance(one, KubernetesTarget) and one.replicas == 1
 
 
 def test_node_port_range_and_the_settings_of_the_other_target_are_refused() -> None:
@@ -62,8 +84,8 @@ def test_node_port_range_and_the_settings_of_the_other_target_are_refused() -> N
         "private-registry:replicas = 3: is only used with target = kubernetes",
         "private-registry:storage = {'driver': 's3'}: is only used with target = kubernetes",
     ]
-    # Pulumi.yaml's declared defaults arrive as values: those are let through.
-    assert load_settings({"replicas": 2, "serviceType": "NodePort", "target": "docker"}, "dev").port == 5000
+    # Pulumi.yaml's declared defaults arrive as values: those are let through (replicas has none: computed).
+    assert load_settings({"serviceType": "NodePort", "target": "docker"}, "dev").port == 5000
 
 
 @pytest.mark.parametrize(
@@ -164,10 +186,15 @@ def test_a_pull_port_on_kubernetes_is_a_read_only_deployment_of_its_own_size() -
             "private-registry:pullReplicas = 3: is only used with pullPort (the read-only Deployment's Pods)",
         ),
         (
-            {**PULLERS, "replicas": 1, "pullReplicas": 1, "storage": {"driver": "filesystem"}},
+            {**PULLERS, "replicas": 1, "pullReplicas": 1, "storage": {"driver": "filesystem", "accessMode": "ReadWriteOnce"}},
             "private-registry:storage.accessMode = 'ReadWriteOnce': cannot serve replicas = 1 + pullReplicas = 1: every "
             "Pod mounts the same volume, which needs ReadWriteMany (a storage class that offers it, e.g. NFS or "
             "CephFS); or drop pullPort and set replicas = 1, or use storage.driver = s3",
+        ),
+        (
+            {**PULLERS, "storage": {"driver": "filesystem"}},
+            "private-registry:pullPort = 30501: asks for replicas = 1 + pullReplicas = 1 on storage.accessMode = "
+            "ReadWriteOnce (the default): every Pod mounts the same volume",
         ),
         ({"pullReplicas": 3, "pullPort": 5001}, "private-registry:pullReplicas = 3: is only used with target = kubernetes"),
         ({**PULLERS, "pullReplicas": 0}, "private-registry:pullReplicas = 0: must be an integer in 1..50"),
