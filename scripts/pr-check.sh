@@ -2,7 +2,8 @@
 # PR check: a plain `pulumi preview` of a stack, summarized in Markdown for a pull-request comment
 # (scripts/pr_summary.py: what changes per role and rollout, why, what users and clusters notice,
 # the program's warnings, the CLI's full `--diff` collapsed).
-#   bash scripts/pr-check.sh [stack] [--output FILE]     (default stack: dev; summary on stdout)
+#   bash scripts/pr-check.sh [stack] [--output FILE] [--keep DIR]   (default stack: dev; summary on stdout)
+# --keep DIR keeps the preview's JSON, diff and stderr there (for a bug report or a test fixture).
 # Exit code: 0 the plan changes nothing, 2 it changes something, 1 the preview failed (the summary
 # says why). The stack's backend and secrets provider are the user's (scripts/pulumi-env.sh). With
 # `kubernetes.mode: cluster` the kubeconfig's identity needs get, list and patch on every kind the
@@ -14,11 +15,12 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 project=${PROJECT_DIR:-$repo}
-stack=dev output=
+stack=dev output= keep=
 while [ $# -gt 0 ]; do
   case $1 in
     --output) output=${2:?--output needs a file}; shift 2 ;;
-    -*) echo "usage: $0 [stack] [--output FILE]" >&2; exit 1 ;;
+    --keep) keep=${2:?--keep needs a folder}; shift 2 ;;
+    -*) echo "usage: $0 [stack] [--output FILE] [--keep DIR]" >&2; exit 1 ;;
     *) stack=$1; shift ;;
   esac
 done
@@ -29,6 +31,7 @@ python=$repo/venv/bin/python
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 summarize() { "$python" "$repo/scripts/pr_summary.py" --stack "$stack" --preview "$work/preview.json" --errors "$work/errors.txt" "$@" >"$work/summary.md"; }
 finish() {
+  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$work"/*.json "$work"/*.txt "$keep/" 2>/dev/null; fi
   if [ -n "$output" ]; then cp "$work/summary.md" "$output"; else cat "$work/summary.md"; fi
   exit "$1"
 }

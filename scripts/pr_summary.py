@@ -406,7 +406,9 @@ def markdown(
         if notes:
             lines += ["", "**What users and clusters will notice**", ""] + [f"- {note}" for note in notes]
     if warned:
-        lines += ["", "**Warnings from the program**", ""] + [f"- {inert(w)}".replace("\n", "<br>") for w in warned]
+        lines += ["", "**Warnings (the program's and its providers')**", ""] + [
+            f"- {inert(w)}".replace("\n", "<br>") for w in warned
+        ]
     if plan:
         lines += ["", "| change | resource | role | type | why (changed input keys) |", "|---|---|---|---|---|"]
         for c in plan:

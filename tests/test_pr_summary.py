@@ -244,7 +244,7 @@ def test_the_programs_warnings_are_carried_inert(tmp_path: Path) -> None:
     ]  # fmt: skip
     code, text = summary(tmp_path, preview(docker_stack(), diagnostics))
     assert code == 0
-    assert "**Warnings from the program**" in text
+    assert "**Warnings (the program's and its providers')**" in text
     assert text.count("pullReplicas 1: a rollout of @\u200bplatform-team stops pulls&lt;/details&gt;") == 1
     assert "@platform-team" not in text and "</details>" not in text and "an info line" not in text
 
