@@ -209,7 +209,10 @@ class Engine:
             security_opt=["no-new-privileges:true"],
             log_config=docker.types.LogConfig(type="none"),
         )
-        create = {"command": ["-c", spec.script], "entrypoint": ["/bin/sh"], "user": spec.user, "host_config": host_config}
+        # The output goes to a file in the container's own layer, read after it stops: no attached
+        # stream (dockerd keeps no logs with log driver `none`, and an attach over TLS would hang in the SDK).
+        command = ["-c", f"exec >{OUTPUT} 2>&1; {spec.script}"]
+        create = {"command": command, "entrypoint": ["/bin/sh"], "user": spec.user, "host_config": host_config}
         try:
             with self.step(f"creating a one-shot container of {image}"):
                 created = self.api.create_container(image, **create)
@@ -224,13 +227,14 @@ class Engine:
                 with self.step(f"copying the input into the one-shot container of {image}"):
                     self.api.put_archive(container, "/", input_archive(spec.files))
             with self.step(f"running a one-shot container of {image}"):
-                output = self.api.attach(container, stdout=True, stderr=True, stream=True, logs=False)
                 self.api.start(container)
-                kept = b""
-                for chunk in output:
-                    kept = (kept + chunk)[-4 * OUTPUT_LIMIT :]
                 code = int(self.api.wait(container, timeout=spec.timeout)["StatusCode"])
-            return code, kept.decode(errors="replace").strip()[-OUTPUT_LIMIT:]
+            output = ""
+            if code != 0:
+                with self.step(f"reading the output of the one-shot container of {image}"):
+                    stream, _stat = self.api.get_archive(container, OUTPUT)
+                    output = archived_text(b"".join(stream))
+            return code, output
         finally:
             # Always gone (its input holds keys), as `docker run --rm` leaves nothing either.
             with self.step(f"removing the one-shot container {container[:12]}"):
@@ -238,6 +242,16 @@ class Engine:
 
 
 INPUT = "/.private-registry-input.tar"  # where a one-shot step finds its files (in its own container's layer)
+OUTPUT = "/.private-registry-output"  # where its output goes
+
+
+def archived_text(data: bytes) -> str:
+    """The end of the one file in a tar stream (what `get_archive` returns), as text."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = next((m for m in archive.getmembers() if m.isfile()), None)
+        found = archive.extractfile(member) if member is not None else None
+        text = found.read().decode(errors="replace") if found is not None else ""
+    return text.strip()[-OUTPUT_LIMIT:]
 
 
 def input_archive(files: bytes) -> bytes:

@@ -14,6 +14,7 @@ import requests
 from components.docker_engine import (
     DEFAULT_HOST,
     INPUT,
+    OUTPUT,
     Connection,
     DockerEngineError,
     DockerSettingError,
@@ -123,9 +124,15 @@ class FakeApi:
     def put_archive(self, container: str, path: str, data: bytes) -> None:
         self.calls.append(("put_archive", (path, data)))
 
-    def attach(self, container: str, **kwargs: Any) -> list[bytes]:
-        self.calls.append(("attach", kwargs))
-        return [b"chown: /config: ", b"Operation not permitted\n"]
+    def get_archive(self, container: str, path: str) -> tuple[list[bytes], dict[str, Any]]:
+        self.calls.append(("get_archive", path))
+        data = b"chown: /config: Operation not permitted\n"
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo(path.rsplit("/", 1)[1])
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        return [buffer.getvalue()[:100], buffer.getvalue()[100:]], {}
 
     def start(self, container: str) -> None:
         self.calls.append(("start", container))
@@ -154,7 +161,7 @@ def test_a_one_shot_step_runs_hardened_with_its_input_and_is_always_removed() ->
     [(_, (image, created))] = [c for c in api.calls if c[0] == "create"]
     host = created["host_config"]
     assert image == "registry:3" and created["user"] == "0:0" and created["entrypoint"] == ["/bin/sh"]
-    assert created["command"] == ["-c", step.script]
+    assert created["command"] == ["-c", f"exec >{OUTPUT} 2>&1; {step.script}"]
     assert host["network_mode"] == "none" and host["cap_drop"] == ["ALL"] and host["cap_add"] == ["CHOWN"]
     assert host["security_opt"] == ["no-new-privileges:true"] and host["log_config"]["Type"] == "none"
     assert host["binds"] == ["registry-dev-config:/config"]
@@ -165,7 +172,7 @@ def test_a_one_shot_step_runs_hardened_with_its_input_and_is_always_removed() ->
         extracted = archive.extractfile(member)
         assert extracted is not None and extracted.read() == b"TAR"
     order = [c[0] for c in api.calls]
-    assert order == ["create", "put_archive", "attach", "start", "wait", "remove"]  # input before start
+    assert order == ["create", "put_archive", "start", "wait", "get_archive", "remove"]  # input before start
     assert ("wait", 42) in api.calls and api.calls[-1] == ("remove", ("f00d" * 16, True))
 
 
@@ -175,7 +182,7 @@ def test_a_missing_image_is_pulled_as_docker_run_would_and_a_failure_still_remov
         DockerEngineError, match=r"^Docker host tcp://h:2376: running a one-shot container of registry:3 failed: "
     ):
         Engine(api, "tcp://h:2376").run_once("registry:3", OneShot("true", [], []))
-    assert [c[0] for c in api.calls] == ["create", "pull", "create", "attach", "start", "remove"]
+    assert [c[0] for c in api.calls] == ["create", "pull", "create", "start", "remove"]
 
 
 def test_gone_means_none_or_nothing_to_do_and_other_errors_name_the_host_and_step() -> None:
