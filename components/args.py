@@ -69,6 +69,7 @@ class CertificateSetting(TypedDict, total=False):
     cert: str
     key: str
     ca: str
+    secretName: str
 
 
 class ServiceAccountSetting(TypedDict, total=False):

@@ -14,6 +14,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi_kubernetes import Provider
 
 from .args import RegistrySettings
+from .certificate_secret import CertificateFromSecret
 from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
@@ -138,6 +139,7 @@ class PrivateRegistry(pulumi.ComponentResource):
     """A TLS + htpasswd registry (a container or a Deployment) and the pull secrets and node trust to use it."""
 
     _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
+    _certificate: RegistryTls | CertificateFromSecret  # what the registry serves (set with the registry)
     _pull_servers: list[pulumi.Resource]  # target docker: the containers serving pulls (with their files)
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -149,7 +151,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
         StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
-        tls = RegistryTls(f"{name}-tls", tls_args(s), child)
+        # Nothing issued with certificate.secretName: the Deployment's component reads that Secret.
+        tls = RegistryTls(f"{name}-tls", tls_args(s), child) if s.certificate_secret is None else None
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
         rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
         pull_user = s.pull_secret.user
@@ -158,6 +161,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         )
         provider = self._kubernetes_provider(name, s)
         self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
+        certificate = self._certificate  # the stack's or yours: what nodes and clients trust
         if s.images:
             pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
             seeded = SeededImages(
@@ -168,7 +172,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                     endpoint=s.endpoint,
                     username=pusher,
                     password=users.user_passwords[pusher],
-                    ca_cert_pem=tls.ca_cert_pem,
+                    ca_cert_pem=certificate.ca_cert_pem,
                     registry=self._serving,
                     docker_host=pulumi.Config("docker").get("host"),
                 ),
@@ -199,7 +203,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 stack=s.stack,
                 endpoint=s.endpoint,
                 pull_endpoint=s.pull_endpoint if s.pull_port is not None else None,  # nodes only pull
-                ca_cert_pem=tls.ca_cert_pem,
+                ca_cert_pem=certificate.ca_cert_pem,
                 daemonset_image=s.node_trust.image if daemonset else None,
                 namespace=s.node_trust.namespace,
                 certs_dir=s.node_trust.certs_dir,
@@ -210,8 +214,8 @@ class PrivateRegistry(pulumi.ComponentResource):
             child,
         )
         self.endpoint = pulumi.Output.from_input(s.endpoint)
-        self.ca_certificate = tls.ca_cert_pem
-        self.certificate_expires_at = tls.expires_at
+        self.ca_certificate = certificate.ca_cert_pem
+        self.certificate_expires_at = certificate.expires_at
         self.usernames = pulumi.Output.from_input([u.name for u in s.users])
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
@@ -259,18 +263,20 @@ class PrivateRegistry(pulumi.ComponentResource):
         return kubernetes_provider(f"{name}-k8s", s.kubernetes, pulumi.ResourceOptions(parent=self, aliases=[old]))
 
     def _registry(
-        self, name: str, s: Settings, tls: RegistryTls, users: Htpasswd, provider: Provider | None
+        self, name: str, s: Settings, tls: RegistryTls | None, users: Htpasswd, provider: Provider | None
     ) -> dict[str, pulumi.Output]:
         """The registry on its target; returns the target's own outputs."""
         child = pulumi.ResourceOptions(parent=self)
+        if tls is not None:
+            self._certificate = tls
         instance = Instance(
             image=s.image,
             pull_image=s.pull_image,
             realm=f"private-registry {s.stack}",
             delete_enabled=s.delete_enabled,
             health_timeout_seconds=s.health_timeout_seconds,
-            cert_pem=tls.cert_pem,
-            key_pem=tls.private_key_pem,
+            cert_pem=tls.cert_pem if tls else "",  # none with certificate.secretName: the Pods mount that Secret
+            key_pem=tls.private_key_pem if tls else "",
             htpasswd=users.content,
             metrics=s.metrics.enabled,
         )
@@ -288,6 +294,8 @@ class PrivateRegistry(pulumi.ComponentResource):
                 replicas=target.replicas,
                 service_type=target.service_type,
                 service=target.service,
+                certificate_secret=s.certificate_secret,
+                endpoint_host=s.endpoint_host,
                 port=s.port,
                 storage=target.storage,
                 retain_data=s.retain_data,
@@ -299,6 +307,8 @@ class PrivateRegistry(pulumi.ComponentResource):
                 mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
+            if deployment.certificate is not None:
+                self._certificate = deployment.certificate
             self._serving, self._pull_servers = [deployment], []
             outputs = {
                 "registryNamespace": deployment.namespace,

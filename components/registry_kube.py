@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 import pulumi
 from pulumi_kubernetes import Provider
 
+from .certificate_secret import CertificateFromSecret
 from .distribution import (
     AUTH_DIR,
     CERTS_DIR,
@@ -109,6 +110,7 @@ class Workload:
     name: str  # the Deployment's, Service's and PodDisruptionBudget's; its users Secret is `<name>-auth`
     replicas: int
     claim: str = f"{NAME}-data"  # the PersistentVolumeClaim of driver filesystem (a mirror has its own)
+    tls_secret: str = f"{NAME}-tls"  # the kubernetes.io/tls Secret its Pods mount (certificate.secretName: yours)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -134,7 +136,7 @@ def pod_storage(workload: Workload, storage: StorageSettings) -> tuple[list[dict
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     volumes: list[dict[str, object]] = [
-        {"name": "tls", "secret": {"secretName": f"{NAME}-tls", "defaultMode": 0o440}},
+        {"name": "tls", "secret": {"secretName": workload.tls_secret, "defaultMode": 0o440}},
         {"name": "auth", "secret": {"secretName": f"{workload.name}-auth", "defaultMode": 0o440}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
@@ -347,6 +349,8 @@ class RegistryDeploymentArgs:
     mirrors: Sequence[KubeMirror] = ()  # a pull-through cache per upstream (mirrors)
     service_monitor: bool = False  # a metrics Service and a ServiceMonitor for every Pod of the stack
     service: ServiceSettings = field(default_factory=ServiceSettings)  # of every Service clients reach
+    certificate_secret: str | None = None  # certificate.secretName: the Pods mount it; read for its hash and CA
+    endpoint_host: str = ""  # what that Secret's certificate must cover
 
 
 class RegistryDeployment(pulumi.ComponentResource):
@@ -391,6 +395,13 @@ class RegistryDeployment(pulumi.ComponentResource):
                 )
             )
         tls_hash = pulumi.Output.from_input(args.instance.cert_pem).apply(content_hash)
+        self.certificate: CertificateFromSecret | None = None
+        if args.certificate_secret is not None:  # read once the namespace exists (certificate_secret.py)
+            secret = (args.namespace, args.certificate_secret)
+            certificate = CertificateFromSecret(
+                f"{name}-certificate", secret, namespace.id, args.endpoint_host, args.provider, inside
+            )
+            self.certificate, tls_hash = certificate, certificate.roll_hash
         writer = Workload(args.instance, NAME, args.replicas)
         self._workload(name, args, writer, args.port, (shared, tls_hash, env_hash), inside)
         self.pull_deployment_name: pulumi.Output[str] | None = None
@@ -494,6 +505,8 @@ class RegistryDeployment(pulumi.ComponentResource):
         """
         shared, tls_hash, env_hash = pod_inputs
         storage = storage or args.storage
+        if args.certificate_secret is not None:
+            workload = replace(workload, tls_secret=args.certificate_secret)
         meta: dict[str, object] = {"namespace": args.namespace, "labels": workload.labels}
         users = Secret(
             f"{name}-auth",
@@ -546,16 +559,20 @@ class RegistryDeployment(pulumi.ComponentResource):
         # Only a hash of these values (the HTTP secret's 256 random bits among them) enters the pod
         # template, so the template need not be secret.
         env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
-        secrets: list[pulumi.Resource] = [
-            Secret(
-                f"{name}-tls",
-                {**meta, "name": f"{NAME}-tls"},
-                "kubernetes.io/tls",
-                pulumi.Output.all(args.instance.cert_pem, args.instance.key_pem).apply(
-                    lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}
-                ),
-                inside,
-            ),
+        secrets: list[pulumi.Resource] = []
+        if args.certificate_secret is None:  # certificate.secretName: the Pods mount that one instead
+            secrets.append(
+                Secret(
+                    f"{name}-tls",
+                    {**meta, "name": f"{NAME}-tls"},
+                    "kubernetes.io/tls",
+                    pulumi.Output.all(args.instance.cert_pem, args.instance.key_pem).apply(
+                        lambda ck: {"tls.crt": b64(ck[0]), "tls.key": b64(ck[1])}
+                    ),
+                    inside,
+                )
+            )
+        secrets += [
             Secret(
                 f"{name}-env",
                 {**meta, "name": f"{NAME}-env"},

@@ -86,8 +86,9 @@ KEYS: tuple[Key, ...] = (
     Key("certificate", "object", {}, "your own TLS certificate instead of the stack's CA: `{cert, key, ca}`, PEM text "
         "each, as config secrets; checked before anything is created (key matches, valid now, covers `endpoint`, "
         "serverAuth, chains to `ca`); then `caCertificate` is `ca`, and the generated-certificate settings are refused "
-        "(README \"Your own certificate\")",
-        summary="your own certificate, key and CA instead of the stack's CA"),
+        "(README \"Your own certificate\"); or `{secretName}`, a `kubernetes.io/tls` Secret of the registry's namespace "
+        "that cert-manager keeps, read by every `up` and mounted by the Pods, which roll when it changes "
+        "(docs/certificates.md)", summary="your own certificate, key and CA instead of the stack's CA"),
     Key("image", "string", "registry:3.1.2", "registry image; pin an exact release (a floating tag is never pulled "
         "again once present)", summary="the registry image (pin an exact release)"),
     Key("pullImage", "boolean", True, "`false`: use an image already on the Docker host, by name",
@@ -231,6 +232,12 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("cert", None, "required: the server certificate, then its intermediates"),
         Field("key", None, "required: its unencrypted private key", secret=True),
         Field("ca", None, "required: the CA certificate(s) nodes trust"),
+        Field(
+            "secretName",
+            None,
+            "instead of `cert`, `key` and `ca` (target `kubernetes`): an existing "
+            "`kubernetes.io/tls` Secret of the registry's namespace, as cert-manager writes it",
+        ),
     ),
     "storage": (
         Field("driver", "filesystem"),

@@ -31,7 +31,13 @@ from .names import (
     san_covers,
     split_endpoint,
 )
-from .own_certificate import OwnCertificate, certificate_given, parse_certificate
+from .own_certificate import (
+    CertificateSecret,
+    OwnCertificate,
+    certificate_given,
+    parse_certificate,
+    secret_form_problem,
+)
 from .pods import PodSettings, parse_pods
 from .service import PUBLIC_REFUSED, ServiceSettings, parse_service, unsaid_public
 from .setting_keys import BY_NAME, FIELDS, KEYS, NAMES, PROJECT, default, field_default, field_names
@@ -222,6 +228,7 @@ class Settings:
     target: Target
     pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
+    certificate_secret: str | None = None  # `certificate.secretName`: yours, from a kubernetes.io/tls Secret
     images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
     mirrors: tuple[Mirror, ...] = ()  # `mirrors`: a pull-through cache per upstream
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -985,7 +992,7 @@ GENERATED_CERTIFICATE_KEYS = (
 )
 
 
-def _own_certificate(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> OwnCertificate | None:
+def _own_certificate(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> OwnCertificate | CertificateSecret | None:
     """Section certificate (own_certificate.py): your own certificate, checked for the endpoint."""
 
     def problem(path: str, value: Any, message: str) -> None:
@@ -1128,6 +1135,10 @@ def load_settings(
     own_certificate = _own_certificate(raw, endpoint, p)
     pull_port = _pull_port(raw, target, port, auth["users"], p)
     cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
+    if isinstance(own_certificate, CertificateSecret):
+        refused = secret_form_problem(target.kind, cluster["kubernetes"].mode)
+        if refused:
+            p.add("certificate.secretName", own_certificate.name, refused)
     images = _images(raw, auth["users"], target, cluster["kubernetes"], p)
     metrics = _metrics(raw, target, p)
     mirrors = _mirrors(raw, target, endpoint, [port] + ([pull_port] if pull_port is not None else []), p)
@@ -1148,7 +1159,8 @@ def load_settings(
         endpoint=endpoint,
         target=target,
         pull_port=pull_port,
-        own_certificate=own_certificate,
+        own_certificate=own_certificate if isinstance(own_certificate, OwnCertificate) else None,
+        certificate_secret=own_certificate.name if isinstance(own_certificate, CertificateSecret) else None,
         **runtime,
         **cluster,
         **images,
