@@ -17,6 +17,9 @@ carry now, unchanged, and adds the new one under the other of two names, the use
 `<user>~rotated` (`plan_pull`); the pull secrets switch to it once every instance accepts it
 (components/pull_gate.py), and the next run drops the old one. So after an odd number of rotations
 the pull secrets carry `<user>~rotated` (with the user's password), after an even number `<user>`.
+Between the run that rotates and the next, the user's own name still has the old password: the
+outputs `usernames` and `passwords` therefore list the file's names and passwords (`logins`), not
+the configured ones, so every pair they give logs in at every moment.
 """
 
 from __future__ import annotations
@@ -183,6 +186,19 @@ def file_entries(configured: Sequence[Entry], extra: Sequence[Entry]) -> list[En
     return lines + list(by_name.values())
 
 
+def logins(configured: Mapping[str, str], extra: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
+    """Each name the file accepts now -> its password, in the file's order (`file_entries`): the
+    configured users (`configured`: name -> password), a kept credential in place of its user's (the
+    old password, valid until the next run) and `<user>~rotated` while the file holds it. `extra`:
+    the file's extra entries as its state has them (None for a state from before rotations).
+    """
+    lines = file_entries(
+        [Entry(name, password, "") for name, password in configured.items()],
+        [Entry(e["name"], e["password"], "") for e in extra or []],
+    )
+    return {e.name: e.password for e in lines}
+
+
 def pull_changes(user: str, password: str, olds: Mapping[str, Any]) -> bool:
     """Whether a rotation starts (computed without hashing). The credential it keeps stays in this
     resource's state; the file drops it on the next run by itself (`extra_entries`).
@@ -305,6 +321,7 @@ class HtpasswdFile(Resource):
     """The htpasswd file as a resource; `content` and `entries` are secret outputs."""
 
     content: pulumi.Output[str]
+    extra: pulumi.Output[list[dict[str, str]] | None]  # what the file holds besides the configured users
 
     def __init__(
         self,
@@ -341,7 +358,8 @@ class Htpasswd(pulumi.ComponentResource):
     """The registry's users: each user's password and a stable htpasswd file (all secret)."""
 
     content: pulumi.Output[str]
-    passwords: pulumi.Output[dict[str, str]]
+    passwords: pulumi.Output[dict[str, str]]  # each name the file accepts -> its password (`logins`)
+    usernames: pulumi.Output[list[str]]  # those names, in the file's order
     user_passwords: dict[str, pulumi.Output[str]]
     pull_username: pulumi.Output[str]  # what the pull secrets carry: the pull user's name or `<user>~rotated`
     pull_password: pulumi.Output[str]
@@ -367,5 +385,13 @@ class Htpasswd(pulumi.ComponentResource):
             self.pull_password = pulumi.Output.secret(credential.pull.apply(lambda p: p["password"]))
         self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child, plan)
         self.content = pulumi.Output.secret(self._file.content)
-        self.passwords = pulumi.Output.secret(pulumi.Output.all(**self.user_passwords))
+        configured = pulumi.Output.all(**self.user_passwords)
+        if plan is None:  # no rotation: the file holds the configured users only
+            self.passwords = pulumi.Output.secret(configured)
+            self.usernames = pulumi.Output.from_input([u.name for u in args.users])
+        else:
+            accepted = pulumi.Output.all(configured, self._file.extra).apply(lambda both: logins(both[0], both[1]))
+            self.passwords = pulumi.Output.secret(accepted)
+            # The names are not secrets themselves; they come out of a secret output, so they are unwrapped here.
+            self.usernames = pulumi.Output.unsecret(accepted.apply(list))
         self.register_outputs({"content": self.content, "passwords": self.passwords})

@@ -216,7 +216,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(s.endpoint)
         self.ca_certificate = certificate.ca_cert_pem
         self.certificate_expires_at = certificate.expires_at
-        self.usernames = pulumi.Output.from_input([u.name for u in s.users])
+        # The names the registry accepts now, and their passwords (a rotation's `<user>~rotated` too).
+        self.usernames = users.usernames
         self.passwords = users.passwords
         self.docker_config_json = pull_secrets.docker_config_json
         self.containerd_hosts_toml = node_trust.hosts_toml

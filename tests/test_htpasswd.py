@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from unittest import mock
 
 import bcrypt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockResourceArgs
 
 from components import htpasswd
 from components.htpasswd import (
@@ -20,6 +24,7 @@ from components.htpasswd import (
     reconcile,
     state_outputs,
 )
+from tests import program_harness
 
 COST = 4  # the lowest bcrypt cost keeps the tests fast; the format is the same
 
@@ -199,3 +204,70 @@ def test_the_file_changes_when_its_extra_entries_do_and_not_for_a_state_from_bef
     after = htpasswd.build({**news, "cost": COST}, during)
     assert [e["name"] for e in after["extra"]] == ["puller~rotated"]
     assert not htpasswd.extra_changes(news, after)  # and stays gone
+
+
+def test_the_outputs_name_only_credentials_the_file_accepts_through_two_rotations() -> None:
+    """Each `up` as the engine runs it (the providers' diff, then create or update), the pull user's
+    password changed twice: after every `up`, every name and password of `logins` (the outputs
+    `usernames` and `passwords`) is accepted by the file as written, and the user's own name is there.
+    """
+    credential_provider, file_provider = htpasswd.PullCredentialProvider(), HtpasswdProvider()
+    credential: dict[str, Any] = {}
+    file: dict[str, Any] = {}
+    seen = []
+    for password in ["p0", "p1", "p1", "p2", "p2"]:
+        users: list[dict[str, Any]] = [
+            {"name": "pusher", "password": "a", "cost": COST},
+            {"name": "puller", "password": password, "cost": COST},
+        ]
+        news = {"user": "puller", "password": password, "cost": COST, "pull": None, "kept": None}
+        if not credential:
+            credential = dict(credential_provider.create(news).outs or {})
+        elif credential_provider.diff("id", credential, news).changes:
+            credential = dict(credential_provider.update("id", credential, news).outs or {})
+        props = {"users": users, "cost": COST, "pullPlan": {"pull": credential["pull"], "kept": credential["kept"]}}
+        if not file:
+            file = dict(file_provider.create(props).outs or {})
+        elif file_provider.diff("id", file, props).changes:
+            file = dict(file_provider.update("id", file, props).outs or {})
+        given = htpasswd.logins({u["name"]: u["password"] for u in users}, file["extra"])
+        hashes = dict(line.split(":", 1) for line in str(file["content"]).splitlines())
+        assert given.keys() == hashes.keys()
+        for name, secret in given.items():
+            assert bcrypt.checkpw(secret.encode(), hashes[name].encode()), f"{name} with its output password is refused"
+        seen.append(given)
+    assert seen == [
+        {"pusher": "a", "puller": "p0"},
+        {"pusher": "a", "puller": "p0", "puller~rotated": "p1"},  # the rotation: the old password still on the name
+        {"pusher": "a", "puller": "p1", "puller~rotated": "p1"},
+        {"pusher": "a", "puller": "p2", "puller~rotated": "p1"},  # back to the user's own name
+        {"pusher": "a", "puller": "p2"},
+    ]
+
+
+def test_logins_of_a_state_from_before_rotations_are_the_configured_users() -> None:
+    assert htpasswd.logins({"admin": "a", "ci": "c"}, None) == {"admin": "a", "ci": "c"}
+
+
+def test_the_stack_outputs_in_the_up_that_rotates_log_in_as_the_file_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole program under mocks, its pull credential rotating (the admin's password was `old`):
+    `usernames` and `passwords` name the old password under `admin` and the new one under
+    `admin~rotated`, as the file holds them, and agree with what `dockerConfigJson` carries.
+    """
+
+    class Rotating(program_harness.RegistryMocks):
+        def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            if args.typ != "pulumi-python:dynamic/private-registry:PullCredential":
+                return super().new_resource(args)
+            state = {k: program_harness.unwrap_secrets(v) for k, v in args.inputs.items()}
+            before = Entry("admin", "old", htpasswd.hash_password("old", COST))
+            return f"{args.name}-id", htpasswd.PullCredentialProvider._outs(state, before)
+
+    monkeypatch.setattr(program_harness, "RegistryMocks", Rotating)
+    stack = {"hostnames": ["localhost"], "users": [{"name": "admin", "password": "new"}], "kubernetes": {"context": "c"}}
+    run = program_harness.evaluate({**stack, "pullImage": False, "bcryptCost": COST})
+    assert run.outputs["usernames"] == ["admin", "admin~rotated"]
+    assert run.outputs["passwords"] == {"admin": "old", "admin~rotated": "new"}
+    assert {"passwords", "dockerConfigJson"} <= run.secret_outputs and "usernames" not in run.secret_outputs
+    auth = json.loads(run.outputs["dockerConfigJson"])["auths"]["localhost:5000"]
+    assert run.outputs["passwords"][auth["username"]] == auth["password"] == "new"

@@ -212,7 +212,8 @@ def test_rotating_the_pull_password_keeps_pods_pulling(cluster: Cluster) -> None
     cluster.stack.up()
     rotated = json.loads(cluster.refresh()["dockerConfigJson"])["auths"][cluster.endpoint]
     assert rotated["username"] == "puller~rotated"  # the new password under the user's second name
-    same = rotated["password"] == cluster.outputs["passwords"]["puller"]  # a bool: no password in a report
+    # The outputs list the name with it (`puller` keeps the old password until the next up).
+    same = rotated["password"] == cluster.outputs["passwords"]["puller~rotated"]  # a bool: no password in a report
     assert same, "the pull secret carries the user's new password"
     name = cluster.run_pod(PATCHED, "after-rotation")
     phase, _ = cluster.wait_pod(PATCHED, name)

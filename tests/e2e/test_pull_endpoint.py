@@ -219,3 +219,42 @@ def test_garbage_collection_leaves_pulls_through_the_read_only_instance_going(st
     c["puller@pull"].assert_image("team/gc", "kept", kept)
     record(f"gc with a pull endpoint: {loop.pulls} pulls through the read-only instance during gc.sh, 0 failed")
     record("; ".join(lines[-3:]))
+
+
+def test_after_each_up_of_a_pull_password_rotation_every_pair_of_the_outputs_logs_in(stack: Stack) -> None:
+    """Issue 23's case: the pull user behind `pullPort` gets a new password. After the `up` that
+    rotates, `usernames` and `passwords` give `puller` with its old password and `puller~rotated`
+    with the new one (the pair `puller` + new password, which the registry refuses until the next
+    `up`, is in no output); after the next `up`, both names with the new one. Each pair the outputs
+    give logs in where that user reads (the read-only instance), and the pull secret carries one.
+    """
+
+    def output_logins() -> tuple[dict[str, Any], dict[str, bool]]:
+        out: dict[str, Any] = stack.outputs()
+        assert sorted(out["usernames"]) == sorted(out["passwords"])
+        client = {
+            name: RegistryClient(out["pullEndpoint"], out["caCertificate"], name, out["passwords"][name])
+            for name in out["usernames"]
+        }
+        return out, {name: c.authenticated() for name, c in client.items()}
+
+    old = stack.outputs()["passwords"]["puller"]
+    new = "puller-" + os.urandom(8).hex()
+    stack.set_secret("users[1].password", new)
+    stack.up()
+    out, logged_in = output_logins()
+    assert out["usernames"] == ["ci", "puller", "puller~rotated"]
+    assert [out["passwords"]["puller"] == old, out["passwords"]["puller~rotated"] == new] == [True, True]  # no secret printed
+    assert logged_in == {"ci": True, "puller": True, "puller~rotated": True}
+    assert not RegistryClient(out["pullEndpoint"], out["caCertificate"], "puller", new).authenticated()
+    auth = json.loads(out["dockerConfigJson"])["auths"][out["endpoint"]]
+    assert auth["username"] == "puller~rotated" and auth["password"] == out["passwords"]["puller~rotated"]
+
+    stack.up()  # the next up drops the old password
+    out, logged_in = output_logins()
+    assert out["usernames"] == ["ci", "puller", "puller~rotated"]
+    assert [out["passwords"][name] == new for name in ("puller", "puller~rotated")] == [True, True]
+    assert logged_in == {"ci": True, "puller": True, "puller~rotated": True}
+    assert not RegistryClient(out["pullEndpoint"], out["caCertificate"], "puller", old).authenticated()
+    stack.pulumi("preview", "--expect-no-changes")
+    record("pull password rotation behind pullPort: every pair of usernames/passwords logged in after both ups")
