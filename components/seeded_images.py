@@ -41,7 +41,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .docker_engine import Connection, provider_connection
+from .docker_engine import Connection, DockerSettingError, provider_connection
 from .images import DeclaredImage, SourceRegistry
 from .oci import (
     Bundle,
@@ -118,12 +118,18 @@ class SeededImageProvider(ResourceProvider):
     """Dynamic provider of `SeededImage`; see the module docstring."""
 
     docker: Connection | None = None
+    docker_problem = ""  # docker settings that cannot be used: a failure of `dockerImage` entries only
 
     def configure(self, req: Any) -> None:
         """Where `dockerImage` entries are read: the stack's docker provider settings (every key comes here)."""
-        self.docker = provider_connection(req.config)
+        try:
+            self.docker = provider_connection(req.config)
+        except DockerSettingError as err:
+            self.docker_problem = str(err)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if news.get("dockerImage") and self.docker_problem:
+            return CheckResult(news, [CheckFailure("dockerImage", self.docker_problem)])
         try:
             found = resolve(news, self.docker)
         except Exception as err:

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import pytest
 
+from components.docker_engine import Connection
 from components.images import parse_images, parse_source_registries
 from components.oci import (
     DOCKER_LIST,
@@ -303,3 +304,30 @@ def test_an_archive_of_docker_save_before_docker_25_is_read_as_one_oci_image(tmp
             assert stream.read() == layer and size == len(layer)
     finally:
         archive.close()
+
+
+def test_a_docker_image_entry_is_read_from_the_docker_providers_host_and_unusable_settings_fail_its_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import components.seeded_images as seeded
+
+    class Request:
+        def __init__(self, config: dict[str, str]) -> None:
+            self.config = config
+
+    asked: list[tuple[str, Any]] = []
+
+    def image_id(image: str, docker: Connection) -> str:
+        asked.append((image, docker))
+        return "sha256:" + "e" * 64
+
+    monkeypatch.setattr(seeded, "docker_image_id", image_id)
+    provider = SeededImageProvider()
+    provider.configure(Request({"docker:host": "tcp://10.0.0.5:2376", "docker:certPath": "/certs"}))
+    checked = provider.check({}, {"dockerImage": "app:1", "source": "app:1"})
+    assert checked.failures == [] and asked == [("app:1", Connection("tcp://10.0.0.5:2376", cert_path="/certs"))]
+    refused = SeededImageProvider()
+    refused.configure(Request({"docker:host": "ssh://build-1", "docker:sshOpts": '["-p", "2222"]'}))
+    [failure] = refused.check({}, {"dockerImage": "app:1", "source": "app:1"}).failures
+    assert failure.property == "dockerImage" and "docker:sshOpts" in failure.reason and len(asked) == 1
+    assert refused.check({}, {"source": f"unreachable.invalid/app@sha256:{'d' * 64}"}).failures == []  # no Docker host needed
