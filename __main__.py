@@ -14,9 +14,8 @@ config = stack_config()
 settings: RegistrySettings = config.values  # type: ignore[assignment]  # unknown keys are refused by the checks
 try:
     args = PrivateRegistryArgs.of(settings, pulumi.get_stack(), secret_keys=config.secret_keys)
+    registry = PrivateRegistry("registry", args)  # refuses what needs a cluster the stack does not name
 except SettingsError as error:  # the problems, not a traceback: nothing has been created
     raise pulumi.RunError(str(error)) from None
-
-registry = PrivateRegistry("registry", args)
 for output_name, value in registry.outputs().items():
     pulumi.export(output_name, value)

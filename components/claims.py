@@ -17,6 +17,8 @@ from .settings import DockerTarget, Settings
 
 def cluster(s: Settings) -> str | None:
     """Which cluster the registry's Kubernetes objects go to, or None when it writes none."""
+    if s.kubernetes.provider is not None:  # one provider, one cluster (two providers of one cluster: not seen)
+        return f"the cluster of kubernetes provider {s.kubernetes.provider!r}"
     if s.kubernetes.mode == "cluster":
         return f"kubeconfig context {s.kubernetes.context!r}"
     if s.kubernetes.mode == "render":

@@ -1,8 +1,12 @@
-"""The one Kubernetes provider of a stack: a kubeconfig context (cluster mode) or a folder (render mode)."""
+"""The one Kubernetes provider of a registry: the program's own, handed in through `opts` (a program
+that creates its cluster), or one the component makes from a kubeconfig context (cluster mode) or a
+folder (render mode).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import pulumi
 from pulumi_kubernetes import Provider
@@ -38,3 +42,18 @@ def kubernetes_provider(name: str, k8s: KubernetesSettings, opts: pulumi.Resourc
         enable_secret_mutable=True,
         opts=opts,
     )
+
+
+def handed_in_provider(opts: pulumi.ResourceOptions | None) -> Provider | None:
+    """The kubernetes.Provider a program hands the component, where Pulumi would look for one:
+    `opts.provider`, `opts.providers` (a list, or a map by package name) or the parent's providers.
+    """
+    if opts is None:
+        return None
+    given = opts.providers
+    listed = list(given.values()) if isinstance(given, Mapping) else list(given or [])
+    for candidate in (opts.provider, *listed):
+        if isinstance(candidate, Provider):
+            return candidate
+    inherited = opts.parent.get_provider("kubernetes::") if opts.parent is not None else None
+    return inherited if isinstance(inherited, Provider) else None

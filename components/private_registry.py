@@ -18,7 +18,7 @@ from .certificate_secret import CertificateFromSecret
 from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
-from .kube_provider import kubernetes_provider
+from .kube_provider import handed_in_provider, kubernetes_provider
 from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_gate import PullGate, PullGateArgs
@@ -43,9 +43,24 @@ from .tls import RegistryTls, RegistryTlsArgs
 
 @dataclass(frozen=True)
 class PrivateRegistryArgs:
-    """The validated settings of one registry."""
+    """The settings of one registry (plain values), checked by `of`.
 
-    settings: Settings
+    Which cluster they go to is known only to `PrivateRegistry`: the one the settings name
+    (`kubernetes.context`, render mode), or a kubernetes.Provider the program hands in (`opts`).
+    """
+
+    raw: Mapping[str, Any]
+    instance: str
+    secret_keys: frozenset[str] = frozenset()
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings for the cluster they name (or none); raises `SettingsError`."""
+        return self.validated(None)
+
+    def validated(self, kubernetes_provider: str | None) -> Settings:
+        """The validated settings, with the cluster a handed-in provider of that name (or the one they name)."""
+        return load_settings(self.raw, self.instance, self.secret_keys, kubernetes_provider=kubernetes_provider)
 
     @classmethod
     def of(cls, settings: RegistrySettings, instance: str, secret_keys: frozenset[str] | None = None) -> PrivateRegistryArgs:
@@ -57,8 +72,22 @@ class PrivateRegistryArgs:
         `SettingsError` naming every bad setting, never showing a secret: nothing of `secret_keys`
         (the stack's encrypted config keys), nor what the settings table marks secret (passwords, the
         private key, S3 keys, `pods.env`; see `settings.secret_values`).
+
+        Raised here is what is wrong whatever the cluster; what depends on it (a setting that needs
+        a cluster while they name none, or one that names a cluster beside a handed-in provider)
+        is raised by `PrivateRegistry`, which knows whether the program hands it a kubernetes.Provider.
         """
-        return cls(load_settings(plain_settings(settings), instance, secret_keys=secret_keys or frozenset()))
+        args = cls(plain_settings(settings), instance, secret_keys or frozenset())
+        try:
+            args.validated(None)
+        except SettingsError as own:
+            try:
+                args.validated("<handed in>")
+            except SettingsError as handed:
+                either_way = [problem for problem in own.problems if problem in handed.problems]
+                if either_way:
+                    raise SettingsError(either_way) from None
+        return args
 
 
 def plain_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +172,9 @@ class PrivateRegistry(pulumi.ComponentResource):
     _pull_servers: list[pulumi.Resource]  # target docker: the containers serving pulls (with their files)
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        s = args.settings
+        # A kubernetes.Provider in `opts` (or the parent's) is the cluster: no provider of the component's own.
+        self._handed_in = handed_in_provider(opts)
+        s = args.validated(self._handed_in._name if self._handed_in else None)
         _claim(name, s)  # before anything of this registry is registered
         super().__init__("private-registry:index:PrivateRegistry", name, None, opts)
         for warning in s.warnings:  # on every preview and up, for this program and any other user of the package
@@ -154,7 +185,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         # Nothing issued with certificate.secretName: the Deployment's component reads that Secret.
         tls = RegistryTls(f"{name}-tls", tls_args(s), child) if s.certificate_secret is None else None
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
-        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster"
+        # Not with a handed-in provider: the gate reaches the replicas by a kubeconfig context (pull_gate.py).
+        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster" and s.kubernetes.provider is None
         pull_user = s.pull_secret.user
         users = Htpasswd(
             f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child
@@ -256,6 +288,8 @@ class PrivateRegistry(pulumi.ComponentResource):
         daemonset = s.node_trust.mode == "daemonset"
         if not (s.pull_secret.namespaces or daemonset or s.local_registry_hosting or s.target.kind == "kubernetes"):
             return None
+        if self._handed_in is not None:
+            return self._handed_in
         # Until 2026-12 the provider was a child of PullSecrets, named after it.
         old = pulumi.Alias(
             name=f"{name}-pull-secrets-k8s",

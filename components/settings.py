@@ -1134,7 +1134,7 @@ def load_settings(
         )
     own_certificate = _own_certificate(raw, endpoint, p)
     pull_port = _pull_port(raw, target, port, auth["users"], p)
-    cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings)
+    cluster = _cluster(raw, stack, auth["users"], endpoint, target, pull_port, p, warnings, kubernetes_provider)
     if isinstance(own_certificate, CertificateSecret):
         refused = secret_form_problem(target.kind, cluster["kubernetes"].mode)
         if refused:
