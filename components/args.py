@@ -63,6 +63,7 @@ class NodeTrustSetting(TypedDict, total=False):
     image: str
     namespace: str
     certsDir: str
+    allowAnyCertsDir: bool
 
 
 class CertificateSetting(TypedDict, total=False):

@@ -167,11 +167,12 @@ KEYS: tuple[Key, ...] = (
         "`rendered/<stack>`, created owner-only; the Secrets in it are plaintext). Fixed per stack: switching "
         "replaces every Kubernetes resource",
         summary="which cluster the stack writes into (a kubeconfig context), or render to files"),
-    Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir}`: how nodes trust the CA. `none`: node "
+    Key("nodeTrust", "object", {}, "`{mode, image, namespace, certsDir, allowAnyCertsDir}`: how nodes trust the CA. `none`: node "
         "provisioning installs the outputs `containerdHostsToml` and `caCertificate`; `daemonset`: a DaemonSet in "
         "`namespace` (default `kube-system`, must exist) writes both into `certsDir` (default "
         "`/etc/containerd/certs.d`, containerd's `config_path`) on every node and keeps them current; `image` (required "
-        "then) must have a POSIX shell and be pullable by the nodes already (not from this registry)",
+        "then) must have a POSIX shell, be pullable by the nodes already (not from this registry) and be named by "
+        "digest; what the DaemonSet installed is removed with it (or with a mirror)",
         summary="how nodes trust the CA: their own provisioning or a DaemonSet"),
     Key("localRegistryHosting", "boolean", False, "the KEP-1755 `local-registry-hosting` ConfigMap in `kube-public` "
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
@@ -316,6 +317,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("image", None, "none (required with mode `daemonset`)"),
         Field("namespace", "kube-system"),
         Field("certsDir", "/etc/containerd/certs.d"),
+        Field("allowAnyCertsDir", None, "false (`certsDir` must end in `certs.d`)"),
     ),
 }
 

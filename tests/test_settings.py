@@ -61,7 +61,7 @@ def test_what_writes_into_a_cluster_is_refused_when_the_stack_names_none() -> No
     found = problems(
         {
             "pullSecret": {"namespaces": ["apps"]},
-            "nodeTrust": {"mode": "daemonset", "image": "busybox:1.37"},
+            "nodeTrust": {"mode": "daemonset", "image": "busybox@sha256:" + "ab" * 32},
             "localRegistryHosting": True,
             "target": "kubernetes",
             "ipAddresses": ["10.0.0.5"],

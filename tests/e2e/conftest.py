@@ -174,6 +174,22 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("e2e")
 
 
+def node_image_by_digest() -> str:
+    """The node's preloaded busybox (`SANDBOX_NODE_TEST_IMAGE`, `repo:tag` under docker.io) named by
+    digest, as `nodeTrust.image` must be: the digest its containerd holds. The CRI finds a local image
+    by a digest reference only under that name, so the name is added (`ctr images tag`) where missing.
+    """
+    name = os.environ.get("SANDBOX_NODE_TEST_IMAGE", TEST_IMAGE)
+    repository = name.rsplit(":", 1)[0]
+    ctr = [os.environ.get("SANDBOX_CTR", "ctr"), "--address", os.environ.get("SANDBOX_CONTAINERD_ADDRESS", ""), "-n", "k8s.io"]
+    listed = run([*ctr, "images", "ls", f"name==docker.io/{name}"]).stdout.splitlines()
+    assert len(listed) == 2, f"docker.io/{name} is not in the node's containerd: {listed}"
+    digest = listed[1].split()[2]  # REF TYPE DIGEST ...
+    if len(run([*ctr, "images", "ls", f"name==docker.io/{repository}@{digest}"]).stdout.splitlines()) < 2:
+        run([*ctr, "images", "tag", f"docker.io/{name}", f"docker.io/{repository}@{digest}"])
+    return f"{repository}@{digest}"
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now, from below the kernel's ephemeral range.
 

@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     TEST_IMAGE,
     Stack,
     free_port,
+    node_image_by_digest,
     record,
     run,
 )
@@ -256,7 +257,7 @@ def test_a_new_server_certificate_needs_no_change_on_the_node(cluster: Cluster) 
 
 def test_the_node_trust_daemonset_alone_makes_pods_pull(cluster: Cluster) -> None:
     cluster.remove_trust()  # nothing installed by hand
-    cluster.stack.configure({"nodeTrust": {"mode": "daemonset", "image": NODE_LOCAL_IMAGE, "namespace": PATCHED,
+    cluster.stack.configure({"nodeTrust": {"mode": "daemonset", "image": node_image_by_digest(), "namespace": PATCHED,
                                            "certsDir": str(NODE_CERTS_D)}})  # fmt: skip
     started = time.perf_counter()
     cluster.stack.up()

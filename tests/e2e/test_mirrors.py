@@ -24,9 +24,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REGISTRY_HOST, SANDBOX_CLUSTER, Stack, free_port, record, run, throwaway_registry_stack
+from tests.e2e.conftest import (
+    REGISTRY_HOST,
+    SANDBOX_CLUSTER,
+    Stack,
+    free_port,
+    node_image_by_digest,
+    record,
+    run,
+    throwaway_registry_stack,
+)
 from tests.e2e.faults import RegistryClient, sandbox
-from tests.e2e.test_cluster_pull import NODE_CERTS_D, NODE_LOCAL_IMAGE, Cluster, kubectl
+from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
 from tests.e2e.test_kube_target import NODE_IP, init_kube_stack
 from tests.e2e.test_pull_endpoint import registry_log
@@ -167,7 +176,7 @@ def test_nothing_changes_on_a_second_run(setup: Setup) -> None:
 
 def test_the_trust_daemonset_installs_the_mirrors_hosts_toml(setup: Setup) -> None:
     shutil.rmtree(NODE_CERTS_D / setup.upstream_name, ignore_errors=True)  # nothing installed by hand
-    trust = {"mode": "daemonset", "image": NODE_LOCAL_IMAGE, "namespace": NAMESPACE, "certsDir": str(NODE_CERTS_D)}
+    trust = {"mode": "daemonset", "image": node_image_by_digest(), "namespace": NAMESPACE, "certsDir": str(NODE_CERTS_D)}
     setup.mirror.configure({"nodeTrust": trust})
     try:
         setup.mirror.up()
