@@ -239,6 +239,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 daemonset_image=s.node_trust.image if daemonset else None,
                 namespace=s.node_trust.namespace,
                 certs_dir=s.node_trust.certs_dir,
+                context=s.kubernetes.context if s.kubernetes.mode == "cluster" else None,  # cleanup: not in render
                 local_registry_hosting=s.local_registry_hosting,
                 provider=provider,
                 mirrors={m.upstream: containerd_hosts_toml(m.upstream, m.endpoint(s.endpoint_host)) for m in s.mirrors},

@@ -645,6 +645,8 @@ def _cluster_needed(
 
 
 def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrustSettings:
+    from . import node_trust  # its pure rules; imported here, as it loads the Pulumi SDK
+
     value = _object(raw, "nodeTrust", NODE_TRUST_KEYS, p)
     mode = value.get("mode", field_default("nodeTrust.mode"))
     if mode not in NODE_TRUST_MODES:
@@ -663,6 +665,8 @@ def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrus
         )
     elif mode == "daemonset" and isinstance(image, str) and image_registry(image) == endpoint:
         p.add("nodeTrust.image", image, "is in this registry, which the nodes cannot pull from before they trust it")
+    elif mode == "daemonset" and isinstance(image, str) and (why := node_trust.daemonset_image_problem(image)):
+        p.add("nodeTrust.image", image, why)
     namespace = value.get("namespace", field_default("nodeTrust.namespace"))
     if not isinstance(namespace, str) or not dns_label_ok(namespace):
         p.add("nodeTrust.namespace", namespace, "must be an existing namespace (a DNS-1123 label)")
@@ -671,6 +675,10 @@ def _node_trust(raw: Mapping[str, Any], endpoint: str, p: _Problems) -> NodeTrus
     if not isinstance(certs_dir, str) or not certs_dir.startswith("/") or certs_dir.rstrip("/") == "":
         p.add("nodeTrust.certsDir", certs_dir, "must be an absolute path: containerd's registry config_path on the nodes")
         certs_dir = CONTAINERD_CERTS_DIR
+    elif mode == "daemonset" and (why := node_trust.certs_dir_problem(certs_dir, value.get("allowAnyCertsDir"))):
+        p.add("nodeTrust.certsDir", certs_dir, why)
+    if value.get("allowAnyCertsDir") not in (None, True, False):
+        p.add("nodeTrust.allowAnyCertsDir", value["allowAnyCertsDir"], "must be true or false")
     return NodeTrustSettings(mode=mode, image=image, namespace=namespace, certs_dir=certs_dir.rstrip("/"))
 
 
