@@ -4,6 +4,7 @@ tested CLI version, where secrets go). scripts/lint-workflows.sh runs actionlint
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,41 @@ def test_up_runs_on_the_default_branch_behind_production_without_cancelling() ->
     assert document["on"] == {"push": {"branches": ["main"]}}
     assert document["concurrency"]["cancel-in-progress"] is False
     assert document["jobs"]["up"]["environment"] == "production"
+
+
+FAKE_GH = """#!/bin/sh
+# gh api as the comment step calls it: a listing prints the ids of earlier comments (FAKE_IDS)
+echo "$*" >> "$GH_LOG"
+case "$*" in
+  *--paginate*) [ -z "$FAKE_IDS" ] || printf '%s\\n' $FAKE_IDS ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(("earlier", "call"), [("", "api --method POST repos/o/r/issues/7/comments"),
+                                               ("111 222", "api --method PATCH repos/o/r/issues/comments/111")])  # fmt: skip
+def test_the_comment_step_edits_its_earlier_comment_or_makes_the_first(tmp_path: Path, earlier: str, call: str) -> None:
+    """The comment step's own script, run as the runner runs it, with a `gh` that records its calls."""
+    job = load(REPO / ".github" / "workflows" / "pr-check.yml")["jobs"]["comment"]
+    (tmp_path / "gh").write_text(FAKE_GH)
+    (tmp_path / "gh").chmod(0o755)
+    log = tmp_path / "calls"
+    env = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        "GH_LOG": str(log),
+        "FAKE_IDS": earlier,
+        "REPO": "o/r",
+        "PR": "7",
+        "SUMMARY": "<!-- private-registry-pr-check -->\n### Registry stack `prod`: no changes\n",
+    }
+    script = job["steps"][0]["run"]
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2 and calls[1].startswith(call) and calls[1].endswith("-F body=@body.md"), calls
+    assert (tmp_path / "body.md").read_text() == env["SUMMARY"] + "\n"
+    env["SUMMARY"] = "an error page without the marker"
+    refused = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 1 and "does not start with its marker" in refused.stderr
