@@ -386,6 +386,7 @@ class Htpasswd(pulumi.ComponentResource):
         self._file = HtpasswdFile(f"{name}-file", pulumi.Output.secret(users), args.cost, child, plan)
         self.content = pulumi.Output.secret(self._file.content)
         configured = pulumi.Output.all(**self.user_passwords)
+        self._rotates = plan is not None
         if plan is None:  # no rotation: the file holds the configured users only
             self.passwords = pulumi.Output.secret(configured)
             self.usernames = pulumi.Output.from_input([u.name for u in args.users])
@@ -395,3 +396,11 @@ class Htpasswd(pulumi.ComponentResource):
             # The names are not secrets themselves; they come out of a secret output, so they are unwrapped here.
             self.usernames = pulumi.Output.unsecret(accepted.apply(list))
         self.register_outputs({"content": self.content, "passwords": self.passwords})
+
+    def login_password(self, name: str) -> pulumi.Output[str]:
+        """What the configured user `name` logs in with now: its password, or while a rotation keeps
+        its old one under its name (`logins`), that one (a push user that is the pull user, copying images).
+        """
+        if not self._rotates:
+            return self.user_passwords[name]
+        return pulumi.Output.secret(self.passwords.apply(lambda accepted: accepted[name]))

@@ -203,7 +203,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                     sources=s.source_registries,
                     endpoint=s.endpoint,
                     username=pusher,
-                    password=users.user_passwords[pusher],
+                    password=users.login_password(pusher),  # the old password while a rotation keeps it
                     ca_cert_pem=certificate.ca_cert_pem,
                     registry=self._serving,
                     docker_host=pulumi.Config("docker").get("host"),

@@ -249,25 +249,49 @@ def test_logins_of_a_state_from_before_rotations_are_the_configured_users() -> N
     assert htpasswd.logins({"admin": "a", "ci": "c"}, None) == {"admin": "a", "ci": "c"}
 
 
-def test_the_stack_outputs_in_the_up_that_rotates_log_in_as_the_file_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The whole program under mocks, its pull credential rotating (the admin's password was `old`):
-    `usernames` and `passwords` name the old password under `admin` and the new one under
-    `admin~rotated`, as the file holds them, and agree with what `dockerConfigJson` carries.
+class Rotating(program_harness.RegistryMocks):
+    """The program's mocks, its pull credential as in the `up` that rotates: the pull user `admin`
+    had the password `old` (the file keeps it under `admin`, the new one goes under `admin~rotated`).
     """
 
-    class Rotating(program_harness.RegistryMocks):
-        def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-            if args.typ != "pulumi-python:dynamic/private-registry:PullCredential":
-                return super().new_resource(args)
-            state = {k: program_harness.unwrap_secrets(v) for k, v in args.inputs.items()}
-            before = Entry("admin", "old", htpasswd.hash_password("old", COST))
-            return f"{args.name}-id", htpasswd.PullCredentialProvider._outs(state, before)
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ != "pulumi-python:dynamic/private-registry:PullCredential":
+            return super().new_resource(args)
+        state = {k: program_harness.unwrap_secrets(v) for k, v in args.inputs.items()}
+        before = Entry("admin", "old", htpasswd.hash_password("old", COST))
+        return f"{args.name}-id", htpasswd.PullCredentialProvider._outs(state, before)
 
+
+IMAGE = "pulumi-python:dynamic/private-registry:Image"
+ROTATING_STACK = {
+    "hostnames": ["localhost"],
+    "users": [{"name": "admin", "password": "new"}],
+    "kubernetes": {"context": "c"},
+    "pullImage": False,
+    "bcryptCost": COST,
+}
+
+
+def test_the_stack_outputs_in_the_up_that_rotates_log_in_as_the_file_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`usernames` and `passwords` name the old password under `admin` and the new one under
+    `admin~rotated`, as the file holds them, and agree with what `dockerConfigJson` carries.
+    """
     monkeypatch.setattr(program_harness, "RegistryMocks", Rotating)
-    stack = {"hostnames": ["localhost"], "users": [{"name": "admin", "password": "new"}], "kubernetes": {"context": "c"}}
-    run = program_harness.evaluate({**stack, "pullImage": False, "bcryptCost": COST})
+    run = program_harness.evaluate(ROTATING_STACK)
     assert run.outputs["usernames"] == ["admin", "admin~rotated"]
     assert run.outputs["passwords"] == {"admin": "old", "admin~rotated": "new"}
     assert {"passwords", "dockerConfigJson"} <= run.secret_outputs and "usernames" not in run.secret_outputs
     auth = json.loads(run.outputs["dockerConfigJson"])["auths"]["localhost:5000"]
     assert run.outputs["passwords"][auth["username"]] == auth["password"] == "new"
+
+
+def test_images_are_copied_with_the_password_the_push_user_logs_in_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The push user is the pull user, rotating: the file (the writer's too) still has its old
+    password under its name, so a copy in that `up` logs in with that one.
+    """
+    stack = {**ROTATING_STACK, "images": [{"source": "busybox:1.37"}]}
+    (image,) = program_harness.evaluate(stack).of_type(IMAGE)  # no rotation: the configured password
+    assert (image.inputs["username"], image.inputs["password"]) == ("admin", "new")
+    monkeypatch.setattr(program_harness, "RegistryMocks", Rotating)
+    (image,) = program_harness.evaluate(stack).of_type(IMAGE)
+    assert (image.inputs["username"], image.inputs["password"]) == ("admin", "old") and "password" in image.secret_inputs
