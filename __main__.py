@@ -17,5 +17,6 @@ try:
     registry = PrivateRegistry("registry", args)  # refuses what needs a cluster the stack does not name
 except SettingsError as error:  # the problems, not a traceback: nothing has been created
     raise pulumi.RunError(str(error)) from None
+
 for output_name, value in registry.outputs().items():
     pulumi.export(output_name, value)

@@ -185,8 +185,10 @@ class PrivateRegistry(pulumi.ComponentResource):
         # Nothing issued with certificate.secretName: the Deployment's component reads that Secret.
         tls = RegistryTls(f"{name}-tls", tls_args(s), child) if s.certificate_secret is None else None
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).
-        # Not with a handed-in provider: the gate reaches the replicas by a kubeconfig context (pull_gate.py).
-        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster" and s.kubernetes.provider is None
+        # Target kubernetes rotates through the gate, which reaches the replicas by a kubeconfig context
+        # (pull_gate.py): not with a handed-in provider.
+        gateless = s.kubernetes.provider is not None and s.target.kind == "kubernetes"
+        rotates = bool(s.pull_secret.namespaces) and s.kubernetes.mode == "cluster" and not gateless
         pull_user = s.pull_secret.user
         users = Htpasswd(
             f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child

@@ -110,11 +110,17 @@ def test_settings_that_name_another_cluster_are_refused_with_a_provider(kubernet
         run_with({**KUBE, "kubernetes": kubernetes}, HANDINGS["providers map"])
 
 
-def test_no_pull_gate_with_a_handed_in_provider() -> None:
-    """The gate reaches the replicas by a kubeconfig context, which a handed-in provider does not have."""
-    gates = lambda registrations: [r.name for r in registrations if r.type.endswith(":PullGate")]  # noqa: E731
-    assert gates(run_with({**KUBE, "kubernetes": {"context": "prod"}}, None)) == ["reg-pull-gate"]
-    assert gates(run_with(KUBE, HANDINGS["providers map"])) == []
+def test_target_kubernetes_has_no_pull_gate_with_a_handed_in_provider_target_docker_rotates_as_before() -> None:
+    """The gate reaches the replicas by a kubeconfig context, which a handed-in provider does not have;
+    target docker rotates without a gate (its file is rewritten before the pull secrets switch).
+    """
+
+    def rotation(registrations: list[Registration]) -> list[str]:
+        return sorted(r.type.split(":")[-1] for r in registrations if r.type.endswith((":PullGate", ":PullCredential")))
+
+    assert rotation(run_with({**KUBE, "kubernetes": {"context": "prod"}}, None)) == ["PullCredential", "PullGate"]
+    assert rotation(run_with(KUBE, HANDINGS["providers map"])) == []
+    assert rotation(run_with({"users": [{"name": "ci"}]}, HANDINGS["providers map"])) == ["PullCredential"]
 
 
 def test_two_registries_on_one_handed_in_provider_are_compared_in_its_cluster() -> None:
