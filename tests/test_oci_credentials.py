@@ -52,6 +52,8 @@ class Sent:
 
 
 class FakeResponse:
+    unbounded_reads = 0  # reads of a whole body, however large (`read()` without a size)
+
     def __init__(self, answer: Answer) -> None:
         self.status, self._headers, self._body = answer.status, answer.headers, io.BytesIO(answer.body)
 
@@ -59,6 +61,8 @@ class FakeResponse:
         return self._headers.get(name, default)
 
     def read(self, amt: int | None = None) -> bytes:
+        if amt is None and self._body.tell() < len(self._body.getbuffer()):
+            FakeResponse.unbounded_reads += 1
         return self._body.read(amt)
 
     def close(self) -> None:
@@ -323,3 +327,23 @@ def test_a_registry_source_yields_no_size_without_a_content_length(monkeypatch: 
     reg, _ = registry(monkeypatch, "registry.example.com", {"registry.example.com": lambda _: Answer(200, {}, b"layer")})
     with RegistrySource(reg, "team/app").blob(DIGEST) as (_, size):
         assert size is None
+
+
+def test_no_answer_of_a_push_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers with an 8 MiB body each: an upload, a manifest and their errors read none of it whole."""
+    uploads: list[Sent] = []
+    handler = basic_registry("registry.example.com", "/v2/team/app/blobs/uploads/u1", uploads)
+    flood = b"x" * (8 << 20)
+
+    def flooding(sent: Sent) -> Answer:
+        answer = handler(sent)
+        return Answer(answer.status, answer.headers, flood)
+
+    reg, _ = registry(monkeypatch, "registry.example.com", {"registry.example.com": flooding})
+    monkeypatch.setattr(FakeResponse, "unbounded_reads", 0)
+    reg.push_blob("team/app", DIGEST, 5, io.BytesIO(b"layer"))
+    reg.put_manifest("team/app", "1", MANIFEST, OCI_MANIFEST)
+    refused, _ = registry(monkeypatch, "registry.example.com", {"registry.example.com": lambda _: Answer(500, {}, flood)})
+    with pytest.raises(RegistryError, match=r"HTTP 500 x{300}$"):
+        refused.push_blob("team/app", DIGEST, 5, io.BytesIO(b"layer"))
+    assert FakeResponse.unbounded_reads == 0
