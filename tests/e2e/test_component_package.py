@@ -12,6 +12,7 @@ local git URL: the release tag of the current version must be in the repository.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +117,38 @@ def test_destroy_removes_both(platform: Stack) -> None:
     platform.pulumi("destroy", "--yes")
     for prefix in ("images", "cache"):
         assert run(["docker", "inspect", f"registry-{platform.name}-{prefix}"], check=False).returncode != 0
+
+
+def test_a_handed_in_provider_is_the_cluster(project: Path, workdir: Path) -> None:
+    """A program holding its cluster's kubeconfig hands the component its provider (examples/own-cluster):
+    the pull secret lands in that cluster through it, with no `kubernetes.context`, no provider of
+    the component's own and no KUBECONFIG in the environment, and destroy removes it there.
+    """
+    kubeconfig = Path(os.environ["KUBECONFIG"]).read_text()
+    name = f"e2e-pkg-own-{os.urandom(3).hex()}"
+    secret = f"{name}-pull"
+    stack = Stack(workdir, name, project_dir=project.parent / "own-cluster")
+    stack.env.pop("KUBECONFIG")  # only the program's provider knows the cluster
+    settings = {"image": REGISTRY_IMAGE, "pullImage": False, "retainData": False, "pullSecret": {"name": secret}}
+    stack.init({"port": free_port(), "registry": settings})
+    stack.set_secret("kubeconfig", kubeconfig)
+    kubectl = ["kubectl", "-n", "default", "get", "secret", secret, "-o", "jsonpath={.type}"]
+    try:
+        seconds = stack.up()
+        record(f"component package: a registry with a handed-in kubernetes provider up in {seconds:.1f} s")
+        assert run(kubectl).stdout == "kubernetes.io/dockerconfigjson"
+        state = json.loads(stack.pulumi("stack", "export").stdout)
+        providers = [r["urn"] for r in state["deployment"]["resources"] if r["type"] == "pulumi:providers:kubernetes"]
+        assert [urn.rsplit("::", 1)[1] for urn in providers] == ["cluster"], providers
+        assert stack.outputs()["pullSecretNamespaces"] == ["default"]
+        stack.pulumi("preview", "--expect-no-changes")
+        stack.pulumi("destroy", "--yes")
+        assert run(kubectl, check=False).returncode != 0, "the pull secret outlived destroy"
+    finally:
+        stack.pulumi("destroy", "--yes", check=False)
+        run(["docker", "rm", "-f", f"registry-{name}-images"], check=False)
+        run(["docker", "volume", "rm", f"registry-data-{name}-images"], check=False)
+        run(["kubectl", "-n", "default", "delete", "secret", secret, "--ignore-not-found"], check=False)
 
 
 def mypy_errors(program: str, python: Path, where: Path) -> tuple[int, list[str]]:
