@@ -117,10 +117,25 @@ def role_of(name: str, kind: str, inputs: dict[str, Any], owners: Sequence[str])
     return None, None
 
 
+MASK = "[secret]"  # how `pulumi preview --json` shows a secret value
+
+
+def hidden_keys(step: dict[str, Any]) -> list[str]:
+    """An update the engine gives no key for (a dynamic provider's diff): its secret inputs (masked in
+    both states, so one of them changed) when every other input is the same; [] otherwise."""
+    old = (step.get("oldState") or {}).get("inputs") or {}
+    new = (step.get("newState") or {}).get("inputs") or {}
+    if any(old.get(k) != new.get(k) for k in {*old, *new}):
+        return []
+    return [f"{k} {MASK}" for k, v in new.items() if v == MASK and not str(k).startswith("__")]
+
+
 def _keys(step: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The changed input keys and those that force a replacement: names only, never a value."""
     detailed = step.get("detailedDiff") or {}
     changed = [str(key) for key in detailed] or [str(key) for key in step.get("diffReasons") or []]
+    if not changed and step.get("op") == "update":
+        changed = hidden_keys(step)
     forcing = [str(key) for key, diff in detailed.items() if str((diff or {}).get("kind", "")).endswith("-replace")]
     return changed, forcing or [str(key) for key in step.get("replaceReasons") or []]
 
@@ -348,6 +363,9 @@ def why(change: Change) -> str:
     keys = [*change.replace_why, *(k for k in change.why if k not in change.replace_why)]
     if not keys:
         return "(the engine gives no key)"
+    if all(k.endswith(f" {MASK}") for k in keys):
+        names = ", ".join(code(k.removesuffix(f" {MASK}")) for k in keys[:WHY_SHOWN])
+        return f"a secret input: {names} (value hidden)" if len(keys) == 1 else f"one of the secret inputs {names}"
     shown = [code(k) + (" (replace)" if k in change.replace_why else "") for k in keys[:WHY_SHOWN]]
     more = f" and {len(keys) - WHY_SHOWN} more" if len(keys) > WHY_SHOWN else ""
     return ", ".join(shown) + more

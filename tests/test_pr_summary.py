@@ -367,3 +367,44 @@ def test_declared_images_are_listed_by_what_happens_to_them() -> None:
 
 def test_markdown_without_changes_has_no_table() -> None:
     assert markdown("dev", [], []) == f"{MARKER}\n### Registry stack `dev`: no changes\n\n`pulumi preview` plans nothing to do.\n"
+
+
+CAPTURED = Path(__file__).resolve().parent / "pr_check_previews"
+
+
+def captured(tmp_path: Path, case: str) -> tuple[int, str]:
+    """A preview of the e2e stack (target docker, writer and read-only instance) captured with
+    `pr-check.sh --keep` (the unchanged steps slimmed to type and name), and its CLI diff."""
+    data = json.loads((CAPTURED / f"{case}.json").read_text())
+    return summary(tmp_path, data["preview"], "--deployed-users", "admin,ci,puller", "--planned-users", "admin,ci,puller",
+                   diff=data["diff"])  # fmt: skip
+
+
+def test_captured_unchanged(tmp_path: Path) -> None:
+    code, text = captured(tmp_path, "unchanged")
+    assert code == 0 and "no changes" in text and "bcryptCost = 5 is below 10" in text and "24 unchanged" in text
+
+
+def test_captured_password_change_names_the_secret_input_without_a_value(tmp_path: Path) -> None:
+    code, text = captured(tmp_path, "password")
+    assert code == 2 and "rewritten in place" in text
+    assert (
+        "| ~ update | <code>registry-users-file</code> |  | pulumi-python Resource | a secret input: <code>users</code>" in text
+    )
+    assert (
+        "| ~ update | <code>registry-pull-config-files</code> | read-only |" in text
+        and "<code>files</code> (value hidden)" in text
+    )
+    assert "users     : [secret]" in text
+
+
+def test_captured_mirror_added(tmp_path: Path) -> None:
+    code, text = captured(tmp_path, "mirror-added")
+    assert code == 2 and "The registry is created" not in text
+    assert "A new container for mirror `docker-io`" in text
+
+
+def test_captured_read_only_replaced(tmp_path: Path) -> None:
+    code, text = captured(tmp_path, "read-only-replaced")
+    assert code == 2 and "**The read-only instance: its container is replaced**" in text and "pushes go on" in text
+    assert "<code>ports[0].external</code> (replace)" in text and "external: 25370 =&gt; 21052" in text
