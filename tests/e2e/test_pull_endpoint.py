@@ -243,18 +243,18 @@ def test_after_each_up_of_a_pull_password_rotation_every_pair_of_the_outputs_log
     stack.set_secret("users[1].password", new)
     stack.up()
     out, logged_in = output_logins()
-    assert out["usernames"] == ["ci", "puller", "puller~rotated"]
-    assert [out["passwords"]["puller"] == old, out["passwords"]["puller~rotated"] == new] == [True, True]  # no secret printed
     assert logged_in == {"ci": True, "puller": True, "puller~rotated": True}
+    assert out["usernames"] == ["ci", "puller", "puller~rotated"]  # the file's order
+    assert [out["passwords"]["puller"] == old, out["passwords"]["puller~rotated"] == new] == [True, True]  # no secret printed
     assert not RegistryClient(out["pullEndpoint"], out["caCertificate"], "puller", new).authenticated()
     auth = json.loads(out["dockerConfigJson"])["auths"][out["endpoint"]]
     assert auth["username"] == "puller~rotated" and auth["password"] == out["passwords"]["puller~rotated"]
 
     stack.up()  # the next up drops the old password
     out, logged_in = output_logins()
-    assert out["usernames"] == ["ci", "puller", "puller~rotated"]
-    assert [out["passwords"][name] == new for name in ("puller", "puller~rotated")] == [True, True]
     assert logged_in == {"ci": True, "puller": True, "puller~rotated": True}
+    assert out["usernames"] == ["ci", "puller", "puller~rotated"]  # the file's order
+    assert [out["passwords"][name] == new for name in ("puller", "puller~rotated")] == [True, True]
     assert not RegistryClient(out["pullEndpoint"], out["caCertificate"], "puller", old).authenticated()
     stack.pulumi("preview", "--expect-no-changes")
     record("pull password rotation behind pullPort: every pair of usernames/passwords logged in after both ups")
