@@ -140,6 +140,8 @@ def test_a_handed_in_provider_is_the_cluster(project: Path, workdir: Path) -> No
         state = json.loads(stack.pulumi("stack", "export").stdout)
         providers = [r["urn"] for r in state["deployment"]["resources"] if r["type"] == "pulumi:providers:kubernetes"]
         assert [urn.rsplit("::", 1)[1] for urn in providers] == ["cluster"], providers
+        longest = max(kubeconfig.splitlines(), key=len).strip()  # certificate or key data: no JSON escaping
+        assert len(longest) > 40 and longest not in stack.state_text(), "the kubeconfig in plaintext in the state"
         assert stack.outputs()["pullSecretNamespaces"] == ["default"]
         stack.pulumi("preview", "--expect-no-changes")
         stack.pulumi("destroy", "--yes")
