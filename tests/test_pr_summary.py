@@ -408,3 +408,12 @@ def test_captured_read_only_replaced(tmp_path: Path) -> None:
     code, text = captured(tmp_path, "read-only-replaced")
     assert code == 2 and "**The read-only instance: its container is replaced**" in text and "pushes go on" in text
     assert "<code>ports[0].external</code> (replace)" in text and "external: 25370 =&gt; 21052" in text
+
+
+def test_captured_recreate_of_the_writer_on_target_kubernetes(tmp_path: Path) -> None:
+    code, text = captured(tmp_path, "kube-recreate")
+    assert code == 2 and "**The registry (writer): its Pod is recreated** (strategy `Recreate`" in text
+    assert (
+        '| writer, Recreate | kubernetes Deployment | <code>spec.template.metadata.annotations["example.com/revision"]</code> |'
+        in text
+    )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import REPO, SANDBOX_CLUSTER, Stack, free_port, record, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import kubectl
@@ -38,7 +39,9 @@ def live(workdir: Path) -> Iterator[Stack]:
         yield stack
 
 
-def pr_check(stack: Stack, change: Callable[[], None] | None = None, case: str = "") -> tuple[int, str, str]:
+def pr_check(
+    stack: Stack, change: Callable[[], None] | None = None, case: str = "", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Exit code, summary and everything else the script printed, after `change` (then undone)."""
     stack_file = stack.project_dir / f"Pulumi.{stack.name}.yaml"
     before = stack_file.read_text()
@@ -49,7 +52,7 @@ def pr_check(stack: Stack, change: Callable[[], None] | None = None, case: str =
         keep = ["--keep", str(Path(KEEP) / case)] if KEEP and case else []
         result = subprocess.run(
             ["bash", str(REPO / "scripts" / "pr-check.sh"), stack.name, "--output", str(summary), *keep],
-            env={**stack.env, "PROJECT_DIR": str(stack.project_dir)},
+            env={**stack.env, "PROJECT_DIR": str(stack.project_dir), **(env or {})},
             capture_output=True,
             text=True,
         )
@@ -198,4 +201,28 @@ def test_a_recreate_deployment_update_says_the_pod_stops_first(kube_live: Stack)
     row = next(line for line in summary.splitlines() if "<code>registry-deployment-deployment</code>" in line)
     assert "| writer, Recreate | kubernetes Deployment |" in row and "<code>spec.template" in row
     assert "kube access: context sandbox may get, list and patch" in printed
+    says_nothing_secret(kube_live, summary, printed)
+
+
+def test_a_kubeconfig_that_may_only_read_is_refused_before_the_preview_naming_what_is_missing(kube_live: Stack) -> None:
+    """The sandbox's kubeconfig, impersonating a user bound to the built-in `view` role in the stack's
+    namespace (get and list, no Secrets, no patch): the check names each missing verb and kind."""
+    user = "e2e-pr-check-reader"
+    kubectl("create", "rolebinding", user, "--clusterrole=view", f"--user={user}", "-n", KUBE_NAMESPACE)
+    config = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    for entry in config["users"]:
+        entry["user"]["as"] = user  # the admin token, acting as the reader (kubeconfig impersonation)
+    reader = kube_live.workdir / "reader-kubeconfig"
+    reader.write_text(yaml.safe_dump(config))
+    reader.chmod(0o600)
+    try:
+        code, summary, printed = pr_check(kube_live, None, "kube-read-only", {"KUBECONFIG": str(reader)})
+    finally:
+        kubectl("delete", "rolebinding", user, "-n", KUBE_NAMESPACE, "--ignore-not-found")
+    assert code == 1, summary
+    assert "the preview failed" in summary
+    assert f"missing: get, list, patch on secrets in namespace {KUBE_NAMESPACE} (target kubernetes)" in summary
+    assert f"missing: patch on deployments.apps in namespace {KUBE_NAMESPACE} (target kubernetes)" in summary
+    assert "missing: get, list, patch on namespaces (cluster-scoped)" in summary
+    assert "Previewing update" not in printed  # refused before the preview ran
     says_nothing_secret(kube_live, summary, printed)
