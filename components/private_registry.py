@@ -208,7 +208,6 @@ class PrivateRegistry(pulumi.ComponentResource):
                     password=users.login_password(pusher),  # the old password while a rotation keeps it
                     ca_cert_pem=certificate.ca_cert_pem,
                     registry=self._serving,
-                    docker_host=pulumi.Config("docker").get("host"),
                 ),
                 child,
             )

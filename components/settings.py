@@ -1038,7 +1038,7 @@ def _cluster(
         warnings.append(
             f"{key('pullSecret.user')} = {pull_secret.user} can push (and delete, with deleteEnabled): whoever can read "
             f"the pull secret in {', '.join(pull_secret.namespaces)} can overwrite images every namespace runs. Set "
-            'pullPort and add a user with access: pull (README "Security notes")'
+            "pullPort and add a user with access: pull (docs/security.md)"
         )
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(
