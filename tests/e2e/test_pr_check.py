@@ -148,8 +148,9 @@ def kube_live(workdir: Path) -> Iterator[Stack]:
     if not NODE_IP:
         pytest.fail("SANDBOX_NODE_IP is not set: run through scripts/test.sh", pytrace=False)
     clean_kube()
+    workdir = workdir / "kube"  # a project copy of its own beside the docker stack's
     data = workdir / "pr-check-pv"
-    data.mkdir()
+    data.mkdir(parents=True)
     data.chmod(0o777)  # the registry runs as user 1000; a hostPath volume ignores fsGroup
     volume = {
         "apiVersion": "v1",
