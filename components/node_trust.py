@@ -434,7 +434,10 @@ def remove_from_nodes(
                 )
             sleep(1.0)
     finally:
-        kubectl("delete", "daemonset", props["name"], "--ignore-not-found", "--wait=true", "--timeout=60s", timeout=90)
+        # foreground: the DaemonSet goes only after its pods are gone, so nothing of the cleanup is
+        # left running when the delete returns (background deletion left a terminating pod behind)
+        kubectl("delete", "daemonset", props["name"], "--ignore-not-found", "--cascade=foreground", "--wait=true",
+                "--timeout=60s", timeout=90)  # fmt: skip
 
 
 class NodeTrustCleanupProvider(ResourceProvider):

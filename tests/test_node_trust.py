@@ -464,6 +464,7 @@ def test_the_cleanup_waits_for_the_installer_then_runs_on_every_node_and_goes() 
     assert len(installer_looks) == 4 and max(installer_looks) < first_apply  # nothing runs while an installer does
     assert cluster.applied == cleanup_daemonset(PROPS["name"], "kube-system", BUSYBOX, PROPS["certsDir"], OURS)
     assert cluster.calls[-1][:3] == ("delete", "daemonset", PROPS["name"])
+    assert "--cascade=foreground" in cluster.calls[-1] and "--wait=true" in cluster.calls[-1]  # its pods gone too
     assert len([c for c in cluster.calls if c[:2] == ("get", "daemonset")]) == 3
 
 

@@ -96,6 +96,8 @@ def test_a_certificate_from_a_tls_secret_is_served_and_its_renewal_rolls_the_pod
     assert outputs["caCertificate"].strip() == ca.cert_pem.strip()
     assert outputs["certificateExpiresAt"] == first.cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     client = RegistryClient(endpoint, ca.cert_pem, "pusher", outputs["passwords"]["pusher"])
+    # a NodePort `up` has just created answers once kube-proxy has programmed it (README: retry a refused connection)
+    wait_until(client.answers, 30, "the new Service's NodePort")
     image = client.push_image("e2e/secret-cert", "1")
     client.assert_image("e2e/secret-cert", "1", image)
     assert served_certificate(endpoint).strip() == first.cert_pem.strip()
