@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
             chosen: list[tuple[Any, Source, Descriptor]] = []
             for image in images:
                 # The same steps as `pulumi up` (components/seeded_images.py): resolve, then read.
-                props = {**image_props(image), "sourceAuth": source_auth(image, sources), "dockerHost": None}
+                props = {**image_props(image), "sourceAuth": source_auth(image, sources)}
                 found = resolve(props)
                 props |= {"sourceDigest": found.digest, "mediaType": found.media_type}
                 source, descriptor = opened.enter_context(opened_source(props))
