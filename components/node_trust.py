@@ -36,10 +36,11 @@ When removal happens:
   a dynamic resource the DaemonSet depends on, so that Pulumi deletes it after the DaemonSet. Its
   delete waits until no installer pod of this stack mounts the folder any more, then runs the same
   script once on every node as a cleanup DaemonSet with nothing wanted (`MODE=remove`), waits until
-  each node's pod reports done (readiness), and deletes the cleanup DaemonSet. It needs `kubectl`
-  (the stack's context), as the pull gate does; a node where it cannot run fails the delete with
-  the nodes named. A `certsDir` change replaces it: the old folder is cleaned after the DaemonSet
-  has rolled to the new one. Render mode has no cluster to run it in: removal is the user's.
+  each node's pod reports done (readiness), and deletes the cleanup DaemonSet. It reaches the
+  cluster through the Kubernetes API as the pull gate does (kube_api.py: the stack's context); a
+  node where it cannot run fails the delete with the nodes named. A `certsDir` change replaces it:
+  the old folder is cleaned after the DaemonSet has rolled to the new one. Render mode has no
+  cluster to run it in: removal is the user's.
 
 Hardening: the image by digest only (`daemonset_image_problem`), `certsDir` a `certs.d` folder
 unless `nodeTrust.allowAnyCertsDir` (`certs_dir_problem`), only `certsDir` mounted from the host
@@ -52,15 +53,12 @@ service account token and CPU and memory limits.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
@@ -345,7 +343,7 @@ def cleanup_daemonset(name: str, namespace: str, image: str, certs_dir: str, own
 
 
 def installers_left(pods: Mapping[str, Any], certs_dir: str) -> list[str]:
-    """The pods of a `kubectl get pods -o json` list that mount `certs_dir` as their certs-d: an
+    """The pods of a `PodList` (`kubectl get pods -o json`) that mount `certs_dir` as their certs-d: an
     installer still there could write again after the cleanup."""
     left = []
     for pod in pods.get("items", []):
@@ -379,53 +377,68 @@ class CleanupError(RuntimeError):
     """The files could not be removed from every node."""
 
 
+class Cluster(Protocol):
+    """What the cleanup does on the cluster, in the cleanup's namespace."""
+
+    def pods(self, selector: str) -> Mapping[str, Any]: ...
+    def create_daemonset(self, manifest: Mapping[str, Any]) -> None: ...
+    def daemonset(self, name: str) -> Mapping[str, Any] | None: ...
+    def delete_daemonset(self, name: str) -> None: ...
+
+
 @dataclass(frozen=True)
-class Kubectl:
-    """kubectl as the stack's provider reaches the cluster (its context), in one namespace."""
+class ApiCluster:
+    """The Kubernetes API as the stack's provider reaches the cluster (its context), in one namespace
+    (components/kube_api.py); its errors become CleanupError."""
 
     namespace: str
     context: str | None
 
-    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
-        binary = shutil.which("kubectl")
-        if binary is None:
-            raise CleanupError(
-                "kubectl is not on PATH: removing the node trust's files from the nodes runs a cleanup DaemonSet "
-                "with kubectl. Install kubectl (the cluster's version), then run the command again"
-            )
-        command = [binary, *(["--context", self.context] if self.context else []), "-n", self.namespace, *args]
+    def _api(self) -> Any:
+        from .kube_api import KubeApi  # the client only when a cleanup runs
+
+        return KubeApi(self.context)
+
+    def _do(self, step: Callable[[Any], Any]) -> Any:
+        from .kube_api import KubeApiError
+
         try:
-            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise CleanupError(f"kubectl {args[0]} took longer than {timeout:.0f} s") from err
-        if done.returncode != 0:
-            raise CleanupError(f"kubectl {' '.join(args[:2])} failed: {done.stderr.strip()[:500]}")
-        return done.stdout
+            return step(self._api())
+        except KubeApiError as err:
+            raise CleanupError(f"removing the node trust's files from the nodes: {err}") from err
+
+    def pods(self, selector: str) -> Mapping[str, Any]:
+        return cast(Mapping[str, Any], self._do(lambda api: api.pods(self.namespace, selector)))
+
+    def create_daemonset(self, manifest: Mapping[str, Any]) -> None:
+        self._do(lambda api: api.create_daemonset(self.namespace, dict(manifest)))
+
+    def daemonset(self, name: str) -> Mapping[str, Any] | None:
+        return cast("Mapping[str, Any] | None", self._do(lambda api: api.daemonset(self.namespace, name)))
+
+    def delete_daemonset(self, name: str) -> None:
+        self._do(lambda api: api.delete_daemonset(self.namespace, name, wait_seconds=60))
 
 
 def remove_from_nodes(
     props: Mapping[str, Any],
-    kubectl: Callable[..., str],
+    cluster: Cluster,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """What `NodeTrustCleanup`'s delete does (see the module docstring); CleanupError when a node
     did not finish within `timeoutSeconds`."""
     timeout, certs_dir = float(props["timeoutSeconds"]), props["certsDir"]
-    installer = f"app.kubernetes.io/name={props['installer']}"
     started = clock()
-    while left := installers_left(json.loads(kubectl("get", "pods", "-l", installer, "-o", "json")), certs_dir):
+    while left := installers_left(cluster.pods(f"app.kubernetes.io/name={props['installer']}"), certs_dir):
         if clock() - started > timeout:
             raise CleanupError(f"installer pod(s) {', '.join(left)} still run after {timeout:.0f} s; nothing was removed")
         sleep(1.0)
-    manifest = cleanup_daemonset(props["name"], props["namespace"], props["image"], certs_dir, props["owner"])
-    kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    cluster.create_daemonset(cleanup_daemonset(props["name"], props["namespace"], props["image"], certs_dir, props["owner"]))
     try:
-        while not cleanup_done(json.loads(kubectl("get", "daemonset", props["name"], "-o", "json"))):
+        while not cleanup_done(cluster.daemonset(props["name"]) or {}):
             if clock() - started > timeout:
-                late = nodes_not_done(
-                    json.loads(kubectl("get", "pods", "-l", f"app.kubernetes.io/name={props['name']}", "-o", "json"))
-                )
+                late = nodes_not_done(cluster.pods(f"app.kubernetes.io/name={props['name']}"))
                 raise CleanupError(
                     f"the node trust's files were not removed from node(s) {', '.join(late) or '(none scheduled yet)'} "
                     f"within {timeout:.0f} s (cleanup DaemonSet {props['namespace']}/{props['name']}). On those nodes "
@@ -436,8 +449,7 @@ def remove_from_nodes(
     finally:
         # foreground: the DaemonSet goes only after its pods are gone, so nothing of the cleanup is
         # left running when the delete returns (background deletion left a terminating pod behind)
-        kubectl("delete", "daemonset", props["name"], "--ignore-not-found", "--cascade=foreground", "--wait=true",
-                "--timeout=60s", timeout=90)  # fmt: skip
+        cluster.delete_daemonset(props["name"])
 
 
 class NodeTrustCleanupProvider(ResourceProvider):
@@ -457,7 +469,7 @@ class NodeTrustCleanupProvider(ResourceProvider):
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        remove_from_nodes(props, Kubectl(props["namespace"], props.get("context")))
+        remove_from_nodes(props, ApiCluster(props["namespace"], props.get("context")))
 
 
 class NodeTrustCleanup(Resource, module="private-registry", name="NodeTrustCleanup"):

@@ -6,25 +6,23 @@ its sync period, about a minute) and Distribution has re-read the file (on the n
 the file changed). Switching the pull secrets earlier would send the new credential to a replica
 that does not know it yet: a failed pull. So between the users Secret and the pull secrets there is
 this gate: on an update it reads the htpasswd file inside every running replica that serves pulls
-(`kubectl exec ... cat`, the same kubeconfig and context as the stack's provider) until each
-accepts the new credential (its line's bcrypt hash verifies the password, as the registry checks
-it), then hands the credential on to the pull secrets. It probes; it never sleeps a fixed time.
-The files hold hashes, never passwords; nothing read is printed.
+(`cat` through the Kubernetes API's `pods/exec`, the same kubeconfig and context as the stack's
+provider: components/kube_api.py) until each accepts the new credential (its line's bcrypt hash
+verifies the password, as the registry checks it), then hands the credential on to the pull secrets.
+It probes; it never sleeps a fixed time. The files hold hashes, never passwords; nothing read is printed.
 
 On create there is nothing to wait for: the Pods of a new Deployment mount the Secret as it is.
 Target `docker` needs no gate: its htpasswd file is rewritten in place in the config volume
 (config_volume.py) and read at the registry's next request, so the pull secrets only wait for that
 write.
 
-The decisions are plain functions (`running_pods`, `accepts`, `missing`); `KubectlProbe` adapts kubectl.
+The decisions are plain functions (`running_pods`, `accepts`, `missing`); `ApiProbe` adapts the
+Kubernetes API.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ class GateError(RuntimeError):
 
 
 def running_pods(pods: Mapping[str, Any]) -> list[str]:
-    """The Pods of a `kubectl get pods -o json` list whose registry container runs and that are not
+    """The Pods of a `PodList` (as `kubectl get pods -o json` prints it) whose registry container runs and that are not
     going away: the ones serving (or about to serve) pulls. A Pod that starts later mounts the
     Secret as it is then.
     """
@@ -75,38 +73,31 @@ def missing(contents: Mapping[str, str], username: str, password: str) -> list[s
 
 
 @dataclass(frozen=True)
-class KubectlProbe:
-    """Reads the replicas' htpasswd files with kubectl (as the stack's provider reaches the cluster)."""
+class ApiProbe:
+    """Reads the replicas' htpasswd files through the Kubernetes API (as the stack's provider reaches
+    the cluster: its kubeconfig context), `pods/exec` on each running replica."""
 
     namespace: str
     selectors: Sequence[str]
     context: str | None
 
-    def kubectl(self, *args: str) -> str:
-        binary = shutil.which("kubectl")
-        if binary is None:
-            raise GateError(
-                "kubectl is not on PATH: a change of the pull secrets' credential waits until every registry "
-                "replica accepts it, and reads their htpasswd files with kubectl. Install kubectl (the cluster's "
-                "version), then run `pulumi up` again; the pull secrets keep the credential they had, which stays valid"
-            )
-        command = [binary, *(["--context", self.context] if self.context else []), "-n", self.namespace, *args]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise GateError(f"kubectl {args[0]} took longer than 60 s") from err
-        if done.returncode != 0:
-            raise GateError(f"kubectl {args[0]} failed: {done.stderr.strip()[:500]}")
-        return done.stdout
-
     def contents(self) -> dict[str, str]:
         """Pod -> its htpasswd file, for every running replica of each selector."""
-        found: dict[str, str] = {}
-        for selector in self.selectors:
-            pods = json.loads(self.kubectl("get", "pods", "-l", selector, "-o", "json"))
-            for pod in running_pods(pods):
-                found[pod] = self.kubectl("exec", pod, "-c", CONTAINER, "--", "cat", HTPASSWD_PATH)
-        return found
+        from .kube_api import KubeApi, KubeApiError  # the client only when a gate waits
+
+        try:
+            api = KubeApi(self.context)
+            found: dict[str, str] = {}
+            for selector in self.selectors:
+                for pod in running_pods(api.pods(self.namespace, selector)):
+                    found[pod] = api.read_file(self.namespace, pod, CONTAINER, HTPASSWD_PATH)
+            return found
+        except KubeApiError as err:
+            raise GateError(
+                f"reading the registry replicas' htpasswd files failed ({err}); the identity of the stack's kubeconfig "
+                f"context needs get/list on pods and create on pods/exec in namespace {self.namespace}. The pull "
+                "secrets keep the credential they had, which stays valid: fix it, then run `pulumi up` again"
+            ) from err
 
 
 def wait_until_accepted(
@@ -147,7 +138,7 @@ class PullGateProvider(ResourceProvider):
         return DiffResult(changes=changed(olds, news), replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        probe = KubectlProbe(news["namespace"], news["selectors"], news.get("context"))
+        probe = ApiProbe(news["namespace"], news["selectors"], news.get("context"))
         timeout = float(news.get("timeoutSeconds") or WAIT_SECONDS)
         waited = wait_until_accepted(probe.contents, news["username"], news["password"], timeout)
         return UpdateResult(outs={**news, "waitedSeconds": round(waited, 1)})

@@ -1,27 +1,32 @@
-"""Before a preview in cluster mode: may the kubeconfig's identity do what server-side apply needs?
+"""Before a preview (or an `up`) in cluster mode: may the kubeconfig's identity do what it needs?
 
-    kube_access.py --stack NAME --config config.json     (config.json: `pulumi config --json`)
+    kube_access.py --stack NAME --config config.json [--for preview|up]   (config.json: `pulumi config --json`)
 
 A preview of a stack with `kubernetes.mode: cluster` asks the API server for a server-side apply
 dry run of every object the stack manages: that is a `patch` (with `get` and `list` to read what is
 there) on each kind, in each namespace. A kubeconfig with read access alone fails late, deep in the
-provider's output. This asks first (`kubectl auth can-i`, a SelfSubjectAccessReview each) and names
-every missing verb and resource. It reads the stack's settings from `pulumi config --json`, which
-leaves secret values out. Exit 0: all allowed, or nothing to check (not cluster mode; no kubectl,
-said in a line); 1: something is missing (each named); 2: bad input.
+provider's output. This asks first (a SelfSubjectAccessReview each, as `kubectl auth can-i`, through
+the Kubernetes API: components/kube_api.py) and names every missing verb and resource. An `up` of
+target `kubernetes` needs more: the pull gate lists the registry's Pods and reads a file in each
+(`create` on `pods/exec`) when the pull credential changes; with `--for up` those are checked too,
+and a preview only notes them (a PR check's identity may rightly lack them). It reads the stack's
+settings from `pulumi config --json`, which leaves secret values out. Exit 0: all allowed, or
+nothing to check (not cluster mode); 1: something is missing (each named); 2: bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.kube_api import KubeApi, KubeApiError
 
 PROJECT = "private-registry"
 VERBS = ("get", "list", "patch")  # server-side apply's dry run: read what is there, then patch
@@ -35,6 +40,7 @@ class Need:
     resource: str
     namespace: str | None
     why: str
+    verbs: tuple[str, ...] = VERBS
 
 
 def setting(config: dict[str, Any], key: str) -> Any:
@@ -93,37 +99,36 @@ def needed(config: dict[str, Any], stack: str) -> list[Need]:
     return list(dict.fromkeys(needs))
 
 
+def needed_by_up(config: dict[str, Any], stack: str) -> list[Need]:
+    """What only an `up` needs beyond the apply: the pull gate's reads of the replicas (target kubernetes)."""
+    if setting(config, "target") != "kubernetes":
+        return []
+    own = str(setting(config, "namespace") or f"registry-{stack}")
+    why = "the pull gate, when the pull credential changes"
+    return [Need("pods", own, why, ("list",)), Need("pods/exec", own, why, ("create",))]
+
+
 def missing(needs: Sequence[Need], can_i: Callable[[str, str, str | None], bool]) -> list[str]:
     """The verbs the identity may not use, as lines a reader acts on."""
     lines = []
     for need in needs:
-        denied = [verb for verb in VERBS if not can_i(verb, need.resource, need.namespace)]
+        denied = [verb for verb in need.verbs if not can_i(verb, need.resource, need.namespace)]
         if denied:
             where = f"in namespace {need.namespace}" if need.namespace else "(cluster-scoped)"
             lines.append(f"missing: {', '.join(denied)} on {need.resource} {where} ({need.why})")
     return lines
 
 
-def kubectl_can_i(context: str) -> Callable[[str, str, str | None], bool]:
-    def can_i(verb: str, resource: str, namespace: str | None) -> bool:
-        scope = ["-n", namespace] if namespace else []
-        result = subprocess.run(
-            ["kubectl", "auth", "can-i", verb, resource, *scope, "--context", context, "--quiet"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        if result.returncode not in (0, 1):  # 1 is "no"; warnings (an unknown kind) go to stderr
-            raise RuntimeError(f"kubectl auth can-i {verb} {resource} --context {context}: {result.stderr.strip()}")
-        return result.returncode == 0
-
-    return can_i
+def api_can_i(context: str) -> Callable[[str, str, str | None], bool]:
+    api = KubeApi(context)
+    return api.allowed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config", required=True, help="the stdout of `pulumi config --json` (no secret values)")
+    parser.add_argument("--for", dest="purpose", choices=("preview", "up"), default="preview")
     args = parser.parse_args(argv)
     try:
         config = json.loads(Path(args.config).read_text() or "{}")
@@ -133,21 +138,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = cluster_context(config)
     if context is None:
         return 0  # render or none: the preview talks to no cluster
-    if shutil.which("kubectl") is None:
-        print("kube access: kubectl is not on PATH: the permission check before the preview is skipped")
-        return 0
-    needs = needed(config, args.stack)
+    needs, up_needs = needed(config, args.stack), needed_by_up(config, args.stack)
+    if args.purpose == "up":
+        needs, up_needs = needs + up_needs, []
     try:
-        lines = missing(needs, kubectl_can_i(context))
-    except (RuntimeError, subprocess.TimeoutExpired) as err:
+        can_i = api_can_i(context)
+        lines, notes = missing(needs, can_i), missing(up_needs, can_i)
+    except KubeApiError as err:
         print(f"kube access: could not ask the API server ({err})", file=sys.stderr)
         return 1
     if lines:
-        print(f"kube access: the kubeconfig's identity in context {context} may not do what a server-side apply preview")
-        print("needs (docs/pr-checks.md has the Role to grant):")
+        print(f"kube access: the kubeconfig's identity in context {context} may not do what {args.purpose} needs")
+        print("(docs/pr-checks.md has the Role to grant):")
         print("\n".join(f"  {line}" for line in lines))
         return 1
-    print(f"kube access: context {context} may get, list and patch all {len(needs)} kind(s) the stack applies")
+    extra = " and read the registry's Pods for the pull gate" if args.purpose == "up" and needed_by_up(config, args.stack) else ""
+    print(f"kube access: context {context} may get, list and patch all {len(needs)} kind(s) the stack applies{extra}")
+    for note in notes:
+        print(f"kube access: note, not needed by a preview but by `pulumi up` (its own identity): {note}")
     return 0
 
 

@@ -10,7 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
+import kube_access
 from kube_access import Need, cluster_context, main, missing, needed
+
+from components.kube_api import KubeApiError, impersonation, kubeconfig_files
 
 
 def entry(value: object) -> dict[str, object]:
@@ -64,25 +67,52 @@ def test_a_missing_patch_names_itself() -> None:
     assert lines == ["missing: patch on secrets in namespace apps (pull secret)"]
 
 
-def test_without_kubectl_it_says_so_and_passes(
+def test_a_denied_verb_fails_the_check_and_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    file = tmp_path / "config.json"
-    file.write_text(json.dumps(config(kubernetes={"context": "c"})))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert main(["--stack", "dev", "--config", str(file)]) == 0
-    assert "kubectl is not on PATH" in capsys.readouterr().out
-
-
-def test_a_denied_verb_fails_the_check_through_kubectl(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A kubectl that allows all but `patch secrets`: the check fails and names it."""
-    kubectl = tmp_path / "kubectl"
-    kubectl.write_text('#!/bin/sh\n[ "$3" = patch ] && [ "$4" = secrets ] && exit 1\nexit 0\n')
-    kubectl.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    """An identity that may do all but `patch secrets`: the check fails and names it."""
+    monkeypatch.setattr(
+        kube_access, "api_can_i", lambda context: lambda verb, resource, ns: (verb, resource) != ("patch", "secrets")
+    )
     file = tmp_path / "config.json"
     file.write_text(json.dumps(config(kubernetes={"context": "c"})))
     assert main(["--stack", "dev", "--config", str(file)]) == 1
     assert "missing: patch on secrets in namespace default (pull secret)" in capsys.readouterr().out
+
+
+def test_pods_exec_is_noted_for_a_preview_and_required_for_an_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Target kubernetes: the pull gate needs `create pods/exec`, which a PR check's identity may lack."""
+    monkeypatch.setattr(kube_access, "api_can_i", lambda context: lambda verb, resource, ns: resource != "pods/exec")
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps(config(kubernetes={"context": "c"}, target="kubernetes")))
+    assert main(["--stack", "prod", "--config", str(file)]) == 0
+    printed = capsys.readouterr().out
+    assert "note, not needed by a preview but by `pulumi up`" in printed
+    assert "missing: create on pods/exec in namespace registry-prod (the pull gate" in printed
+    assert main(["--stack", "prod", "--config", str(file), "--for", "up"]) == 1
+    assert "missing: create on pods/exec in namespace registry-prod (the pull gate" in capsys.readouterr().out
+    # target docker has no gate: nothing to note
+    file.write_text(json.dumps(config(kubernetes={"context": "c"})))
+    assert main(["--stack", "prod", "--config", str(file), "--for", "up"]) == 0
+    assert "pods/exec" not in capsys.readouterr().out
+
+
+def test_the_kubeconfig_users_impersonation_becomes_headers() -> None:
+    """kubectl and the provider honour `as`/`as-groups` of the kubeconfig user; the Python client does not,
+    so the program's own steps send the headers themselves (first file naming a context or user wins)."""
+    first = {
+        "current-context": "a",
+        "contexts": [{"name": "a", "context": {"user": "u"}}, {"name": "b", "context": {"user": "plain"}}],
+        "users": [{"name": "u", "user": {"token": "x", "as": "reader", "as-groups": ["team"]}}],
+    }
+    second = {"current-context": "b", "users": [{"name": "u", "user": {"as": "other"}}, {"name": "plain", "user": {}}]}
+    assert impersonation([first, second], None) == {"Impersonate-User": "reader", "Impersonate-Group": "team"}
+    assert impersonation([first, second], "b") == {}
+    assert impersonation([second, first], None) == {}  # the first current-context (b) wins
+    many = {**first, "users": [{"name": "u", "user": {"as": "r", "as-groups": ["x", "y"]}}]}
+    with pytest.raises(KubeApiError, match="impersonates several groups"):
+        impersonation([many], "a")
+    assert [str(p) for p in kubeconfig_files({"KUBECONFIG": "/a:/b"})] == ["/a", "/b"]
+    assert kubeconfig_files({})[0].name == "config"

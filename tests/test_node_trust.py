@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -11,7 +10,7 @@ import signal
 import subprocess
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -410,36 +409,41 @@ def test_a_certs_dir_change_replaces_the_cleanup_and_other_changes_update_it() -
 
 
 class FakeCluster:
-    """kubectl as the cleanup sees it: installer pods that go away after `installer_polls` looks, a
+    """The cluster as the cleanup sees it: installer pods that go away after `installer_polls` looks, a
     cleanup DaemonSet ready after `ready_polls` looks (never, with None)."""
 
     def __init__(self, installer_polls: int, ready_polls: int | None) -> None:
         self.installer_polls, self.ready_polls = installer_polls, ready_polls
         self.calls: list[tuple[str, ...]] = []
-        self.applied: dict[str, Any] = {}
+        self.created: dict[str, Any] = {}
 
-    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
-        self.calls.append(args)
-        if args[:2] == ("get", "pods") and "app.kubernetes.io/name=registry-trust-dev" in args:
+    def pods(self, selector: str) -> dict[str, Any]:
+        self.calls.append(("pods", selector))
+        if selector == "app.kubernetes.io/name=registry-trust-dev":
             self.installer_polls -= 1
             volume = {"name": "certs-d", "hostPath": {"path": "/etc/containerd/certs.d"}}
             items = [{"metadata": {"name": "installer-x"}, "spec": {"volumes": [volume]}}] if self.installer_polls >= 0 else []
-            return json.dumps({"items": items})
-        if args[:2] == ("apply", "-f"):
-            self.applied = json.loads(stdin or "{}")
-            return ""
-        if args[:2] == ("get", "daemonset"):
-            ready = self.ready_polls is not None and self.ready_polls <= 0
-            if self.ready_polls is not None:
-                self.ready_polls -= 1
-            status = {"observedGeneration": 1, "desiredNumberScheduled": 2, "numberReady": 2 if ready else 1}
-            return json.dumps({"metadata": {"generation": 1}, "status": status})
-        if args[:2] == ("get", "pods"):
-            ready = {"type": "Ready", "status": "True"}
-            pods = [{"metadata": {"name": "c-1"}, "spec": {"nodeName": "node-a"}, "status": {"conditions": [ready]}},
-                    {"metadata": {"name": "c-2"}, "spec": {"nodeName": "node-b"}, "status": {"conditions": []}}]  # fmt: skip
-            return json.dumps({"items": pods})
-        return ""
+            return {"items": items}
+        ready = {"type": "Ready", "status": "True"}
+        return {"items": [
+            {"metadata": {"name": "c-1"}, "spec": {"nodeName": "node-a"}, "status": {"conditions": [ready]}},
+            {"metadata": {"name": "c-2"}, "spec": {"nodeName": "node-b"}, "status": {"conditions": []}},
+        ]}  # fmt: skip
+
+    def create_daemonset(self, manifest: Mapping[str, Any]) -> None:
+        self.calls.append(("create", manifest["metadata"]["name"]))
+        self.created = dict(manifest)
+
+    def daemonset(self, name: str) -> dict[str, Any] | None:
+        self.calls.append(("daemonset", name))
+        ready = self.ready_polls is not None and self.ready_polls <= 0
+        if self.ready_polls is not None:
+            self.ready_polls -= 1
+        status = {"observedGeneration": 1, "desiredNumberScheduled": 2, "numberReady": 2 if ready else 1}
+        return {"metadata": {"generation": 1}, "status": status}
+
+    def delete_daemonset(self, name: str) -> None:
+        self.calls.append(("delete", name))
 
 
 PROPS = {"namespace": "kube-system", "name": "registry-trust-dev-cleanup", "installer": "registry-trust-dev",
@@ -459,13 +463,12 @@ def test_the_cleanup_waits_for_the_installer_then_runs_on_every_node_and_goes() 
     cluster = FakeCluster(installer_polls=3, ready_polls=2)
     clock, sleep = fake_clock()
     remove_from_nodes(PROPS, cluster, clock, sleep)
-    first_apply = cluster.calls.index(("apply", "-f", "-"))
-    installer_looks = [i for i, c in enumerate(cluster.calls) if "app.kubernetes.io/name=registry-trust-dev" in c]
-    assert len(installer_looks) == 4 and max(installer_looks) < first_apply  # nothing runs while an installer does
-    assert cluster.applied == cleanup_daemonset(PROPS["name"], "kube-system", BUSYBOX, PROPS["certsDir"], OURS)
-    assert cluster.calls[-1][:3] == ("delete", "daemonset", PROPS["name"])
-    assert "--cascade=foreground" in cluster.calls[-1] and "--wait=true" in cluster.calls[-1]  # its pods gone too
-    assert len([c for c in cluster.calls if c[:2] == ("get", "daemonset")]) == 3
+    first_create = cluster.calls.index(("create", PROPS["name"]))
+    installer_looks = [i for i, c in enumerate(cluster.calls) if c == ("pods", "app.kubernetes.io/name=registry-trust-dev")]
+    assert len(installer_looks) == 4 and max(installer_looks) < first_create  # nothing runs while an installer does
+    assert cluster.created == cleanup_daemonset(PROPS["name"], "kube-system", BUSYBOX, PROPS["certsDir"], OURS)
+    assert cluster.calls[-1] == ("delete", PROPS["name"])
+    assert len([c for c in cluster.calls if c[0] == "daemonset"]) == 3
 
 
 def test_a_node_that_does_not_finish_fails_the_delete_by_name_and_the_cleanup_still_goes() -> None:
@@ -474,7 +477,7 @@ def test_a_node_that_does_not_finish_fails_the_delete_by_name_and_the_cleanup_st
     with pytest.raises(CleanupError, match=r"not removed from node\(s\) node-b within 30 s") as caught:
         remove_from_nodes(PROPS, cluster, clock, sleep)
     assert f"starts with 'owner {OURS}'" in str(caught.value)
-    assert cluster.calls[-1][:3] == ("delete", "daemonset", PROPS["name"])
+    assert cluster.calls[-1] == ("delete", PROPS["name"])
 
 
 def test_an_installer_that_stays_fails_before_anything_is_removed() -> None:
@@ -482,7 +485,7 @@ def test_an_installer_that_stays_fails_before_anything_is_removed() -> None:
     clock, sleep = fake_clock()
     with pytest.raises(CleanupError, match="installer pod\\(s\\) installer-x still run after 30 s; nothing was removed"):
         remove_from_nodes(PROPS, cluster, clock, sleep)
-    assert ("apply", "-f", "-") not in cluster.calls
+    assert [c for c in cluster.calls if c[0] != "pods"] == []
 
 
 def test_cleanup_decisions() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bcrypt
 import pytest
 
-from components.pull_gate import GateError, accepts, missing, running_pods, wait_until_accepted
+from components import kube_api
+from components.kube_api import KubeApiError
+from components.pull_gate import ApiProbe, GateError, accepts, missing, running_pods, wait_until_accepted
 
 HASH = bcrypt.hashpw(b"new", bcrypt.gensalt(rounds=4)).decode()
 OLD = bcrypt.hashpw(b"old", bcrypt.gensalt(rounds=4)).decode()
@@ -40,3 +44,39 @@ def test_the_wait_ends_when_every_replica_accepts_and_names_the_late_ones_on_tim
     ticks = iter([0.0, 0.0, 11.0])
     with pytest.raises(GateError, match=r"replica\(s\) a .*keep the credential they had"):
         wait_until_accepted(lambda: {"a": f"u:{OLD}\n"}, "u", "new", 10, clock=lambda: next(ticks), sleep=lambda _s: None)
+
+
+class FakeApi:
+    """The Kubernetes API as the probe sees it: two Pods, one of them not running; exec denied when `denied`."""
+
+    denied = False
+
+    def __init__(self, context: str | None) -> None:
+        self.context = context
+
+    def pods(self, namespace: str, selector: str) -> dict[str, Any]:
+        running = {"phase": "Running", "containerStatuses": [{"name": "registry", "state": {"running": {}}}]}
+        return {"items": [{"metadata": {"name": f"{selector}-a"}, "status": running},
+                          {"metadata": {"name": f"{selector}-b"}, "status": {"phase": "Pending"}}]}  # fmt: skip
+
+    def read_file(self, namespace: str, pod: str, container: str, path: str) -> str:
+        if FakeApi.denied:
+            raise KubeApiError(f"exec cat {path} in pod {pod} of {namespace}: HTTP 403: forbidden", 403)
+        return f"{pod}:{container}:{path}"
+
+
+def test_the_probe_reads_each_running_replica_through_the_api_and_names_the_rights_it_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kube_api, "KubeApi", FakeApi)
+    probe = ApiProbe("registry-prod", ["app=w", "app=r"], "prod")
+    assert probe.contents() == {
+        "app=w-a": "app=w-a:registry:/etc/distribution/auth/htpasswd",
+        "app=r-a": "app=r-a:registry:/etc/distribution/auth/htpasswd",
+    }
+    FakeApi.denied = True
+    try:
+        with pytest.raises(GateError, match=r"create on pods/exec in namespace registry-prod.*keep the credential"):
+            probe.contents()
+    finally:
+        FakeApi.denied = False

@@ -190,6 +190,23 @@ def node_image_by_digest() -> str:
     return f"{repository}@{digest}"
 
 
+def path_without(tool: str, path: str, folder: Path) -> str:
+    """`path` with each folder that holds `tool` replaced by links to everything else in it: a
+    machine where that client is not installed, for one command's environment."""
+    folders = []
+    for index, entry in enumerate(path.split(os.pathsep)):
+        if entry and (Path(entry) / tool).exists():
+            shadow = folder / f"path-without-{tool}-{index}"
+            shadow.mkdir(parents=True, exist_ok=True)
+            for name in os.listdir(entry):
+                if name != tool and not (shadow / name).is_symlink():
+                    (shadow / name).symlink_to(Path(entry) / name)
+            entry = str(shadow)
+        folders.append(entry)
+    assert shutil.which(tool, path=os.pathsep.join(folders)) is None, f"{tool} still on the PATH"
+    return os.pathsep.join(folders)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now, from below the kernel's ephemeral range.
 

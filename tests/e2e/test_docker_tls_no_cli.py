@@ -36,7 +36,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.oci import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from tests.certs import issue
-from tests.e2e.conftest import REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, free_port, record, run, throwaway_registry_stack
+from tests.e2e.conftest import (
+    REGISTRY_HOST,
+    REGISTRY_IMAGE,
+    REPO,
+    TEST_IMAGE,
+    free_port,
+    path_without,
+    record,
+    run,
+    throwaway_registry_stack,
+)
 from tests.e2e.faults import RegistryClient
 
 REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
@@ -87,21 +97,6 @@ def forward(port: int, socket_path: str, certs: str, log_path: str) -> None:
     while True:
         raw, _ = server.accept()
         threading.Thread(target=serve, args=(raw,), daemon=True).start()
-
-
-def path_without_docker(path: str, folder: Path) -> str:
-    """`path` with each folder that holds a `docker` replaced by links to everything else in it."""
-    folders = []
-    for index, entry in enumerate(path.split(os.pathsep)):
-        if entry and (Path(entry) / "docker").exists():
-            shadow = folder / f"path-{index}"
-            shadow.mkdir(parents=True)
-            for name in os.listdir(entry):
-                if name != "docker":
-                    (shadow / name).symlink_to(Path(entry) / name)
-            entry = str(shadow)
-        folders.append(entry)
-    return os.pathsep.join(folders)
 
 
 class TlsDockerHost:
@@ -168,7 +163,7 @@ def test_target_docker_runs_without_the_docker_cli_against_a_tls_docker_host(wor
     assert ping(tls_docker, with_certificate=True).startswith(b"HTTP/1.1 200"), tls_docker.lines()
     assert ping(tls_docker, with_certificate=False) == b"" and any(line.startswith("refused") for line in tls_docker.lines())
 
-    path = path_without_docker(os.environ["PATH"], workdir / "no-docker-path")
+    path = path_without("docker", os.environ["PATH"], workdir / "no-docker-path")
     assert shutil.which("docker", path=path) is None and shutil.which("pulumi", path=path) is not None
 
     port = free_port()

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, SANDBOX_CLUSTER, TEST_IMAGE, Stack, record, run
+from tests.e2e.conftest import CERTS_D, SANDBOX_CLUSTER, TEST_IMAGE, Stack, path_without, record, run
 from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox, wait_until
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
@@ -303,8 +303,10 @@ def test_deleting_a_registry_pod_while_a_loop_pulls(reg: KubeRegistry) -> None:
     assert loop.pulls > 10 and loop.failures == 0, loop.errors[:3]
 
 
-def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegistry) -> None:
+def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegistry, workdir: Path) -> None:
     before = restart_counts()
+    # The gate reads the replicas' files through the Kubernetes API: `pulumi up` runs where no kubectl is.
+    reg.stack.env["PATH"] = path_without("kubectl", reg.stack.env.get("PATH", os.environ["PATH"]), workdir)
     old_password = reg.outputs["passwords"]["puller"]
     new_password = "puller-" + os.urandom(8).hex()
     # Two loops: one as a user whose password stays, one as the kubelet does it (the credentials of
@@ -333,7 +335,8 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
         assert restart_counts() == before, "the password change restarted or replaced registry Pods"
         time.sleep(2)
     record(
-        f"kubernetes target: one-step password change of the pull user: up {up_seconds:.1f} s (the gate waits for both replicas)"
+        f"kubernetes target: one-step password change of the pull user: up {up_seconds:.1f} s (the gate waits for both replicas; "
+        "no kubectl on the PATH of `pulumi up`)"
     )
     record(f"kubernetes target: pulls as another user during the password change: {stable.summary()}")
     record(f"kubernetes target: pulls with the pull secret during the one-step password change: {kubelet.summary()}")

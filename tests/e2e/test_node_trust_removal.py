@@ -24,7 +24,14 @@ from typing import Any
 import yaml
 
 from components.node_trust import MARKER, containerd_hosts_toml
-from tests.e2e.conftest import SANDBOX_CLUSTER, free_port, node_image_by_digest, record, throwaway_registry_stack
+from tests.e2e.conftest import (
+    SANDBOX_CLUSTER,
+    free_port,
+    node_image_by_digest,
+    path_without,
+    record,
+    throwaway_registry_stack,
+)
 from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
 from tests.e2e.test_pull_endpoint import registry_log
@@ -130,9 +137,14 @@ def test_a_removed_mirror_and_a_destroyed_stack_leave_the_node_as_it_was(workdir
                 served = [line for line in registry_log(up["containerName"], since) if "team/app/manifests/1" in line]
                 assert served, "the upstream saw no pull"
 
+                # The cleanup reaches the cluster through the Kubernetes API: no kubectl where destroy runs.
+                s.env["PATH"] = path_without("kubectl", s.env.get("PATH", os.environ["PATH"]), workdir)
                 started = time.monotonic()
                 s.pulumi("destroy", "--yes")
-                record(f"node trust: pulumi destroy with the cleanup DaemonSet in {time.monotonic() - started:.1f} s")
+                record(
+                    f"node trust: pulumi destroy with the cleanup DaemonSet in {time.monotonic() - started:.1f} s "
+                    "(no kubectl on its PATH)"
+                )
                 assert listing(names) == before
                 left = kubectl("get", "daemonsets,pods", "-n", NAMESPACE, "-o", "name").stdout.split()
                 assert not [x for x in left if "registry-trust" in x], left
