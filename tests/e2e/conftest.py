@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,68 @@ def copy_project(target: Path, source: Path = REPO, link_venv: bool = True, name
     return target
 
 
-class Stack:
-    """One stack of a copy of the project, with its own file backend and passphrase file."""
+KMS_ENDPOINT = os.environ.get("SANDBOX_KMS_ENDPOINT", "")
+S3_ENDPOINT = os.environ.get("SANDBOX_S3_ENDPOINT", "")
+AWS_REGION = "us-east-1"
 
-    def __init__(self, workdir: Path, name: str, project_dir: Path | None = None) -> None:
+
+def aws(service: str) -> Any:
+    """A boto3 client of the sandbox's KMS API or S3 store, with the S3 store's keys (moto takes any)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=KMS_ENDPOINT if service == "kms" else S3_ENDPOINT,
+        region_name=AWS_REGION,
+        aws_access_key_id=os.environ["SANDBOX_S3_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["SANDBOX_S3_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+@dataclass(frozen=True)
+class TeamBackend:
+    """A team's state and secrets, as the README's team path sets them up: the sandbox's S3 store as the
+    backend (a bucket of its own) and a KMS key of the sandbox's KMS API as the secrets provider. No
+    passphrase anywhere."""
+
+    bucket: str
+    key: str  # the KMS key's id
+    secrets_provider: str  # awskms://alias/...
+    env: dict[str, str]
+
+    @staticmethod
+    def create(label: str) -> TeamBackend:
+        assert KMS_ENDPOINT and S3_ENDPOINT, "the sandbox's KMS API and S3 store: sandbox.sh up (env exports them)"
+        suffix = os.urandom(3).hex()
+        bucket, alias = f"e2e-{label}-{suffix}", f"alias/e2e-{label}-{suffix}"
+        run(["bash", str(REPO / "sandbox" / "sandbox.sh"), "s3-bucket", bucket])
+        kms = aws("kms")
+        key = kms.create_key(Description=f"e2e {label} stack secrets")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key)
+        env = {
+            "PULUMI_BACKEND_URL": f"s3://{bucket}?endpoint={S3_ENDPOINT}&region={AWS_REGION}&use_path_style=true",
+            "AWS_ACCESS_KEY_ID": os.environ["SANDBOX_S3_ACCESS_KEY"],
+            "AWS_SECRET_ACCESS_KEY": os.environ["SANDBOX_S3_SECRET_KEY"],
+            "AWS_ENDPOINT_URL_KMS": KMS_ENDPOINT,  # the S3 backend keeps its own endpoint (in its URL)
+        }
+        return TeamBackend(bucket, key, f"awskms://{alias}?region={AWS_REGION}", env)
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` without any passphrase variable, with this backend's."""
+        return {**{k: v for k, v in base.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}, **self.env}
+
+    def state_text(self, project: str, stack: str) -> str:
+        answer = aws("s3").get_object(Bucket=self.bucket, Key=f".pulumi/stacks/{project}/{stack}.json")
+        return str(answer["Body"].read().decode())
+
+
+class Stack:
+    """One stack of a copy of the project, with its own file backend and passphrase file, or on a
+    team's backend (S3 and KMS, no passphrase)."""
+
+    def __init__(self, workdir: Path, name: str, project_dir: Path | None = None, backend: TeamBackend | None = None) -> None:
         self.workdir = workdir
         self.name = name
         self.project_dir = project_dir or copy_project(workdir / "project")
@@ -112,6 +171,9 @@ class Stack:
             "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
         }
         self.env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+        self.backend = backend
+        if backend is not None:
+            self.env = backend.environment(dict(os.environ))
         self.transcript: list[str] = []  # everything the CLI printed, except `stack output --show-secrets`
 
     def pulumi(
@@ -127,7 +189,8 @@ class Stack:
 
     def init(self, config: dict[str, Any]) -> None:
         """Create the stack and write its (non-secret) config, project keys without the prefix."""
-        cmd = ["pulumi", "stack", "init", self.name, "--cwd", str(self.project_dir), "--secrets-provider", "passphrase"]
+        provider = self.backend.secrets_provider if self.backend else "passphrase"
+        cmd = ["pulumi", "stack", "init", self.name, "--cwd", str(self.project_dir), "--secrets-provider", provider]
         run([*cmd, "--non-interactive"], env=self.env)
         self.configure(config)
 
@@ -164,6 +227,9 @@ class Stack:
 
     def state_text(self) -> str:
         """The stack's checkpoint as the backend stores it."""
+        if self.backend is not None:
+            project = yaml.safe_load((self.project_dir / "Pulumi.yaml").read_text())["name"]
+            return self.backend.state_text(project, self.name)
         files = [f for f in self.state_dir.rglob("*.json") if f.stem == self.name and "stacks" in f.parts]
         assert files, f"no checkpoint for {self.name} under {self.state_dir}"
         return "\n".join(f.read_text() for f in files)
@@ -226,11 +292,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def throwaway_registry_stack(workdir: Path, name: str, settings: dict[str, Any]) -> Iterator[Stack]:
+def throwaway_registry_stack(
+    workdir: Path, name: str, settings: dict[str, Any], backend: TeamBackend | None = None
+) -> Iterator[Stack]:
     """A stack of the program with its own container, volume and port; destroyed and removed after."""
     suffix = os.urandom(3).hex()
     container, volume = f"registry-{name}-{suffix}", f"registry-data-{name}-{suffix}"
-    stack = Stack(workdir, name)
+    stack = Stack(workdir, name, backend=backend)
     base = {
         "image": REGISTRY_IMAGE,
         "pullImage": False,

@@ -5,7 +5,9 @@ Target docker (writer, read-only instance on `pullPort`, warnings from `bcryptCo
 a password change, a mirror added, the read-only instance replaced (its port), a user added, a
 certificate setting, a bad setting. Target kubernetes (one writer on a ReadWriteOnce filesystem
 claim, so strategy `Recreate`): a pod-template change. No password, generated or configured, old
-or new, reaches the summary (the diff block included), stdout or stderr.
+or new, reaches the summary (the diff block included), stdout or stderr. Both stacks are a team's:
+state on the sandbox's S3 store, secrets by its KMS key (`awskms://`), no passphrase (the variable
+set to "" as a workflow without that secret sets it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO, SANDBOX_CLUSTER, Stack, free_port, record, throwaway_registry_stack
+from tests.e2e.conftest import REPO, SANDBOX_CLUSTER, Stack, TeamBackend, free_port, record, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, NODE_REGISTRY_IMAGE
 
@@ -33,7 +35,7 @@ KEEP = os.environ.get("PR_CHECK_KEEP")  # a folder: keep each case's preview JSO
 @pytest.fixture(scope="module")
 def live(workdir: Path) -> Iterator[Stack]:
     settings = {"users": USERS, "bcryptCost": 5, "pullPort": free_port()}
-    with throwaway_registry_stack(workdir, "e2e-pr-check", settings) as stack:
+    with throwaway_registry_stack(workdir, "e2e-pr-check", settings, backend=TeamBackend.create("pr-check")) as stack:
         stack.set_secret("users[1].password", CI_PASSWORD)
         record(f"pr check: pulumi up of the docker stack (writer and read-only instance) in {stack.up():.1f} s")
         yield stack
@@ -52,7 +54,7 @@ def pr_check(
         keep = ["--keep", str(Path(KEEP) / case)] if KEEP and case else []
         result = subprocess.run(
             ["bash", str(REPO / "scripts" / "pr-check.sh"), stack.name, "--output", str(summary), *keep],
-            env={**stack.env, "PROJECT_DIR": str(stack.project_dir), **(env or {})},
+            env={**stack.env, "PROJECT_DIR": str(stack.project_dir), "PULUMI_CONFIG_PASSPHRASE": "", **(env or {})},
             capture_output=True,
             text=True,
         )
@@ -165,7 +167,7 @@ def kube_live(workdir: Path) -> Iterator[Stack]:
         },
     }
     kubectl("apply", "-f", "-", stdin=json.dumps(volume))
-    stack = Stack(workdir, "e2e-pr-check-kube")
+    stack = Stack(workdir, "e2e-pr-check-kube", backend=TeamBackend.create("pr-check-kube"))
     stack.init(
         {
             "target": "kubernetes",

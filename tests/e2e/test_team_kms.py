@@ -26,18 +26,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from botocore.config import Config
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, free_port, record, run
+from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, TeamBackend, aws, free_port, record, run
 from tests.e2e.test_team import Checkout, write_config
 from tests.test_fresh_clone import machine_bound
 
-KMS_ENDPOINT = os.environ.get("SANDBOX_KMS_ENDPOINT", "")
-S3_ENDPOINT = os.environ.get("SANDBOX_S3_ENDPOINT", "")
-REGION = "us-east-1"
 # The cluster stack: reads the registry stack's outputs (a secret among them) and keeps them as its own.
 CONSUMER = """import pulumi
 
@@ -47,40 +42,16 @@ pulumi.export("dockerConfigJson", registry.require_output("dockerConfigJson"))
 """
 
 
-def aws(service: str) -> Any:
-    """A boto3 client of the sandbox's KMS API or S3 store, with the S3 store's keys (moto takes any)."""
-    endpoint = KMS_ENDPOINT if service == "kms" else S3_ENDPOINT
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=os.environ["SANDBOX_S3_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["SANDBOX_S3_SECRET_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
 @pytest.fixture(scope="module")
 def team_kms(workdir: Path) -> Iterator[dict[str, Any]]:
-    assert KMS_ENDPOINT and S3_ENDPOINT, "the sandbox's KMS API and S3 store: sandbox.sh up (env exports them)"
+    team = TeamBackend.create("team-kms")
     suffix = os.urandom(3).hex()
-    bucket, alias = f"e2e-team-kms-{suffix}", f"alias/e2e-team-{suffix}"
-    run(["bash", str(REPO / "sandbox" / "sandbox.sh"), "s3-bucket", bucket])
-    kms = aws("kms")
-    key = kms.create_key(Description="e2e team stack secrets")["KeyMetadata"]["KeyId"]
-    kms.create_alias(AliasName=alias, TargetKeyId=key)
-    shared = {
-        "PULUMI_BACKEND_URL": f"s3://{bucket}?endpoint={S3_ENDPOINT}&region={REGION}&use_path_style=true",
-        "AWS_ACCESS_KEY_ID": os.environ["SANDBOX_S3_ACCESS_KEY"],
-        "AWS_SECRET_ACCESS_KEY": os.environ["SANDBOX_S3_SECRET_KEY"],
-        "AWS_ENDPOINT_URL_KMS": KMS_ENDPOINT,  # the S3 backend keeps its own endpoint (in its URL)
-    }
     base = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
     checkouts: dict[str, Checkout] = {}
     for member in ("platform", "cluster", "pr-check"):
         home = workdir / f"kms-{member}-pulumi-home"
         absent_secret = {} if member == "cluster" else {"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
-        env = {**base, **shared, **absent_secret, "PULUMI_HOME": str(home)}
+        env = {**base, **team.env, **absent_secret, "PULUMI_HOME": str(home)}
         assert not any(v for k, v in env.items() if k.startswith("PULUMI_CONFIG_PASSPHRASE")), "a passphrase in the environment"
         run(["bash", str(REPO / "toolchain" / "install-plugins.sh")], env=env)
         path = workdir / f"kms-{member}-checkout"
@@ -95,7 +66,7 @@ def team_kms(workdir: Path) -> Iterator[dict[str, Any]]:
             (path / "venv").symlink_to(REPO / "venv")
         checkouts[member] = Checkout(path, env)
     stack, consumer = f"team-kms-{suffix}", f"consumer-{suffix}"
-    yield {"checkouts": checkouts, "bucket": bucket, "key": key, "provider": f"awskms://{alias}?region={REGION}", "stack": stack,
+    yield {"checkouts": checkouts, "bucket": team.bucket, "key": team.key, "provider": team.secrets_provider, "stack": stack,
            "consumer": consumer, "suffix": suffix}  # fmt: skip
     checkouts["cluster"].pulumi("destroy", "--yes", "--stack", consumer, check=False)
     checkouts["platform"].pulumi("destroy", "--yes", "--stack", stack, check=False)
