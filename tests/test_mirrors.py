@@ -10,7 +10,7 @@ from components.distribution import instance_variables
 from components.mirrors import Mirror, parse_mirrors
 from components.node_trust import containerd_hosts_toml
 from components.pull_secret import docker_config_json
-from components.settings import SettingsError, StorageSettings, load_settings
+from components.settings import KubernetesTarget, SettingsError, StorageSettings, load_settings
 
 
 def parsed(value: Any, ports: tuple[int, ...] = (5000,)) -> tuple[list[str], tuple[Mirror, ...]]:
@@ -51,7 +51,7 @@ def test_bad_mirrors_are_named_by_their_path() -> None:
         "mirrors.k8s.gcr.io.ttl: must be a duration such as 168h, 24h or 90m: how long the mirror keeps what it fetched",
         "mirrors.a.example.com: needs both username and password (a config secret), or neither",
         "mirrors.b.example.com: must be an object with keys among "
-        "port, remoteUrl, username, password, ca, ttl, size, storageClass",
+        "port, remoteUrl, username, password, ca, ttl, size, storageClass, insecure",
         "mirrors.c.example.com.ca: must be PEM text (-----BEGIN CERTIFICATE-----)",
     ]
     assert mirrors == ()
@@ -94,3 +94,32 @@ def test_mirror_settings_per_target_and_never_an_upstream_password_printed() -> 
     sized = load_settings({**kube, "mirrors": {"quay.io": {"port": 30600, "size": "2Gi"}}}, "dev")
     assert [m.size for m in sized.mirrors] == ["2Gi"]
     assert [m.upstream for m in load_settings({"mirrors": {"quay.io": {"port": 5002}}}, "dev").mirrors] == ["quay.io"]
+
+
+def test_plain_http_upstreams_and_s3_endpoints_only_where_insecure_is_said() -> None:
+    problems, mirrors = parsed(
+        {
+            "q.io": {"port": 5002, "remoteUrl": "http://q.io"},
+            "r.io": {"port": 5003, "remoteUrl": "http://r.io", "insecure": "yes"},
+            "s.io": {"port": 5004, "remoteUrl": "http://s.io:8080", "insecure": True},
+            "t.io": {"port": 5005, "insecure": False},
+        }
+    )
+    assert problems == [
+        "mirrors.q.io.remoteUrl: is plain http://: credentials and data would travel unencrypted; use https://, or set "
+        "mirrors.q.io.insecure = true to accept that",
+        "mirrors.r.io.insecure: must be true or false",
+    ]
+    assert [(m.upstream, m.remote_url) for m in mirrors] == [("s.io", "http://s.io:8080"), ("t.io", "https://t.io")]
+    kube = {"target": "kubernetes", "kubernetes": {"context": "c"}, "replicas": 1}
+    s3 = {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000"}
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**kube, "storage": s3}, "dev")
+    assert list(caught.value.problems) == [
+        "private-registry:storage.endpoint = 'http://10.0.0.9:9000': is plain http://: credentials and data would travel "
+        "unencrypted; use https://, or set storage.insecure = true to accept that"
+    ]
+    said = load_settings({**kube, "storage": {**s3, "insecure": True}}, "dev").target
+    assert isinstance(said, KubernetesTarget) and not said.storage.secure
+    https = load_settings({**kube, "storage": {**s3, "endpoint": "https://s3.corp"}}, "dev").target
+    assert isinstance(https, KubernetesTarget) and https.storage.secure

@@ -22,6 +22,7 @@ S3 = {
         "driver": "s3",
         "bucket": "images",
         "endpoint": "http://172.31.250.1:19000",
+        "insecure": True,
         "accessKey": "AKIAEXAMPLEKEY",
         "secretKey": "s3-secret-value-never-shown",
     },
