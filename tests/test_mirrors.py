@@ -9,8 +9,12 @@ import pytest
 from components.distribution import instance_variables
 from components.mirrors import Mirror, parse_mirrors
 from components.node_trust import containerd_hosts_toml
+from components.own_certificate import roll_hash
 from components.pull_secret import docker_config_json
+from components.registry import TLS_LABEL, tls_hash
+from components.registry_kube import content_hash
 from components.settings import KubernetesTarget, SettingsError, StorageSettings, load_settings
+from tests import program_harness
 
 
 def parsed(value: Any, ports: tuple[int, ...] = (5000,)) -> tuple[list[str], tuple[Mirror, ...]]:
@@ -123,3 +127,76 @@ def test_plain_http_upstreams_and_s3_endpoints_only_where_insecure_is_said() -> 
     assert isinstance(said, KubernetesTarget) and not said.storage.secure
     https = load_settings({**kube, "storage": {**s3, "endpoint": "https://s3.corp"}}, "dev").target
     assert isinstance(https, KubernetesTarget) and https.storage.secure
+
+
+KEY = "the-stack-hash-key"
+UPSTREAM_CA = "-----BEGIN CERTIFICATE-----\nUPSTREAM\n-----END CERTIFICATE-----\n"
+KUBE_S3 = {
+    "target": "kubernetes",
+    "ipAddresses": ["10.0.0.5"],
+    "hostnames": [],
+    "replicas": 1,
+    "storage": {"driver": "s3", "bucket": "images", "accessKey": "AKIAEXAMPLE", "secretKey": "s3-secret"},
+    "kubernetes": {"context": "c"},
+    "mirrors": {"harbor.corp": {"port": 30600, "username": "robot", "password": "upstream-secret", "ca": UPSTREAM_CA}},
+}
+
+
+class KnownKeyMocks(program_harness.RegistryMocks):
+    """The roll triggers' key and the HTTP secret known to the test; every other resource as usual."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        id_, state = super().new_resource(args)
+        if args.name.endswith("-hash-key"):
+            state["value"] = KEY
+        elif args.name.endswith("-http-secret"):
+            state["value"] = "http-secret"
+        return id_, state
+
+
+def annotation(run: program_harness.ProgramRun, deployment: str) -> str:
+    found = next(r for r in run.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == deployment)
+    return str(found.inputs["spec"]["template"]["metadata"]["annotations"]["private-registry/env-sha256"])
+
+
+def test_roll_triggers_over_secrets_are_keyed_so_nobody_who_reads_a_deployment_can_test_guesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(program_harness, "RegistryMocks", KnownKeyMocks)
+    run = program_harness.evaluate(KUBE_S3, secret_keys=["private-registry:storage", "private-registry:mirrors"])
+    writer, mirror = annotation(run, "registry"), annotation(run, "registry-mirror-harbor-corp")
+    secrets = ("http-secret", "AKIAEXAMPLE", "s3-secret")
+    assert writer == roll_hash(KEY, *secrets) and writer != content_hash(*secrets)
+    # The mirror's trigger covers its upstream password: before, a bare SHA-256 beside the writer's public one.
+    upstream = ("robot", "upstream-secret", UPSTREAM_CA)
+    assert mirror == roll_hash(KEY, writer, *upstream) and mirror != content_hash(writer, *upstream)
+    # Still a trigger: another upstream password rolls the mirror, and only it.
+    changed = {**KUBE_S3, "mirrors": {"harbor.corp": {**KUBE_S3["mirrors"]["harbor.corp"], "password": "rotated"}}}
+    again = program_harness.evaluate(changed, secret_keys=["private-registry:storage", "private-registry:mirrors"])
+    assert annotation(again, "registry-mirror-harbor-corp") != mirror and annotation(again, "registry") == writer
+
+
+class OtherKeyMocks(program_harness.RegistryMocks):
+    """The same certificate with another private key (the mocks' certificate does not follow the key)."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        id_, state = super().new_resource(args)
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = "-----BEGIN MOCK KEY-----\nANOTHER\n-----END MOCK KEY-----\n"
+        return id_, state
+
+
+def docker_labels(run: program_harness.ProgramRun) -> dict[str, str]:
+    return {
+        c.inputs["name"]: next(item["value"] for item in c.inputs["labels"] if item["label"] == TLS_LABEL)
+        for c in run.of_type("docker:index/container:Container")
+    }
+
+
+def test_the_docker_tls_label_is_a_hash_of_public_material_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {"users": [{"name": "admin"}], "pullImage": False, "mirrors": {"harbor.corp": {"port": 5002, "ca": UPSTREAM_CA}}}
+    labels = docker_labels(program_harness.evaluate(settings))
+    cert = program_harness.FAKE_PEM.format(name="registry-tls-server-cert")
+    assert labels == {"registry-dev": tls_hash(cert, None), "registry-dev-mirror-harbor-corp": tls_hash(cert, UPSTREAM_CA)}
+    monkeypatch.setattr(program_harness, "RegistryMocks", OtherKeyMocks)
+    assert docker_labels(program_harness.evaluate(settings)) == labels  # the private key is not in it
