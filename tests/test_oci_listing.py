@@ -7,13 +7,20 @@ stubbed transport is the one of tests/test_oci_credentials.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
-from components.oci import LIST_LIMIT, LIST_PAGE, RESPONSE_LIMIT, RegistryError
-from tests.test_oci_credentials import BASIC, Answer, FakeResponse, Handler, Sent, registry
+from components.oci import LIST_LIMIT, LIST_PAGE, OCI_MANIFEST, RESPONSE_LIMIT, RegistryError
+from tests.test_oci_credentials import BASIC, MANIFEST, Answer, FakeResponse, Handler, Sent, registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import status  # scripts/ is no package: status.py as scripts/status.sh runs it
 
 HOST = "registry.example.com"
 
@@ -99,3 +106,37 @@ def test_names_that_are_no_repository_are_refused_as_read(monkeypatch: pytest.Mo
     reg, _ = registry(monkeypatch, HOST, {HOST: lambda _: Answer(200, {}, json.dumps({"repositories": ["ok", bad]}).encode())})
     with pytest.raises(RegistryError, match="repositories is not a list of valid names"):
         reg.catalog()
+
+
+def test_status_lists_tags_through_the_bounded_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`status.sh` asks the catalog and the tags by pages, and refuses a tag that could not be one."""
+
+    def handle(sent: Sent) -> Answer:
+        if sent.path.startswith("/v2/_catalog"):
+            return Answer(200, {}, b'{"repositories": ["team/app"]}')
+        if sent.path.startswith("/v2/team/app/tags/list"):
+            assert sent.path == f"/v2/team/app/tags/list?n={LIST_PAGE}"
+            return Answer(200, {}, b'{"name": "team/app", "tags": ["1", "../../../x"]}')
+        return Answer(200, {"Content-Type": OCI_MANIFEST}, MANIFEST)
+
+    reg, transport = registry(monkeypatch, HOST, {HOST: handle})
+    with pytest.raises(RegistryError, match="tags is not a list of valid names"):
+        status.catalog(reg, {})
+    assert not any("/manifests/" in s.path for s in transport.sent)
+    good, _ = registry(
+        monkeypatch,
+        HOST,
+        {HOST: lambda sent: handle(sent) if "tags/list" not in sent.path else Answer(200, {}, b'{"tags": ["1"]}')},
+    )
+    digest = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+    assert status.catalog(good, {("team/app", "1"): "2026-01-01T00:00:00Z"}) == [
+        status.Tag("team/app", "1", digest, 0, 1, "2026-01-01T00:00:00Z")
+    ]
+
+
+def test_status_finds_its_user_without_reading_a_body_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    reg, _ = registry(monkeypatch, HOST, {HOST: lambda _: Answer(200, {}, b"x" * (8 << 20))})
+    monkeypatch.setattr(status, "Registry", lambda *_, **__: reg)
+    monkeypatch.setattr(FakeResponse, "unbounded_reads", 0)
+    assert status.client({"endpoint": HOST, "usernames": ["ci"], "passwords": {"ci": "s3cret"}}) is reg
+    assert FakeResponse.unbounded_reads == 0
