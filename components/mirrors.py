@@ -11,8 +11,11 @@ Pure: validated here; run by `registry.py` and `registry_kube.py`.
 
 Facts it rests on: a proxy-mode instance accepts no pushes and mirrors one upstream; containerd
 adds `?ns=<upstream>` to mirror requests (Distribution ignores it); the kubelet's pull-secret
-credentials for the upstream's name go to the mirror host (so the pull secret carries the pull user
-for each upstream too, and the mirror asks for it like the registry does).
+credentials for the upstream's name go to the mirror host. So the pull secrets carry a credential
+for each upstream's name too, and the mirror asks for it: the mirrors' own (`MIRROR_USER`, a
+password generated once), which only the mirrors' htpasswd holds. A node that pulls before its
+`hosts.toml` is in place sends it to the real upstream, where it opens nothing, and to no other
+instance of the stack or any other stack.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from .setting_keys import field_default
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
 KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size", "storageClass", "insecure")
 DEFAULT_TTL = str(field_default("mirrors.ttl"))
+# The mirrors' own credential's name (its password is generated once): the `~` keeps it apart from the
+# configured users' names, and settings refuse it as one.
+MIRROR_USER = "~mirrors"
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
 _URL = re.compile(r"https?://[^/\s?#]+/?")

@@ -194,7 +194,8 @@ KEYS: tuple[Key, ...] = (
         "a Distribution instance in proxy mode on storage of its own at `port` of the endpoint's host (target `docker`: "
         "a container and volume; target `kubernetes`: a Deployment, a claim of `size` and `storageClass`, the NodePort "
         "`port`); nodes get "
-        "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")",
+        "`mirrorHostsToml` for the upstream's name and the pull secrets the mirrors' own credential for it (docs/images.md "
+        "\"Mirrors\")",
         each="map", summary="a pull-through cache per upstream registry"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "

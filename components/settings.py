@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .images import DeclaredImage, SourceRegistry, parse_images, parse_source_registries
-from .mirrors import Mirror, parse_mirrors, plain_http_allowed
+from .mirrors import MIRROR_USER, Mirror, parse_mirrors, plain_http_allowed
 from .names import (
     ROTATED_SUFFIX,
     dns_label_ok,
@@ -426,6 +426,9 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
             p.add(
                 f"{where}.name", name, f"must not end with {ROTATED_SUFFIX}: that name is the second name of a rotating pull user"
             )
+            continue
+        if name == MIRROR_USER:
+            p.add(f"{where}.name", name, "is the name of the mirrors' own credential (the stack's): choose another")
             continue
         if name in seen:
             p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")

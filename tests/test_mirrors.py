@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+import bcrypt
 import pytest
 
 from components.distribution import instance_variables
-from components.mirrors import Mirror, parse_mirrors
+from components.mirrors import MIRROR_USER, Mirror, parse_mirrors
 from components.node_trust import containerd_hosts_toml
 from components.own_certificate import roll_hash
-from components.pull_secret import docker_config_json
+from components.pull_secret import auth_entry, docker_config_json
 from components.registry import TLS_LABEL, tls_hash
 from components.registry_kube import content_hash
 from components.settings import KubernetesTarget, SettingsError, StorageSettings, load_settings
@@ -75,12 +78,59 @@ def test_a_mirror_runs_in_proxy_mode_with_the_upstreams_credentials_and_ca() -> 
     assert not {"REGISTRY_PROXY_USERNAME", "SSL_CERT_DIR"} & set(plain)
 
 
-def test_nodes_send_an_upstreams_pulls_to_its_mirror_only_with_the_pull_users_credentials() -> None:
+def test_nodes_send_an_upstreams_pulls_to_its_mirror_with_the_mirrors_own_credential() -> None:
     toml = containerd_hosts_toml("docker.io", "10.0.0.5:5002")
     assert 'server = "https://10.0.0.5:5002"' in toml and '[host."https://10.0.0.5:5002"]' in toml
-    document = docker_config_json("10.0.0.5:5000", "puller", "pw", ["docker.io"])
-    assert '"docker.io":{"auth":"cHVsbGVyOnB3"' in document and '"10.0.0.5:5000":{"auth":"cHVsbGVyOnB3"' in document
-    assert docker_config_json("10.0.0.5:5000", "puller", "pw") == docker_config_json("10.0.0.5:5000", "puller", "pw", ())
+    auths = json.loads(docker_config_json("10.0.0.5:5000", "puller", "pw", {"docker.io": (MIRROR_USER, "m")}))["auths"]
+    assert auths == {"10.0.0.5:5000": auth_entry("puller", "pw"), "docker.io": auth_entry(MIRROR_USER, "m")}
+    assert docker_config_json("10.0.0.5:5000", "puller", "pw") == docker_config_json("10.0.0.5:5000", "puller", "pw", {})
+
+
+def htpasswd_names(content: str) -> list[str]:
+    return [line.split(":", 1)[0] for line in content.splitlines()]
+
+
+def test_the_upstreams_entry_is_a_credential_only_the_mirrors_accept() -> None:
+    """A node without the mirror's hosts.toml sends the upstream's entry to the real upstream: it must
+    open nothing but the mirrors (not the pull user's, which reads every image of the registry).
+    """
+    users = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
+    settings = {
+        "users": users,
+        "pullImage": False,
+        "pullPort": 5001,
+        "pullSecret": {"namespaces": ["apps"], "user": "puller"},
+        "kubernetes": {"context": "c"},
+        "mirrors": {"harbor.corp": {"port": 5002}},
+    }
+    run = program_harness.evaluate(settings)
+    auths = json.loads(run.outputs["dockerConfigJson"])["auths"]
+    assert auths["localhost:5000"]["username"] == "puller"
+    login = auths["harbor.corp"]
+    assert login["username"] == MIRROR_USER and login["password"] not in run.outputs["passwords"].values()
+    assert MIRROR_USER not in run.outputs["usernames"]
+    files = {
+        r.inputs["volume"].removesuffix("-config"): r.inputs["files"]["auth/htpasswd"]["content"]
+        for r in run.of_type("pulumi-python:dynamic/private-registry:ConfigFiles")
+    }
+    assert htpasswd_names(files["registry-dev"]) == ["ci"] and htpasswd_names(files["registry-dev-pull"]) == ["ci", "puller"]
+    mirror = dict(line.split(":", 1) for line in files["registry-dev-mirror-harbor-corp"].splitlines())
+    assert list(mirror) == ["ci", "puller", MIRROR_USER]
+    assert bcrypt.checkpw(login["password"].encode(), mirror[MIRROR_USER].encode())
+    kube = {**KUBE_S3, "users": users, "pullPort": 30501, "pullSecret": {"namespaces": ["apps"], "user": "puller"}}
+    secrets = {
+        r.inputs["metadata"]["name"]: r
+        for r in program_harness.evaluate(kube, secret_keys=["private-registry:storage"]).of_type("kubernetes:core/v1:Secret")
+    }
+    expected = {
+        "registry": ["ci"],
+        "registry-pull": ["ci", "puller"],
+        "registry-mirror-harbor-corp": ["ci", "puller", MIRROR_USER],
+    }
+    for name, names in expected.items():
+        assert htpasswd_names(base64.b64decode(secrets[f"{name}-auth"].inputs["data"]["htpasswd"]).decode()) == names, name
+    with pytest.raises(SettingsError, match=r"users\[1\]\.name = '~mirrors': is the name of the mirrors' own credential"):
+        load_settings({"users": [{"name": "ci"}, {"name": MIRROR_USER}]}, "dev")
 
 
 def test_mirror_settings_per_target_and_never_an_upstream_password_printed() -> None:
