@@ -43,6 +43,7 @@ class StorageSetting(TypedDict, total=False):
     rootDirectory: str
     accessKey: str
     secretKey: str
+    insecure: bool
 
 
 class PullSecretSetting(TypedDict, total=False):
@@ -129,6 +130,7 @@ class MirrorSetting(TypedDict, total=False):
     ttl: str
     size: str
     storageClass: str
+    insecure: bool
 
 
 class SourceRegistrySetting(TypedDict, total=False):

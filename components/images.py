@@ -99,9 +99,14 @@ def _entry(index: int, raw: Any, base: Path, bundles: dict[str, Bundle | None], 
         if opened is None:
             return None
         try:
-            opened.find(source)
+            found = opened.find(source)
         except RegistryError as err:
             problem(f"{path}.source", raw["source"], str(err))
+            return None
+        try:
+            opened.verify(found)
+        except RegistryError as err:
+            problem(f"{path}.bundle", bundle, f"{err} (entry {source})")
             return None
     return DeclaredImage(source, repository, tag, bundle, bundle_path, raw.get("dockerImage"))
 

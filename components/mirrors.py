@@ -1,7 +1,8 @@
 """Setting `mirrors`: a pull-through cache per upstream registry, for nodes that cannot reach it.
 
 `mirrors` maps an upstream registry as images name it (`docker.io`, `quay.io`, `harbor.corp:8443`)
-to `{port, remoteUrl, username, password, ca, ttl, size}`. Each becomes a Distribution instance in
+to `{port, remoteUrl, username, password, ca, ttl, size, storageClass, insecure}` (an `http://` remoteUrl
+only with `insecure: true`). Each becomes a Distribution instance in
 proxy mode beside the registry on storage of its own (the proxy keeps its own cleanup state, never
 the primary's): target `docker`, a container with a volume of its own on the host port `port`;
 target `kubernetes`, a Deployment of one Pod on a claim of `size` behind the NodePort `port`. The
@@ -10,8 +11,11 @@ Pure: validated here; run by `registry.py` and `registry_kube.py`.
 
 Facts it rests on: a proxy-mode instance accepts no pushes and mirrors one upstream; containerd
 adds `?ns=<upstream>` to mirror requests (Distribution ignores it); the kubelet's pull-secret
-credentials for the upstream's name go to the mirror host (so the pull secret carries the pull user
-for each upstream too, and the mirror asks for it like the registry does).
+credentials for the upstream's name go to the mirror host. So the pull secrets carry a credential
+for each upstream's name too, and the mirror asks for it: the mirrors' own (`MIRROR_USER`, a
+password generated once), which only the mirrors' htpasswd holds. A node that pulls before its
+`hosts.toml` is in place sends it to the real upstream, where it opens nothing, and to no other
+instance of the stack or any other stack.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
 from .setting_keys import field_default
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size", "storageClass")
+KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size", "storageClass", "insecure")
 DEFAULT_TTL = str(field_default("mirrors.ttl"))
+# The mirrors' own credential's name (its password is generated once): the `~` keeps it apart from the
+# configured users' names, and settings refuse it as one.
+MIRROR_USER = "~mirrors"
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
 _URL = re.compile(r"https?://[^/\s?#]+/?")
@@ -60,6 +67,26 @@ class Mirror:
 def default_remote_url(upstream: str) -> str:
     """Where an upstream name is served: Docker Hub's API host for `docker.io`, else itself over HTTPS."""
     return f"https://{DOCKER_HUB_API if upstream == DOCKER_HUB else upstream}"
+
+
+def plain_http_allowed(url: str, url_path: str, owner: Mapping[str, Any], owner_path: str, problem: Problem) -> bool:
+    """Whether `url` may be used: an `http://` one only where its object says `insecure: true`, since
+    whatever travels there (upstream or S3 credentials, every image) is readable and changeable on the
+    way. Reports the problem (naming both keys) and returns False otherwise.
+    """
+    insecure = owner.get("insecure", False)
+    if not isinstance(insecure, bool):
+        problem(f"{owner_path}.insecure", insecure, "must be true or false")
+        return False
+    if url.startswith("http://") and not insecure:
+        problem(
+            url_path,
+            url,
+            f"is plain http://: credentials and data would travel unencrypted; use https://, or set {owner_path}.insecure "
+            "= true to accept that",
+        )
+        return False
+    return True
 
 
 def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem: Problem) -> tuple[Mirror, ...]:
@@ -98,6 +125,8 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         remote = raw.get("remoteUrl", default_remote_url(upstream))
         if not isinstance(remote, str) or not _URL.fullmatch(remote):
             problem(f"{path}.remoteUrl", remote, "must be http(s)://host[:port] of the upstream registry's API")
+            continue
+        if not plain_http_allowed(remote, f"{path}.remoteUrl", raw, path, problem):
             continue
         ttl = raw.get("ttl", DEFAULT_TTL)
         if not isinstance(ttl, str) or not _DURATION.fullmatch(ttl):

@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import re
 import ssl
 import tarfile
@@ -30,7 +31,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -61,7 +62,9 @@ _HOST = re.compile(
 )
 CHUNK = 1 << 20
 MANIFEST_LIMIT = 4 << 20  # the most of a manifest (or index.json) read into memory: what registries accept
-RESPONSE_LIMIT = 1 << 20  # the most of any other body read into memory (a token, an error)
+RESPONSE_LIMIT = 1 << 20  # the most of any other body read into memory (a token, an error, a page of a list)
+LIST_PAGE = 1000  # names asked for per page of a catalog or tag list (Distribution's default)
+LIST_LIMIT = 100_000  # the most names of one list read: a registry paging on forever is refused, not followed
 # Token services that belong to a registry on another host: a 401's realm gets the credentials only on
 # the registry's own host or its pair here (GHCR, Quay, Harbor and GCR use their own host).
 TOKEN_HOSTS = {DOCKER_HUB_API: frozenset({"auth.docker.io"}), "registry.gitlab.com": frozenset({"gitlab.com"})}
@@ -78,6 +81,26 @@ def checked_digest(value: Any, where: str) -> str:
     if not isinstance(value, str) or not DIGEST.fullmatch(value):
         raise RegistryError(f"{where}: digest {str(value)[:80]!r} is not sha256:<64 lower-case hex digits>")
     return value
+
+
+def checked_size(value: Any, where: str) -> int:
+    """`value` if it is a byte count (an int, not a bool, >= 0), else RegistryError: a descriptor's size
+    bounds what is read of its blob, so it is checked before any blob is.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise RegistryError(f"{where}: no valid size ({str(value)[:40]!r})")
+    return value
+
+
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """`data` as a JSON object, else RegistryError naming `what` (never a traceback on a bad document)."""
+    try:
+        document = json.loads(data)
+    except ValueError as err:
+        raise RegistryError(f"{what}: not JSON ({err})") from None
+    if not isinstance(document, dict):
+        raise RegistryError(f"{what}: not a JSON object")
+    return document
 
 
 def read_limited(stream: Any, limit: int, what: str) -> bytes:
@@ -301,6 +324,10 @@ class Registry:
 
     def resolve(self, repository: str, ref: str) -> Descriptor:
         """The digest and media type a tag (or digest) names now."""
+        return self.fetch(repository, ref)[0]
+
+    def fetch(self, repository: str, ref: str) -> tuple[Descriptor, bytes]:
+        """The manifest a tag (or digest) names now: its descriptor (digest hashed from the bytes) and bytes."""
         response = self.request("GET", f"/v2/{repository}/manifests/{ref}", f"repository:{repository}:pull", {"Accept": ACCEPT})
         if response.status != 200:
             raise self._fail(response, f"manifest {repository}:{ref}")
@@ -308,7 +335,52 @@ class Registry:
         digest = sha256(data)
         if DIGEST.fullmatch(ref) and digest != ref:
             raise RegistryError(f"{self.host}: manifest {repository}@{ref} has digest {digest}")
-        return Descriptor(digest, media_type_of(data, response.getheader("Content-Type", OCI_MANIFEST)), len(data))
+        return Descriptor(digest, media_type_of(data, response.getheader("Content-Type", OCI_MANIFEST)), len(data)), data
+
+    def catalog(self) -> list[str]:
+        """Every repository of the registry (`/v2/_catalog`, as a user it lets list)."""
+        return self._listing("/v2/_catalog", "repositories", "registry:catalog:*", REPOSITORY)
+
+    def tags(self, repository: str) -> list[str]:
+        """Every tag of `repository`."""
+        return self._listing(f"/v2/{repository}/tags/list", "tags", f"repository:{repository}:pull", TAG)
+
+    def _listing(self, path: str, key: str, scope: str, name: re.Pattern[str]) -> list[str]:
+        """All names of a paged list, following its `Link: <...>; rel="next"` on the same path of this
+        registry only: pages of at most RESPONSE_LIMIT bytes, at most LIST_LIMIT names, none empty (a
+        registry paging on forever is refused), each name checked as read (they go into URLs).
+        """
+        names: list[str] = []
+        url: str | None = f"{path}?n={LIST_PAGE}"
+        while url is not None:
+            response = self.request("GET", url, scope)
+            if response.status != 200:
+                raise self._fail(response, f"GET {path}")
+            body = read_limited(response, RESPONSE_LIMIT, f"{self.host}: GET {path}")
+            link = response.getheader("Link", "")
+            response.close()
+            page = json_object(body, f"{self.host}: GET {path}").get(key) or []
+            if not isinstance(page, list) or not all(isinstance(n, str) and name.fullmatch(n) and len(n) <= 255 for n in page):
+                raise RegistryError(f"{self.host}: GET {path}: {key} is not a list of valid names")
+            url = self._next_page(link, path)
+            if url is not None and not page:
+                raise RegistryError(f"{self.host}: GET {path}: an empty page that names a next one, refused")
+            if len(names) + len(page) > LIST_LIMIT:
+                raise RegistryError(f"{self.host}: GET {path}: more than {LIST_LIMIT} {key}, refused (listed no further)")
+            names += page
+        return names
+
+    def _next_page(self, link: str, path: str) -> str | None:
+        """The next page a `Link` header names (RFC 8288: `<url>; rel="next"`), None without one;
+        RegistryError for one on another path or host.
+        """
+        found = re.search(r'<([^>]*)>\s*;\s*rel="?next"?', link)
+        if found is None:
+            return None
+        parts = urllib.parse.urlsplit(found.group(1))
+        if parts.path != path or not self.is_own(found.group(1)) or parts.scheme not in ("", "https"):
+            raise RegistryError(f"{self.host}: GET {path}: a next page elsewhere ({found.group(1)[:200]}), refused")
+        return f"{path}?{parts.query}"
 
     def manifest(self, repository: str, digest: str) -> bytes:
         response = self.request(
@@ -398,59 +470,130 @@ class RegistrySource:
 
 
 class Bundle:
-    """An OCI image layout in a tar file, read in place (the tar is not unpacked)."""
+    """An OCI image layout in a tar file, read in place (the tar is not unpacked).
+
+    Whatever the file holds is checked as read: index.json an image index whose entries are named
+    by valid references with valid digests and sizes, each manifest hashed to its digest, each blob
+    a file of its descriptor's size (`verify`): a truncated, altered or foreign file is a
+    RegistryError naming the file, never a traceback.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
             self._tar = tarfile.open(self.path, "r:")  # noqa: SIM115 - kept open for reads until close()
-            index = json.loads(read_limited(self._member("index.json"), MANIFEST_LIMIT, f"bundle {self.path}: index.json"))
-        except (OSError, tarfile.TarError, ValueError) as err:
+        except (OSError, tarfile.TarError) as err:
             raise RegistryError(f"bundle {self.path}: not an OCI image layout in a tar ({err})") from err
-        self.entries: dict[str, Descriptor] = {}
-        for d in index.get("manifests") or []:
-            name = (d.get("annotations") or {}).get(IMAGE_NAME)
-            if name:
-                digest = checked_digest(d.get("digest"), f"bundle {self.path}: index.json entry {name}")
-                self.entries[name] = Descriptor(digest, d.get("mediaType", OCI_MANIFEST), int(d.get("size", 0)))
-
-    def _member(self, name: str) -> IO[bytes]:
         try:
-            found = self._tar.extractfile(name)
+            self.entries = self._read_index()
+        except BaseException:
+            self._tar.close()
+            raise
+
+    def _read_index(self) -> dict[str, Descriptor]:
+        where = f"bundle {self.path}: index.json"
+        try:  # the first member asked for reads the member list: a truncated tar fails here
+            data = read_limited(self._member("index.json"), MANIFEST_LIMIT, where)
+        except (OSError, tarfile.TarError) as err:
+            raise RegistryError(f"bundle {self.path}: not an OCI image layout in a tar ({err})") from err
+        manifests = json_object(data, where).get("manifests")
+        if not isinstance(manifests, list) or not all(isinstance(d, dict) for d in manifests):
+            raise RegistryError(f"{where}: not an image index (its manifests must be a list of descriptors)")
+        entries: dict[str, Descriptor] = {}
+        for d in manifests:
+            annotations = d.get("annotations") or {}
+            name = annotations.get(IMAGE_NAME) if isinstance(annotations, dict) else None
+            if not name:
+                continue  # an entry without a source reference is not one `images` can name
+            try:
+                parse_reference(name)
+            except ValueError as err:
+                raise RegistryError(f"{where}: entry {str(name)[:200]!r} is not an image reference ({err})") from None
+            digest = checked_digest(d.get("digest"), f"{where} entry {name}")
+            media_type = d.get("mediaType", OCI_MANIFEST)
+            if not isinstance(media_type, str):
+                raise RegistryError(f"{where} entry {name}: mediaType is not a string")
+            entries[name] = Descriptor(digest, media_type, checked_size(d.get("size", 0), f"{where} entry {name}"))
+        return entries
+
+    def _member(self, name: str, what: str | None = None) -> IO[bytes]:
+        stream = self._tar.extractfile(self._file(name, what or name))
+        assert stream is not None  # `_file` gives regular files only, which always have a stream
+        return stream
+
+    def _file(self, name: str, what: str) -> tarfile.TarInfo:
+        """The tar member `name`, a regular file, else RegistryError saying `what` is missing."""
+        try:
+            info = self._tar.getmember(name)
         except KeyError:
-            found = None
-        if found is None:
-            raise RegistryError(f"bundle {self.path}: no {name} in it")
-        return found
+            info = None
+        if info is None or not info.isfile():
+            raise RegistryError(f"bundle {self.path}: no {what} in it (a truncated or altered file?)")
+        return info
 
     def close(self) -> None:
         self._tar.close()
 
     def find(self, reference: Reference) -> Descriptor:
-        """The entry saved for `reference` (as its source reference); RegistryError naming the entries there are."""
+        """The entry saved for `reference` (as its source reference), RegistryError naming the entries
+        there are. A source pinned by digest finds the entry saved under its tag (or, with no tag, any
+        of its repository) and must have that digest: `images.sh save` prints those pinned sources.
+        """
         found = self.entries.get(str(reference))
+        if found is None and reference.digest:
+            if reference.tag:
+                found = self.entries.get(str(replace(reference, digest=None)))
+            else:
+                found = next(
+                    (
+                        d
+                        for name, d in self.entries.items()
+                        if d.digest == reference.digest
+                        and (held := parse_reference(name)).registry == reference.registry
+                        and held.repository == reference.repository
+                    ),
+                    None,
+                )
         if found is None:
-            held = ", ".join(sorted(self.entries)) or "none"
-            raise RegistryError(f"bundle {self.path} holds no {reference} (it holds: {held})")
+            held_names = ", ".join(sorted(self.entries)) or "none"
+            raise RegistryError(f"bundle {self.path} holds no {reference} (it holds: {held_names})")
         if reference.digest and found.digest != reference.digest:
-            raise RegistryError(f"bundle {self.path} holds {reference} as {found.digest}")
+            saved = replace(reference, digest=None)
+            raise RegistryError(f"bundle {self.path} holds {saved} as {found.digest}, not {reference.digest}")
         return found
 
+    def verify(self, top: Descriptor) -> None:
+        """RegistryError unless every manifest under `top` is in the file with its digest and every blob
+        is there at its descriptor's size: a bad file is refused with the settings, before anything is
+        created (blobs are hashed by the registry that takes them, so they are not read here).
+        """
+        data = self.manifest(top.digest)
+        try:
+            index, listed = is_index(data, media_type_of(data, top.media_type)), children(data)
+        except RegistryError as err:
+            raise RegistryError(f"bundle {self.path}: manifest {top.digest}: {err}") from None
+        for child in listed:
+            if index:
+                self.verify(Descriptor(child["digest"], child.get("mediaType", OCI_MANIFEST)))
+                continue
+            size = self._file(blob_path(child["digest"]), f"blob {child['digest']}").size
+            if size != child["size"]:
+                said = child["size"]
+                raise RegistryError(f"bundle {self.path}: blob {child['digest']} is {size} bytes, its manifest says {said}")
+
     def manifest(self, digest: str) -> bytes:
-        data = read_limited(self._member(blob_path(digest)), MANIFEST_LIMIT, f"bundle {self.path}: manifest {digest}")
+        where = f"bundle {self.path}: manifest {digest}"
+        try:
+            data = read_limited(self._member(blob_path(digest), f"manifest {digest}"), MANIFEST_LIMIT, where)
+        except (OSError, tarfile.TarError) as err:
+            raise RegistryError(f"{where}: unreadable ({err})") from err
         if sha256(data) != digest:
-            raise RegistryError(f"bundle {self.path}: manifest {digest} is corrupt (digest {sha256(data)})")
+            raise RegistryError(f"{where} is corrupt (digest {sha256(data)})")
         return data
 
     @contextmanager
     def blob(self, digest: str) -> Iterator[tuple[IO[bytes], int]]:
-        try:
-            info = self._tar.getmember(blob_path(digest))
-        except KeyError:
-            raise RegistryError(f"bundle {self.path}: blob {digest} is missing") from None
-        stream = self._tar.extractfile(info)
-        assert stream is not None
-        yield stream, info.size
+        yield self._member(blob_path(digest), f"blob {digest}"), self._file(blob_path(digest), f"blob {digest}").size
 
 
 class DockerArchive:
@@ -463,12 +606,12 @@ class DockerArchive:
         self.path = path
         self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - kept open for reads until close()
         try:
-            entries = json.load(self._member("manifest.json"))
+            entries = json.loads(read_limited(self._member("manifest.json"), MANIFEST_LIMIT, f"{path}: manifest.json"))
             if len(entries) != 1:
                 raise RegistryError(f"{path}: {len(entries)} images in one docker save, not one")
-            config = self._member(entries[0]["Config"]).read()
+            config = read_limited(self._member(entries[0]["Config"]), MANIFEST_LIMIT, f"{path}: image config")
             diff_ids = json.loads(config)["rootfs"]["diff_ids"]
-        except (KeyError, ValueError, tarfile.TarError) as err:
+        except (KeyError, TypeError, ValueError, tarfile.TarError) as err:
             self._tar.close()
             raise RegistryError(f"{path}: not a docker save archive ({err})") from err
         config_digest = sha256(config)
@@ -572,16 +715,18 @@ def children(data: bytes) -> list[dict[str, Any]]:
     Layers with `urls` (non-distributable, such as Windows base layers) are left where they are.
     Each has a valid digest and a size (RegistryError otherwise): both are used before any blob is read.
     """
-    document = json.loads(data)
+    document = json_object(data, "a manifest")
     if "manifests" in document:
-        found = list(document["manifests"])
+        found = document["manifests"]
     else:
-        found = [d for d in [document.get("config"), *(document.get("layers") or [])] if d and not d.get("urls")]
+        layers = document.get("layers") or []
+        found = [*([document["config"]] if document.get("config") else []), *(layers if isinstance(layers, list) else [None])]
+    if not isinstance(found, list) or not all(isinstance(d, dict) for d in found):
+        raise RegistryError("a manifest: its manifests, config or layers are not descriptors (JSON objects)")
+    found = [d for d in found if not d.get("urls") or "manifests" in document]
     for descriptor in found:
         digest = checked_digest(descriptor.get("digest"), "a manifest's descriptor")
-        size = descriptor.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise RegistryError(f"a manifest's descriptor of {digest} has no valid size ({str(size)[:40]!r})")
+        checked_size(descriptor.get("size"), f"a manifest's descriptor of {digest}")
     return found
 
 
@@ -596,7 +741,7 @@ def agreed_size(descriptor: Mapping[str, Any], got: int | None) -> int:
 
 
 def is_index(data: bytes, media_type: str) -> bool:
-    return media_type in INDEX_TYPES or "manifests" in json.loads(data)
+    return media_type in INDEX_TYPES or "manifests" in json_object(data, "a manifest")
 
 
 def copy_image(source: Source, top: Descriptor, dest: Registry, repository: str, tag: str) -> CopyStats:
@@ -620,7 +765,7 @@ def _copy_manifest(source: Source, descriptor: Descriptor, dest: Registry, repos
                 continue
             with source.blob(blob["digest"]) as (stream, got):
                 size = agreed_size(blob, got)
-                dest.push_blob(repository, blob["digest"], size, _Hashing(stream, size))  # type: ignore[arg-type]
+                dest.push_blob(repository, blob["digest"], size, _Hashing(stream, size, blob["digest"]))  # type: ignore[arg-type]
             stats.blobs_sent += 1
             stats.bytes_sent += size
     dest.put_manifest(repository, ref, data, media_type)
@@ -628,19 +773,27 @@ def _copy_manifest(source: Source, descriptor: Descriptor, dest: Registry, repos
 
 
 class _Hashing(io.RawIOBase):
-    """Reads through to `stream`, at most `limit` bytes, hashing what passes (to check a blob written
-    into a bundle; a blob sent on is checked by the registry that takes it).
+    """Reads through to `stream`, exactly `limit` bytes, hashing what passes (to check a blob written
+    into a bundle; a blob sent on is checked by the registry that takes it). A stream that ends short
+    is a RegistryError naming the blob, not a half-sent body or a tar error.
     """
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        self.stream, self.hash, self.count, self.limit = stream, hashlib.sha256(), 0, limit
+    def __init__(self, stream: IO[bytes], limit: int, digest: str) -> None:
+        self.stream, self.hash, self.count, self.limit, self.digest = stream, hashlib.sha256(), 0, limit, digest
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        left = self.limit - self.count
-        data = self.stream.read(left if size < 0 else min(size, left)) if left > 0 else b""
+        wanted = self.limit - self.count if size < 0 else min(size, self.limit - self.count)
+        data = b""
+        while len(data) < wanted:  # all that is asked (tarfile takes a short read for the end)
+            chunk = self.stream.read(wanted - len(data))
+            if not chunk:
+                raise RegistryError(
+                    f"blob {self.digest}: the source ended after {self.count + len(data)} of its {self.limit} bytes"
+                )
+            data += chunk
         self.hash.update(data)
         self.count += len(data)
         return data
@@ -648,13 +801,28 @@ class _Hashing(io.RawIOBase):
 
 def write_bundle(path: Path, images: list[tuple[Reference, Source, Descriptor]], log: Callable[[str], None] = print) -> CopyStats:
     """Write `images` (source reference, where to read it, its descriptor) as an OCI image layout in a
-    tar at `path`: written beside it and renamed at the end, so a failed save leaves no partial bundle.
+    tar at `path`: written beside it and renamed at the end, so a failed save leaves no file behind,
+    and owner-only (0600) from its creation on, since a bundle may hold private images.
     """
-    stats = CopyStats()
     partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)  # a killed save's leftover: created anew below, never written through
+    # O_EXCL and O_NOFOLLOW: a file (or link) put there by someone else is never opened.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            stats = _write_layout(out, images, log)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return stats
+
+
+def _write_layout(out: IO[bytes], images: list[tuple[Reference, Source, Descriptor]], log: Callable[[str], None]) -> CopyStats:
+    stats = CopyStats()
     written: set[str] = set()
     index = []
-    with tarfile.open(partial, "w:") as tar:
+    with tarfile.open(fileobj=out, mode="w:") as tar:
 
         def add(name: str, stream: IO[bytes], size: int) -> None:
             info = tarfile.TarInfo(name)
@@ -670,7 +838,7 @@ def write_bundle(path: Path, images: list[tuple[Reference, Source, Descriptor]],
                 elif child["digest"] not in written:
                     with source.blob(child["digest"]) as (stream, got):
                         size = agreed_size(child, got)
-                        hashing = _Hashing(stream, size)
+                        hashing = _Hashing(stream, size, child["digest"])
                         add(blob_path(child["digest"]), hashing, size)  # type: ignore[arg-type]
                     if "sha256:" + hashing.hash.hexdigest() != child["digest"] or hashing.count != size:
                         raise RegistryError(f"blob {child['digest']} arrived corrupt or short")
@@ -693,5 +861,4 @@ def write_bundle(path: Path, images: list[tuple[Reference, Source, Descriptor]],
         add("oci-layout", io.BytesIO(layout), len(layout))
         index_bytes = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}, indent=1).encode()
         add("index.json", io.BytesIO(index_bytes), len(index_bytes))
-    partial.replace(path)
     return stats

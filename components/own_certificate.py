@@ -304,9 +304,9 @@ def check_tls_secret(
     return SecretCertificate(cert_text.strip() + "\n", trusted.strip() + "\n", expires, ca_text is not None), found
 
 
-def roll_hash(key: str, cert_pem: str, ca_pem: str) -> str:
-    """The pod template's trigger for a new certificate: HMAC-SHA256 keyed with a stack secret over
-    the public certificates (a new key always comes with a new certificate). Keyed, so the
-    annotation says nothing about any value to whoever can read the Deployment.
+def roll_hash(key: str, *parts: str) -> str:
+    """A pod template's trigger for a change of `parts` (a certificate and its CA; the secret
+    variables; a mirror's upstream credentials): HMAC-SHA256 keyed with a stack secret. Keyed, so
+    the annotation lets nobody who can read the Deployment test a guessed password against it.
     """
-    return hmac.new(key.encode(), f"{cert_pem}\0{ca_pem}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key.encode(), "\0".join(parts).encode(), hashlib.sha256).hexdigest()

@@ -19,6 +19,7 @@ from .claims import claims, conflicts
 from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import handed_in_provider, kubernetes_provider
+from .mirrors import MIRROR_USER, Mirror
 from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_gate import PullGate, PullGateArgs
@@ -36,7 +37,7 @@ from .registry_kube import (
     selector,
 )
 from .seeded_images import SeededImages, SeededImagesArgs
-from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, load_settings
+from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, User, load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 
@@ -170,6 +171,7 @@ class PrivateRegistry(pulumi.ComponentResource):
     _serving: list[pulumi.Resource]  # the registry's container or Deployment, once declared
     _certificate: RegistryTls | CertificateFromSecret  # what the registry serves (set with the registry)
     _pull_servers: list[pulumi.Resource]  # target docker: the containers serving pulls (with their files)
+    _mirror_users: pulumi.Output[str]  # with mirrors: their htpasswd, every user and the mirrors' own credential
 
     def __init__(self, name: str, args: PrivateRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # A kubernetes.Provider in `opts` (or the parent's) is the cluster: no provider of the component's own.
@@ -194,6 +196,13 @@ class PrivateRegistry(pulumi.ComponentResource):
             f"{name}-users", HtpasswdArgs(users=s.users, cost=s.bcrypt_cost, pull_user=pull_user if rotates else None), child
         )
         provider = self._kubernetes_provider(name, s)
+        # The mirrors' own credential, the one the pull secrets carry for the upstreams' names (mirrors.py).
+        mirror_password: pulumi.Input[str] = ""
+        if s.mirrors:
+            login = Htpasswd(f"{name}-mirror-login", HtpasswdArgs(users=[User(MIRROR_USER)], cost=s.bcrypt_cost), child)
+            mirror_password = login.user_passwords[MIRROR_USER]
+            both = pulumi.Output.all(users.content, login.content)
+            self._mirror_users = pulumi.Output.secret(both.apply(lambda contents: str(contents[0]) + str(contents[1])))
         self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
         certificate = self._certificate  # the stack's or yours: what nodes and clients trust
         if s.images:
@@ -225,6 +234,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 patch_default_service_account=s.pull_secret.patch_default_service_account,
                 provider=provider,
                 mirrored=[m.upstream for m in s.mirrors],
+                mirror_password=mirror_password,
                 after=self._pull_servers,
             ),
             child,
@@ -341,7 +351,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 pods=target.pods,
                 image_pull=image_pull(s),
                 service_monitor=s.metrics.service_monitor,
-                mirrors=[KubeMirror(replace(instance, role="mirror", mirror=m), m.port, m.size) for m in s.mirrors],
+                mirrors=[KubeMirror(self._mirror_instance(instance, m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)
             if deployment.certificate is not None:
@@ -394,7 +404,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             cache = RegistryContainer(
                 f"{name}-mirror-{mirror.slug}",
                 RegistryContainerArgs(
-                    instance=replace(instance, role="mirror", mirror=mirror),
+                    instance=self._mirror_instance(instance, mirror),
                     container_name=f"{target.container_name}-mirror-{mirror.slug}",
                     data_volume=f"{target.data_volume}-mirror-{mirror.slug}",
                     retain_data=False,
@@ -404,6 +414,10 @@ class PrivateRegistry(pulumi.ComponentResource):
                 child,
             )
             self._pull_servers.append(cache)
+
+    def _mirror_instance(self, instance: Instance, mirror: Mirror) -> Instance:
+        """A mirror's instance: every user, and the mirrors' own credential, which only mirrors accept."""
+        return replace(instance, role="mirror", mirror=mirror, htpasswd=self._mirror_users)
 
     def _mirror_outputs(self, s: Settings) -> dict[str, pulumi.Output]:
         """Where each mirror is, and the `hosts.toml` that sends the nodes' pulls of its upstream there."""

@@ -1,34 +1,42 @@
 """Kubernetes image pull secrets (pulumi-kubernetes): one `.dockerconfigjson` Secret per namespace.
 
 A pull secret carries credentials, not trust: nodes must also trust the CA (components/node_trust.py).
+Under each mirrored upstream's name it carries the mirrors' own credential (mirrors.MIRROR_USER),
+never the pull user's: a node that has no mirror `hosts.toml` yet sends what the kubelet holds for
+`docker.io` to Docker Hub itself, and that credential opens nothing but this stack's mirrors.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes import Provider
 
 from .kube_resources import Secret, ServiceAccountPatch
+from .mirrors import MIRROR_USER
 from .ordering import when_applying
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
 
 
-def docker_config_json(endpoint: str, username: str, password: str, also: Sequence[str] = ()) -> str:
-    """The `.dockerconfigjson` document: `auths.{endpoint}` with user, password, auth, and the same
-    credentials for each registry name in `also` (the upstreams of the mirrors, whose pulls the nodes
-    send to a mirror of this stack).
+def auth_entry(username: str, password: str) -> dict[str, str]:
+    """One `auths` entry: user, password and their Basic `auth`."""
+    return {"username": username, "password": password, "auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+def docker_config_json(endpoint: str, username: str, password: str, mirrored: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """The `.dockerconfigjson` document: `auths.{endpoint}` with user, password, auth, and for each
+    registry name in `mirrored` (the upstreams whose pulls the nodes send to a mirror of this stack)
+    the credential given for it (the mirrors' own).
     """
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    entry = {"username": username, "password": password, "auth": auth}
-    document = {"auths": {name: entry for name in (endpoint, *also)}}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+    auths = {endpoint: auth_entry(username, password)}
+    auths |= {name: auth_entry(*login) for name, login in (mirrored or {}).items()}
+    return json.dumps({"auths": auths}, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class PullSecretsArgs:
     patch_default_service_account: bool
     provider: Provider | None  # None when there are no namespaces
     mirrored: Sequence[str] = ()  # upstream registry names the nodes pull through a mirror of this stack
+    mirror_password: pulumi.Input[str] = ""  # with `mirrored`: the mirrors' own credential's (mirrors.MIRROR_USER)
     after: Sequence[pulumi.Resource] = ()  # what must hold a new credential before the Secrets carry it
 
 
@@ -58,8 +67,10 @@ class PullSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: PullSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("private-registry:index:PullSecrets", name, None, opts)
         self.docker_config_json = pulumi.Output.secret(
-            pulumi.Output.all(args.username, args.password).apply(
-                lambda up: docker_config_json(args.endpoint, up[0], up[1], args.mirrored)
+            pulumi.Output.all(args.username, args.password, args.mirror_password).apply(
+                lambda upm: docker_config_json(
+                    args.endpoint, upm[0], upm[1], {name: (MIRROR_USER, upm[2]) for name in args.mirrored}
+                )
             )
         )
         if not args.namespaces or args.provider is None:  # no pull secrets, no cluster access needed

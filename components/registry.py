@@ -59,11 +59,13 @@ def config_files(instance: Instance) -> dict[str, tuple[pulumi.Input[str], str]]
     return files
 
 
-def tls_hash(cert: str | None, key: str | None, upstream_ca: str | None) -> str:
-    """The label value: a hash of what TLS reads at start (never the material itself). None (a
-    program test's mocks that echo inputs) hashes as empty.
+def tls_hash(cert: str | None, upstream_ca: str | None) -> str:
+    """The label value: a hash of the public part of what TLS reads at start. The private key is left
+    out: a new key always comes with a new certificate, and a bare hash of a secret in a label
+    anyone with `docker inspect` reads is one to test guesses against. None (a program test's mocks
+    that echo inputs) hashes as empty.
     """
-    return hashlib.sha256("\0".join([cert or "", key or "", upstream_ca or ""]).encode()).hexdigest()
+    return hashlib.sha256("\0".join([cert or "", upstream_ca or ""]).encode()).hexdigest()
 
 
 def container_env(instance: Instance, http_secret: str) -> list[str]:
@@ -145,9 +147,9 @@ class RegistryContainer(pulumi.ComponentResource):
             f"{name}-config-files", config_volume, image, config_files(instance), pulumi.ResourceOptions(parent=self)
         )
         upstream_ca = instance.mirror.ca if instance.mirror is not None else None
-        started_with = pulumi.Output.unsecret(
-            pulumi.Output.all(instance.cert_pem, instance.key_pem).apply(lambda ck: tls_hash(ck[0], ck[1], upstream_ca))
-        )
+        # Public material (own certificates come in as config secrets): the label need not be secret.
+        cert = pulumi.Output.from_input(instance.cert_pem)
+        started_with = pulumi.Output.unsecret(cert.apply(lambda c: tls_hash(c, upstream_ca)))
         hooks: list[pulumi.ResourceHook | Callable[[pulumi.ResourceHookArgs], Awaitable[None] | None]] = [remove_leftover]
         if args.shared_volume is None:  # a shared volume is its writer's to own
             hooks.append(pulumi.ResourceHook(f"{name}-own-data-volume", own_data_hook(lambda i: str(i["image"]), docker_host)))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import pulumi
 from pulumi_kubernetes import Provider
 
-from .certificate_secret import CertificateFromSecret
+from .certificate_secret import HASH_KEY_BYTES, CertificateFromSecret
 from .distribution import (
     AUTH_DIR,
     CERTS_DIR,
@@ -61,6 +61,7 @@ from .kube_resources import (
     ServiceAccount,
     ServiceMonitor,
 )
+from .own_certificate import roll_hash
 from .pods import PodSettings
 from .pull_secret import SECRET_TYPE, docker_config_json
 from .service import ServiceSettings, service_fields
@@ -98,7 +99,9 @@ PRESTOP_SECONDS = 5
 
 
 def content_hash(*parts: str) -> str:
-    """A hash for the pod template: a change of what the registry reads only at start rolls the Pods."""
+    """A hash for the pod template of public parts only (the certificate): a change of what the
+    registry reads only at start rolls the Pods. What covers a secret takes `roll_hash` (keyed).
+    """
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -374,6 +377,9 @@ class RegistryDeployment(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
         meta: dict[str, object] = {"namespace": args.namespace, "labels": LABELS}
 
+        # The key of every roll trigger that covers a secret (own_certificate.roll_hash): a bare hash
+        # in the pod template would let anyone with `get` on Deployments test guessed passwords.
+        self._hash_key = GeneratedSecret(f"{name}-hash-key", HASH_KEY_BYTES, pulumi.ResourceOptions(parent=self)).value
         shared, env_hash = self._secrets(name, args, meta, inside)
         shared += self._claim(name, args, meta, inside)
         if args.image_pull is not None:
@@ -486,7 +492,9 @@ class RegistryDeployment(pulumi.ComponentResource):
             PersistentVolumeClaim(f"{name}-mirror-{upstream.slug}-data", {**meta, "name": workload.claim}, claim_spec, inside)
         )
         # A changed upstream credential or CA rolls the mirror's Pod (only a hash enters the template).
-        rolled = env_hash.apply(lambda h: content_hash(h, *given.values()))
+        rolled = pulumi.Output.unsecret(
+            pulumi.Output.all(self._hash_key, env_hash).apply(lambda kh: roll_hash(kh[0], kh[1], *given.values()))
+        )
         self._workload(f"{name}-mirror-{upstream.slug}", args, workload, mirror.port, (needs, tls_hash, rolled), inside, storage)
 
     def _workload(
@@ -556,9 +564,8 @@ class RegistryDeployment(pulumi.ComponentResource):
         }
         keys = env_secret_keys(storage, args.pods)  # the variables the pod template takes from the Secret, and their keys
         values = pulumi.Output.all(*(by_variable[variable] for variable in keys))
-        # Only a hash of these values (the HTTP secret's 256 random bits among them) enters the pod
-        # template, so the template need not be secret.
-        env_hash = pulumi.Output.unsecret(values.apply(lambda vs: content_hash(*vs)))
+        # Only a keyed hash of these values enters the pod template, so the template need not be secret.
+        env_hash = pulumi.Output.unsecret(pulumi.Output.all(self._hash_key, values).apply(lambda kv: roll_hash(kv[0], *kv[1])))
         secrets: list[pulumi.Resource] = []
         if args.certificate_secret is None:  # certificate.secretName: the Pods mount that one instead
             secrets.append(

@@ -146,9 +146,10 @@ KEYS: tuple[Key, ...] = (
         summary="annotations, source ranges, class and traffic policy of the Services; `public`"),
     Key("storage", "object", {}, "image data of target `kubernetes`: `{driver: filesystem, size, storageClass, "
         "accessMode}` (a PersistentVolumeClaim; default 10Gi, the cluster's default class, ReadWriteOnce) or `{driver: "
-        "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey}` (S3 or S3-compatible; set the keys as "
-        "secrets with `pulumi config set --secret --path storage.secretKey`, or leave both out for the node's own "
-        "credentials)", only="kubernetes", summary="image data of target `kubernetes`: a claim or an S3 bucket"),
+        "s3, bucket, region, endpoint, rootDirectory, accessKey, secretKey, insecure}` (S3 or S3-compatible; an `http://` "
+        "endpoint only with `insecure: true`; set the keys as secrets with `pulumi config set --secret --path "
+        "storage.secretKey`, or leave both out for the node's own credentials)", only="kubernetes",
+        summary="image data of target `kubernetes`: a claim or an S3 bucket"),
     Key("pods", "object", {}, "placement and identity of the registry's Pods (target `kubernetes`, both Deployments): "
         "`{resources, nodeSelector, tolerations, affinity, topologySpreadConstraints, priorityClassName, annotations, "
         "labels, serviceAccount: {create, name, annotations}, imagePullSecrets, env}`, as in a Pod spec; `affinity` "
@@ -188,11 +189,13 @@ KEYS: tuple[Key, ...] = (
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
         "reach the sources and `endpoint`", each="list", summary="images `up` copies into the registry"),
     Key("mirrors", "object", {}, "a pull-through cache per upstream registry: upstream as images name it "
-        "(`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl, size, storageClass}`; "
+        "(`docker.io`, `quay.io`, `host:port`) -> `{port, remoteUrl, username, password, ca, ttl, size, storageClass, "
+        "insecure}` (an `http://` remoteUrl only with `insecure: true`); "
         "a Distribution instance in proxy mode on storage of its own at `port` of the endpoint's host (target `docker`: "
         "a container and volume; target `kubernetes`: a Deployment, a claim of `size` and `storageClass`, the NodePort "
         "`port`); nodes get "
-        "`mirrorHostsToml` for the upstream's name and the pull secrets the pull user for it (README \"Mirrors\")",
+        "`mirrorHostsToml` for the upstream's name and the pull secrets the mirrors' own credential for it (docs/images.md "
+        "\"Mirrors\")",
         each="map", summary="a pull-through cache per upstream registry"),
     Key("sourceRegistries", "object", {}, "per source registry of `images` (`host[:port]`, `docker.io` for Docker "
         "Hub): `{username, password, ca}`, credentials as config secrets and the CA its certificate chains to (PEM; "
@@ -251,6 +254,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("rootDirectory", None, "`/registry-<stack>`"),
         Field("accessKey", None, "the node's own credentials", secret=True),
         Field("secretKey", None, "the node's own credentials", secret=True),
+        Field("insecure", None, "false (an `http://` endpoint is refused)"),
     ),
     "pullSecret": (
         Field("name", "registry-pull-secret"),
@@ -306,6 +310,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("ttl", "168h"),
         Field("size", "10Gi"),
         Field("storageClass", None, "`storage.storageClass`, else the cluster's default"),
+        Field("insecure", None, "false (an `http://` remoteUrl is refused)"),
     ),
     "sourceRegistries": (
         Field("username", None, "none (anonymous)"),

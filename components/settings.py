@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .images import DeclaredImage, SourceRegistry, parse_images, parse_source_registries
-from .mirrors import Mirror, parse_mirrors
+from .mirrors import MIRROR_USER, Mirror, parse_mirrors, plain_http_allowed
 from .names import (
     ROTATED_SUFFIX,
     dns_label_ok,
@@ -427,6 +427,9 @@ def _users(raw: Mapping[str, Any], p: _Problems) -> tuple[User, ...]:
                 f"{where}.name", name, f"must not end with {ROTATED_SUFFIX}: that name is the second name of a rotating pull user"
             )
             continue
+        if name == MIRROR_USER:
+            p.add(f"{where}.name", name, "is the name of the mirrors' own credential (the stack's): choose another")
+            continue
         if name in seen:
             p.add(f"{where}.name", name, f"duplicate of users[{seen[name]}].name; each user may appear once")
             continue
@@ -751,6 +754,8 @@ def _storage(raw: Mapping[str, Any], stack: str, pods: dict[str, int], p: _Probl
     endpoint = text("endpoint", None)
     if endpoint is not None and not re.fullmatch(r"https?://[^/\s]+/?", endpoint):
         p.add("storage.endpoint", endpoint, "must be the S3 API's base URL, http(s)://host[:port]")
+    elif endpoint is not None:  # the S3 keys and every image over plain HTTP only when said (mirrors.py)
+        plain_http_allowed(endpoint, "storage.endpoint", value, "storage", p.add)
     root = text("rootDirectory", f"/registry-{stack}") or ""
     if not root.startswith("/"):
         p.add("storage.rootDirectory", root, "must start with '/': the prefix of every object the registry writes")

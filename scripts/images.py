@@ -9,6 +9,10 @@ manifest as the source served it, so digests stay the source's; each entry is na
 reference (`io.containerd.image.name`), which is what an `images` entry with `bundle: OUT.tar`
 looks up. Credentials for the sources come from the stack's `sourceRegistries` (or, with `--list`,
 a `sourceRegistries` key beside `images` in the file); nothing secret is printed.
+
+Standard output gets one `source@digest` line per image saved, nothing else: the digest-pinned
+sources to put in the air-gapped side's `images` entries (a pinned entry takes only the image saved
+from that digest). Progress and errors go to standard error. The file is owner-only (0600).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.images import parse_images, parse_source_registries
-from components.oci import Descriptor, RegistryError, Source, write_bundle
+from components.oci import Descriptor, Reference, RegistryError, Source, write_bundle
 from components.seeded_images import image_props, opened_source, resolve, source_auth
 from components.setting_keys import PROJECT
 
@@ -59,6 +64,11 @@ def list_settings(text: str) -> dict[str, Any]:
     return {"images": [{"source": line} for line in lines]}
 
 
+def pinned(reference: Reference, descriptor: Descriptor) -> str:
+    """`reference` pinned to the digest saved for it (`host/repo:tag@sha256:...`), as an `images` source."""
+    return str(replace(reference, digest=descriptor.digest))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="images.sh", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +99,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     try:
         with ExitStack() as opened:
-            chosen: list[tuple[Any, Source, Descriptor]] = []
+            chosen: list[tuple[Reference, Source, Descriptor]] = []
             for image in images:
                 # The same steps as `pulumi up` (components/seeded_images.py): resolve, then read.
                 props = {**image_props(image), "sourceAuth": source_auth(image, sources)}
@@ -98,10 +108,12 @@ def main(argv: list[str]) -> int:
                 source, descriptor = opened.enter_context(opened_source(props))
                 chosen.append((image.source, source, descriptor))
             stats = write_bundle(args.out, chosen, log=lambda line: print(f"images.sh: {line}", file=sys.stderr))
-    except RegistryError as err:
+    except (RegistryError, OSError) as err:  # OSError: the output's folder, a full disk
         print(f"images.sh: nothing saved: {err}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
+    for reference, _, descriptor in chosen:
+        print(pinned(reference, descriptor))
     print(
         f"images.sh: saved {len(images)} image(s) to {args.out}: {stats.manifests} manifest(s), {stats.blobs_sent} blob(s), "
         f"{stats.bytes_sent / 1e6:.1f} MB in {seconds:.1f} s",

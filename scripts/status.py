@@ -20,7 +20,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.names import object_name, registry_slug
-from components.oci import ACCEPT, Registry, RegistryError, children, is_index
+from components.oci import Registry, RegistryError, children, is_index
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 STORAGE_ROOT = "/var/lib/registry"
@@ -108,7 +107,7 @@ def client(outputs: dict[str, Any]) -> Registry | None:
         registry = Registry(outputs["endpoint"], user, passwords.get(user), outputs.get("caCertificate"), timeout=15)
         try:
             response = registry.request("GET", "/v2/", "")
-            response.read()
+            response.close()  # only the status counts: a body is never read unbounded (a connection per request)
         except RegistryError:
             continue
         if response.status == 200:
@@ -116,34 +115,16 @@ def client(outputs: dict[str, Any]) -> Registry | None:
     return None
 
 
-def _get_json(registry: Registry, path: str, scope: str, accept: str | None = None) -> tuple[Any, str]:
-    response = registry.request("GET", path, scope, {"Accept": accept} if accept else None)
-    body = response.read()
-    if response.status != 200:
-        raise RegistryError(f"GET {path}: HTTP {response.status}")
-    return json.loads(body), response.getheader("Content-Type", "")
-
-
 def catalog(registry: Registry, pushed: dict[tuple[str, str], str]) -> list[Tag]:
     """Every repository's tags with digest, size and platforms."""
-    names: list[str] = []
-    while True:  # pages of at most 1000, Distribution's default limit
-        query = urllib.parse.urlencode({"n": 1000, **({"last": names[-1]} if names else {})})
-        page_of, _ = _get_json(registry, f"/v2/_catalog?{query}", "registry:catalog:*")
-        found = page_of.get("repositories") or []
-        names += found
-        if len(found) < 1000:
-            break
     tags: list[Tag] = []
-    for repository in names:
-        scope = f"repository:{repository}:pull"
-        listed, _ = _get_json(registry, f"/v2/{repository}/tags/list", scope)
-        for tag in sorted(listed.get("tags") or []):
-            response = registry.request("GET", f"/v2/{repository}/manifests/{tag}", scope, {"Accept": ACCEPT})
-            data = response.read()
-            digest = response.getheader("Docker-Content-Digest", "")
+    # Paged, bounded and checked as read by the registry client (components/oci.py), like the manifests.
+    for repository in registry.catalog():
+        for tag in sorted(registry.tags(repository)):
+            top, data = registry.fetch(repository, tag)
+            digest = top.digest
             # The manifests and blobs as the copy walks them (components/oci.py).
-            if is_index(data, response.getheader("Content-Type", "")):
+            if is_index(data, top.media_type):
                 platforms = [registry.manifest(repository, m["digest"]) for m in children(data)]
             else:
                 platforms = [data]

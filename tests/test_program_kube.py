@@ -22,6 +22,7 @@ S3 = {
         "driver": "s3",
         "bucket": "images",
         "endpoint": "http://172.31.250.1:19000",
+        "insecure": True,
         "accessKey": "AKIAEXAMPLEKEY",
         "secretKey": "s3-secret-value-never-shown",
     },
@@ -67,7 +68,7 @@ def test_graph_of_the_kubernetes_target(s3: ProgramRun) -> None:
         "tls:index/selfSignedCert:SelfSignedCert": 1,
         "tls:index/certRequest:CertRequest": 1,
         "tls:index/locallySignedCert:LocallySignedCert": 1,
-        DYNAMIC: 4,  # stack target, htpasswd file, HTTP secret, admin's generated password
+        DYNAMIC: 5,  # stack target, htpasswd file, HTTP secret, admin's generated password, roll triggers' key
         "pulumi-python:dynamic/private-registry:PullCredential": 1,
         "pulumi-python:dynamic/private-registry:PullGate": 1,  # the pull secrets wait for every replica
         "pulumi:providers:kubernetes": 1,

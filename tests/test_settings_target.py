@@ -13,7 +13,7 @@ KUBE: dict[str, Any] = {
     "target": "kubernetes",
     "hostnames": [],
     "ipAddresses": ["10.0.0.5"],
-    "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000/"},
+    "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000/", "insecure": True},
     "kubernetes": {"context": "prod"},
 }
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from components.oci import OCI_INDEX, OCI_MANIFEST, Registry, RegistrySource, copy_image
+from components.oci import OCI_INDEX, OCI_MANIFEST, Registry, RegistrySource, copy_image, parse_reference
 from tests.e2e.conftest import (
     CERTS_D,
     REGISTRY_HOST,
@@ -251,13 +252,18 @@ def test_an_air_gapped_stack_seeds_itself_from_a_bundle(workdir: Path, source: S
     saved = run(["bash", str(REPO / "scripts" / "images.sh"), "save", seeded.name, str(bundle)], env=env)
     assert source.outputs["passwords"]["ci"] not in saved.stdout + saved.stderr
     record(saved.stderr.strip().splitlines()[-1])
-    run(["docker", "stop", source.outputs["containerName"]])  # the sources are out of reach from here on
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600  # owner-only: it may hold private images
+    # Standard output: one digest-pinned source per image saved, the air-gapped side's sources below.
     src = source.outputs["endpoint"]
+    pins = saved.stdout.split()
+    assert pins[:2] == [f"{src}/e2e/busybox:1@{source.busybox}", f"{src}/e2e/multi:1@{source.multi}"], saved.stdout
+    assert len(pins) == 3 and pins[2].startswith(f"{parse_reference(TEST_IMAGE)}@sha256:"), saved.stdout
+    run(["docker", "stop", source.outputs["containerName"]])  # the sources are out of reach from here on
     air = on_bridge(
         free_port(),
         images=[
-            {"source": f"{src}/e2e/busybox:1", "name": "team/busybox:1", "bundle": str(bundle)},
-            {"source": f"{src}/e2e/multi:1", "name": "team/multi:1", "bundle": str(bundle)},
+            {"source": pins[0], "name": "team/busybox:1", "bundle": str(bundle)},
+            {"source": pins[1], "name": "team/multi:1", "bundle": str(bundle)},
         ],
         pullSecret={"name": f"pull-air-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
         **SANDBOX_CLUSTER,
@@ -281,6 +287,15 @@ def test_an_air_gapped_stack_seeds_itself_from_a_bundle(workdir: Path, source: S
             assert (
                 f"private-registry:images[2].source = '{src}/e2e/other:1': bundle {bundle} holds no {src}/e2e/other:1"
                 in failed.stdout + failed.stderr
+            )
+            # A file cut short on its way over is refused by the settings, naming the setting and the file.
+            cut = workdir / "images-cut.tar"
+            cut.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 2])
+            s.configure({"images": [{**air["images"][0], "bundle": str(cut)}]})
+            failed = s.pulumi("preview", check=False)
+            assert failed.returncode != 0
+            assert f"private-registry:images[0].bundle = '{cut}': bundle {cut}: " in failed.stdout + failed.stderr, (
+                failed.stdout + failed.stderr
             )
     finally:
         run(["docker", "start", source.outputs["containerName"]])

@@ -177,6 +177,7 @@ def s3_settings(bucket: str) -> dict[str, Any]:
         "driver": "s3",
         "bucket": bucket,
         "endpoint": os.environ["SANDBOX_S3_ENDPOINT"],
+        "insecure": True,  # the sandbox's S3 store speaks plain HTTP on its bridge
         "region": os.environ.get("SANDBOX_S3_REGION", "us-east-1"),
         "rootDirectory": "/e2e",
     }

@@ -4,7 +4,8 @@ The upstream is a registry of its own on the sandbox bridge (a stack of this pro
 CA and user: Docker Hub is out of reach here), holding a runnable image. A second stack mirrors it:
 the node gets `mirrorHostsToml` in the upstream's folder (as provisioning would install it), and a
 Pod whose image names the upstream (`<upstream>/team/app:1`) is pulled through the mirror with the
-stack's pull secret (the mirror's log shows the pull user's requests). Then the upstream is stopped:
+stack's pull secret (the mirror's log shows requests of the mirrors' own credential, which the upstream and
+the stack's registry refuse). Then the upstream is stopped:
 a new Pod with the cached image still starts, and an image the mirror never fetched fails with a
 clear event. Figures: a whole image fetched through the API cold through the mirror, directly from
 the upstream, and cached in the mirror (upstream up and down).
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from components.mirrors import MIRROR_USER
 from tests.e2e.conftest import (
     REGISTRY_HOST,
     SANDBOX_CLUSTER,
@@ -85,6 +87,11 @@ def setup(workdir: Path) -> Iterator[Setup]:
             run(["docker", "start", upstream["containerName"]], check=False)
 
 
+def by_mirror_login(line: str) -> bool:
+    """A registry log line of a request made with the mirrors' own credential (logfmt quotes the `~`)."""
+    return f'auth.user.name="{MIRROR_USER}"' in line or f"auth.user.name={MIRROR_USER}" in line
+
+
 def fetch_image(client: RegistryClient, repo: str, tag: str) -> float:
     """Seconds to fetch a whole image through the API (manifest, config and layers)."""
     started = time.perf_counter()
@@ -125,14 +132,28 @@ def test_a_pod_naming_the_upstream_pulls_through_the_mirror(setup: Setup) -> Non
     assert out["mirrors"] == {setup.upstream_name: f"{REGISTRY_HOST}:{out['mirrors'][setup.upstream_name].rsplit(':', 1)[1]}"}
     secret = json.loads(kubectl("get", "secret", out["pullSecretName"], "-n", NAMESPACE, "-o", "json").stdout)
     auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
-    assert sorted(auths) == sorted([out["endpoint"], setup.upstream_name])  # the pull user for the upstream's name too
+    assert sorted(auths) == sorted([out["endpoint"], setup.upstream_name])
+    # The upstream's name carries the mirrors' own credential: a node without the mirror's hosts.toml
+    # sends it to the real upstream, where it opens nothing; nor does it open this stack's registry.
+    login = auths[setup.upstream_name]
+    assert login["username"] == MIRROR_USER and auths[out["endpoint"]]["username"] == "ci"
+    up = setup.upstream_outputs
+    answers = {
+        where: RegistryClient(endpoint, ca, MIRROR_USER, login["password"]).request("GET", "/v2/")[0]
+        for where, endpoint, ca in [
+            ("upstream", up["endpoint"], up["caCertificate"]),
+            ("registry", out["endpoint"], out["caCertificate"]),
+            ("mirror", out["mirrors"][setup.upstream_name], out["caCertificate"]),
+        ]
+    }
+    assert answers == {"upstream": 401, "registry": 401, "mirror": 200}, answers
     mirror_container = f"{out['containerName']}-mirror-{setup.upstream_name.replace('.', '-').replace(':', '-')}"
     since = str(int(time.time()) - 1)
     node = node_for(setup, f"{setup.upstream_name}/team/app:1")
     phase, seconds, events = pod_outcome(node, out["pullSecretName"])
     assert phase == "Succeeded", events
     served = [line for line in registry_log(mirror_container, since) if "team/app/manifests/1" in line]
-    assert any("auth.user.name=ci" in line for line in served), served
+    assert any(by_mirror_login(line) for line in served), served
     record(
         f"mirrors: a Pod naming {setup.upstream_name}/team/app:1 pulled through the mirror in {seconds:.1f} s "
         f"({len(served)} manifest log lines there)"
@@ -246,7 +267,7 @@ def test_a_mirror_on_target_kubernetes_serves_the_node(workdir: Path, setup: Set
         assert phase == "Succeeded", events
         deployment = f"deployment/registry-mirror-{setup.upstream_name.replace('.', '-').replace(':', '-')}"
         logs = kubectl("logs", deployment, "-n", KUBE_NAMESPACE).stdout.splitlines()
-        served = [line for line in logs if "team/app/manifests/1" in line and "auth.user.name=ci" in line]
+        served = [line for line in logs if "team/app/manifests/1" in line and by_mirror_login(line)]
         assert served, logs[-10:]
         kube.pulumi("preview", "--expect-no-changes")
         secret = up["passwords"]["ci"]

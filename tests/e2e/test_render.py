@@ -37,7 +37,7 @@ def test_render_mode_renders_the_whole_kubernetes_target(workdir: Path) -> None:
     stack.init(
         {
             "target": "kubernetes",
-            "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000"},
+            "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000", "insecure": True},
             "pullSecret": {"namespaces": ["apps"]},
             "kubernetes": {"mode": "render", "renderDirectory": str(folder)},
             "localRegistryHosting": False,
