@@ -35,6 +35,7 @@ def test_dependencies_are_exact_and_agree_with_requirements() -> None:
     assert set(declared) == {
         *("pulumi", "pulumi-tls", "pulumi-docker", "pulumi-kubernetes", "bcrypt", "cryptography"),
         *("docker", "paramiko"),  # the Docker Engine API for target docker's own steps, ssh:// hosts
+        "kubernetes",  # the Kubernetes API for the pull gate and the node-trust cleanup (kube_api.py)
     }
 
 
