@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from .child_env import child_env
 from .kube_resources import ConfigMap, DaemonSet
 from .names import object_name, registry_slug
 
@@ -395,7 +396,9 @@ class Kubectl:
             )
         command = [binary, *(["--context", self.context] if self.context else []), "-n", self.namespace, *args]
         try:
-            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+            done = subprocess.run(
+                command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, env=child_env("kubectl")
+            )
         except subprocess.TimeoutExpired as err:
             raise CleanupError(f"kubectl {args[0]} took longer than {timeout:.0f} s") from err
         if done.returncode != 0:

@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from .child_env import child_env
 from .distribution import HTPASSWD_PATH
 from .ordering import when_applying
 
@@ -92,7 +93,7 @@ class KubectlProbe:
             )
         command = [binary, *(["--context", self.context] if self.context else []), "-n", self.namespace, *args]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=child_env("kubectl"))
         except subprocess.TimeoutExpired as err:
             raise GateError(f"kubectl {args[0]} took longer than 60 s") from err
         if done.returncode != 0:

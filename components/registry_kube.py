@@ -47,6 +47,7 @@ from .distribution import (
     STORAGE_ROOT,
     UPSTREAM_CA_PATH,
     Instance,
+    container_security,
     health_check_command,
     secret_variables,
 )
@@ -199,14 +200,7 @@ def registry_container(
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
         "resources": {part: dict(amounts) for part, amounts in pods.resources.items()},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security(),
     }
 
 

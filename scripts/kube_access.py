@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.child_env import child_env
+
 PROJECT = "private-registry"
 VERBS = ("get", "list", "patch")  # server-side apply's dry run: read what is there, then patch
 
@@ -112,6 +116,7 @@ def kubectl_can_i(context: str) -> Callable[[str, str, str | None], bool]:
             capture_output=True,
             text=True,
             timeout=20,
+            env=child_env("kubectl"),  # not the stack's passphrase or backend token
         )
         if result.returncode not in (0, 1):  # 1 is "no"; warnings (an unknown kind) go to stderr
             raise RuntimeError(f"kubectl auth can-i {verb} {resource} --context {context}: {result.stderr.strip()}")
