@@ -44,6 +44,21 @@ UPSTREAM_CA_PATH = "/etc/distribution/upstream/ca.crt"  # a mirror's upstream CA
 CERTS_DIR, AUTH_DIR = CERT_PATH.rsplit("/", 1)[0], HTPASSWD_PATH.rsplit("/", 1)[0]
 DRAIN_SECONDS = 5  # in-flight requests finish this long after a stop signal
 RUN_AS = 1000  # the registry's user and group on both targets: any non-root id (the binary needs no user of its own)
+
+
+def container_security() -> dict[str, object]:
+    """The security context of a registry container on target `kubernetes` (its Pods and the gc Job):
+    non-root, read-only root, no capability, no privilege escalation. A new object on each call."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
 HTTP_SECRET_BYTES = 32
 # The debug listener serves `/debug/health` (which includes the storage driver's health) over plain
 # HTTP on the instance's own loopback: the health check needs no TLS client in the image (busybox

@@ -82,6 +82,30 @@ def impersonation(documents: Sequence[Mapping[str, Any]], context: str | None) -
     return headers
 
 
+def _scrub_credential_plugins() -> None:
+    """A kubeconfig's `exec` credential plugin (`aws eks get-token`, `kubelogin`, ...) gets what kubectl
+    would get from the program (child_env.py: the cloud identity, never `PULUMI_*` or a passphrase),
+    plus the variables its own kubeconfig entry sets. The client would hand it this whole process's
+    environment; its module's `ExecProvider` is swapped once for a subclass that narrows it."""
+    from kubernetes.config import kube_config  # type: ignore[import-untyped]
+    from kubernetes.config.exec_provider import ExecProvider  # type: ignore[import-untyped]
+
+    from .child_env import child_env
+
+    if getattr(kube_config.ExecProvider, "scrubbed", False):
+        return
+
+    class ScrubbedExecProvider(ExecProvider):  # type: ignore[misc]
+        scrubbed = True
+
+        def __init__(self, exec_config: Any, cwd: Any, cluster: Any = None) -> None:
+            super().__init__(exec_config, cwd, cluster)
+            own = {item["name"]: item["value"] for item in (exec_config.safe_get("env") or [])}
+            self.env = {**child_env("kubectl"), **own}
+
+    kube_config.ExecProvider = ScrubbedExecProvider
+
+
 @dataclass
 class KubeApi:
     """One kubeconfig context's API server; `context` None is the kubeconfig's current context."""
@@ -92,6 +116,7 @@ class KubeApi:
         from kubernetes import config  # type: ignore[import-untyped]
         from kubernetes.config.config_exception import ConfigException  # type: ignore[import-untyped]
 
+        _scrub_credential_plugins()
         try:
             self._client = config.new_client_from_config(context=self.context, persist_config=False)
         except (ConfigException, OSError, ValueError) as err:

@@ -142,6 +142,13 @@ class Service(_SpecObject):
     TYPE = "kubernetes:core/v1:Service"
 
 
+class NetworkPolicy(_SpecObject):
+    """`kubernetes:networking.k8s.io/v1:NetworkPolicy`."""
+
+    TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    OLD_TYPES = ("kubernetes:extensions/v1beta1:NetworkPolicy",)
+
+
 class PersistentVolumeClaim(_SpecObject):
     """`kubernetes:core/v1:PersistentVolumeClaim`."""
 

@@ -396,11 +396,11 @@ class Registry:
     def has_manifest(self, repository: str, ref: str) -> str | None:
         """The digest `ref` names in this registry, or None when it names nothing."""
         response = self.request("HEAD", f"/v2/{repository}/manifests/{ref}", f"repository:{repository}:pull", {"Accept": ACCEPT})
-        response.read()
+        if response.status not in (200, 404):
+            raise self._fail(response, f"manifest {repository}:{ref}")
+        response.close()  # a HEAD's answer has no body to drain (and none is read unbounded)
         if response.status == 404:
             return None
-        if response.status != 200:
-            raise self._fail(response, f"manifest {repository}:{ref}")
         found = response.getheader("Docker-Content-Digest")
         return None if found is None else checked_digest(found, f"{self.host}: manifest {repository}:{ref}")
 
@@ -426,9 +426,9 @@ class Registry:
 
     def has_blob(self, repository: str, digest: str) -> bool:
         response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", f"repository:{repository}:pull,push")
-        response.read()
         if response.status not in (200, 404):
             raise self._fail(response, f"blob {repository}@{digest}")
+        response.close()  # a HEAD's answer has no body to drain (and none is read unbounded)
         return response.status == 200
 
     def push_blob(self, repository: str, digest: str, size: int, stream: IO[bytes]) -> None:

@@ -351,6 +351,7 @@ class PrivateRegistry(pulumi.ComponentResource):
                 pods=target.pods,
                 image_pull=image_pull(s),
                 service_monitor=s.metrics.service_monitor,
+                metrics_allow_from=s.metrics.allow_from,
                 mirrors=[KubeMirror(self._mirror_instance(instance, m), m.port, m.size) for m in s.mirrors],
             )
             deployment = RegistryDeployment(f"{name}-deployment", where, child)

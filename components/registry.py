@@ -68,6 +68,11 @@ def tls_hash(cert: str | None, upstream_ca: str | None) -> str:
     return hashlib.sha256("\0".join([cert or "", upstream_ca or ""]).encode()).hexdigest()
 
 
+def cpus_option(cpus: float) -> str | None:
+    """`container.cpus` as the provider takes it (`1`, `1.5`); 0 is no limit: left out."""
+    return f"{cpus:g}" if cpus else None
+
+
 def container_env(instance: Instance, http_secret: str) -> list[str]:
     """The container's environment (`NAME=value`): the instance on the data volume."""
     return [f"{k}={v}" for k, v in instance.variables(FILESYSTEM, http_secret).items()]
@@ -88,7 +93,7 @@ class RegistryContainerArgs:
     # Where the HTTP secret lived before this component owned it: deployed stacks keep their secret
     # (and so their container) instead of generating a new one.
     http_secret_aliases: Sequence[pulumi.Alias] = field(default_factory=list)
-    limits: ContainerLimits = field(default_factory=ContainerLimits)  # memory limit and log rotation
+    limits: ContainerLimits = field(default_factory=ContainerLimits)  # memory and CPU limits, log rotation
 
 
 class RegistryContainer(pulumi.ComponentResource):
@@ -179,13 +184,16 @@ class RegistryContainer(pulumi.ComponentResource):
             wait=True,
             wait_timeout=instance.health_timeout_seconds,
             # Nothing the registry needs: no capability (it binds 5000 and owns its files), no
-            # privilege gained through exec, bounded memory and logs.
+            # privilege gained through exec, bounded memory, CPU and logs.
             capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
             security_opts=["no-new-privileges:true"],
             memory=args.limits.memory_mib,
             # Memory and swap together: no swap. Left out, dockerd sets twice the memory and every
             # later preview would show it as a change to undo.
             memory_swap=args.limits.memory_mib,
+            # Docker's `--cpus`. The provider replaces the container for a change of it (its
+            # `cpu_quota` would be updated in the state only, never in the running container).
+            cpus=cpus_option(args.limits.cpus),
             log_driver="json-file",
             log_opts={"max-size": args.limits.log_max_size, "max-file": str(args.limits.log_max_files)},
             stop_timeout=DRAIN_SECONDS + 5,

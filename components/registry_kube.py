@@ -30,6 +30,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pulumi
 from pulumi_kubernetes import Provider
@@ -47,6 +48,7 @@ from .distribution import (
     STORAGE_ROOT,
     UPSTREAM_CA_PATH,
     Instance,
+    container_security,
     health_check_command,
     secret_variables,
 )
@@ -54,6 +56,7 @@ from .generated_secret import GeneratedSecret
 from .kube_resources import (
     Deployment,
     Namespace,
+    NetworkPolicy,
     PersistentVolumeClaim,
     PodDisruptionBudget,
     Secret,
@@ -61,6 +64,7 @@ from .kube_resources import (
     ServiceAccount,
     ServiceMonitor,
 )
+from .network_policy import DEFAULT_PEERS, policy_spec
 from .own_certificate import roll_hash
 from .pods import PodSettings
 from .pull_secret import SECRET_TYPE, docker_config_json
@@ -199,14 +203,7 @@ def registry_container(
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
         "resources": {part: dict(amounts) for part, amounts in pods.resources.items()},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security(),
     }
 
 
@@ -351,6 +348,8 @@ class RegistryDeploymentArgs:
     image_pull: ImagePull | None = None  # the image's registry asks for credentials: a pull secret of the stack's own
     mirrors: Sequence[KubeMirror] = ()  # a pull-through cache per upstream (mirrors)
     service_monitor: bool = False  # a metrics Service and a ServiceMonitor for every Pod of the stack
+    # With metrics: who may reach the debug listener (NetworkPolicy peers, network_policy.py)
+    metrics_allow_from: Sequence[dict[str, Any]] = DEFAULT_PEERS
     service: ServiceSettings = field(default_factory=ServiceSettings)  # of every Service clients reach
     certificate_secret: str | None = None  # certificate.secretName: the Pods mount it; read for its hash and CA
     endpoint_host: str = ""  # what that Secret's certificate must cover
@@ -419,6 +418,14 @@ class RegistryDeployment(pulumi.ComponentResource):
             self._mirror(name, args, mirror, (shared, tls_hash, env_hash), inside)
         if args.service_monitor:
             self._service_monitor(name, args, inside)
+        if args.instance.metrics:
+            # The debug listener serves pprof and expvar beside /metrics: only the monitoring side reaches it.
+            NetworkPolicy(
+                f"{name}-metrics-policy",
+                {"namespace": args.namespace, "labels": LABELS, "name": f"{NAME}-metrics"},
+                policy_spec(args.metrics_allow_from),
+                inside,
+            )
 
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.deployment_name = pulumi.Output.from_input(NAME)

@@ -105,8 +105,9 @@ KEYS: tuple[Key, ...] = (
         shown_default="none: one read-write instance", summary="a read-only instance for cluster pulls, on its own port"),
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker", summary="Docker container name (target `docker`)"),
-    Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, logMaxSize, "
-        "logMaxFiles}`: a memory limit, and json-file logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
+    Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, cpus, "
+        "logMaxSize, logMaxFiles}`: a memory limit, a CPU limit (`cpus`, Docker's `--cpus`; `0`: none), and json-file "
+        "logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
         "also runs as user 1000 with a read-only root file system, all capabilities dropped and "
         "`no-new-privileges`, its files in a config volume (the key and htpasswd mode 0400)", only="docker",
         summary="memory limit and log rotation of the containers (target `docker`)"),
@@ -179,11 +180,13 @@ KEYS: tuple[Key, ...] = (
         "(read by Tilt, Skaffold, ctlptl) and the CA beside it in ConfigMap `private-registry-ca`; their names are "
         "fixed, so one stack per cluster may own them: off unless set",
         summary="the KEP-1755 `local-registry-hosting` ConfigMap"),
-    Key("metrics", "object", {}, "`{enabled, serviceMonitor}`: Prometheus metrics on each instance's debug listener "
-        "(port 5001, path `/metrics`), never on a published or Service port: target `docker`, scraped from the Docker "
-        "network; target `kubernetes`, a `metrics` port on the Pods with the `prometheus.io/*` annotations, and with "
+    Key("metrics", "object", {}, "`{enabled, serviceMonitor, allowFrom}`: Prometheus metrics on each instance's debug "
+        "listener (port 5001, path `/metrics`), never on a published or Service port: target `docker`, scraped from the "
+        "Docker network; target `kubernetes`, a `metrics` port on the Pods with the `prometheus.io/*` annotations, with "
         "`serviceMonitor` a ClusterIP Service `registry-metrics` and a ServiceMonitor (needs the Prometheus Operator's "
-        "CRDs) (README \"Metrics\")", summary="Prometheus metrics, and a ServiceMonitor"),
+        "CRDs), and a NetworkPolicy `registry-metrics` that admits port 5001 (which also serves pprof and expvar) only "
+        "from `allowFrom`: namespace names or NetworkPolicy peers (`{namespaceSelector, podSelector}`, `{ipBlock}`) "
+        "(docs/operations.md \"Metrics\")", summary="Prometheus metrics, and a ServiceMonitor"),
     Key("images", "object", [], "images the registry must hold, copied by `up` with their digests (every platform of "
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
@@ -268,7 +271,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("renderDirectory", None, "`rendered/<stack>`"),
     ),
     "pods": (
-        Field("resources", None, "requests 50m CPU / 64Mi, limit 512Mi memory"),
+        Field("resources", None, "requests 50m CPU / 64Mi memory, limits 1 CPU / 512Mi memory"),
         Field("nodeSelector", None, "none"),
         Field("tolerations", None, "none"),
         Field("affinity", None, "replicas spread over nodes where there are several (preferred)"),
@@ -289,12 +292,19 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "container": (
         Field("memoryMiB", 512),
+        Field("cpus", 1),
         Field("logMaxSize", "10m"),
         Field("logMaxFiles", 3),
     ),
     "metrics": (
         Field("enabled", False),
         Field("serviceMonitor", False),
+        Field(
+            "allowFrom",
+            None,
+            "the registry's namespace and Prometheus servers (Pods labelled "
+            "`app.kubernetes.io/name: prometheus`) of any namespace",
+        ),
     ),
     "images": (
         Field("source", None, "required: an image reference (`host/repo:tag`, `...@sha256:...`)"),

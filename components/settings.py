@@ -31,6 +31,7 @@ from .names import (
     san_covers,
     split_endpoint,
 )
+from .network_policy import DEFAULT_PEERS, parse_allow_from
 from .own_certificate import (
     CertificateSecret,
     OwnCertificate,
@@ -139,6 +140,8 @@ class MetricsSettings:
 
     enabled: bool = False
     service_monitor: bool = False
+    # NetworkPolicy peers admitted to the metrics port (target kubernetes; network_policy.py)
+    allow_from: tuple[dict[str, Any], ...] = DEFAULT_PEERS
 
 
 @dataclass(frozen=True)
@@ -164,9 +167,10 @@ class StorageSettings:
 
 @dataclass(frozen=True)
 class ContainerLimits:
-    """`container` (target docker): every registry container's memory limit and log rotation."""
+    """`container` (target docker): every registry container's memory and CPU limits and log rotation."""
 
     memory_mib: int = field_default("container.memoryMiB")
+    cpus: float = field_default("container.cpus")  # 0: no CPU limit
     log_max_size: str = field_default("container.logMaxSize")
     log_max_files: int = field_default("container.logMaxFiles")
 
@@ -910,13 +914,17 @@ def _service(raw: Mapping[str, Any], service_type: str, p: _Problems) -> Service
 
 
 def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
-    """Section container (target docker): memory limit and log rotation of every registry container."""
+    """Section container (target docker): memory and CPU limits and log rotation of every registry container."""
     value = _object(raw, "container", field_names("container"), p)
     limits = ContainerLimits()
     memory = value.get("memoryMiB", limits.memory_mib)
     if isinstance(memory, bool) or not isinstance(memory, int) or not 64 <= memory <= 1048576:
         p.add("container.memoryMiB", memory, "must be an integer in 64..1048576 (MiB)")
         memory = limits.memory_mib
+    cpus = value.get("cpus", limits.cpus)
+    if not cpus_ok(cpus):
+        p.add("container.cpus", cpus, "must be a number of CPUs in 0.01..1024 (steps of 0.01) such as 1 or 1.5, or 0: no limit")
+        cpus = limits.cpus
     size = value.get("logMaxSize", limits.log_max_size)
     if not isinstance(size, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", size):
         p.add("container.logMaxSize", size, "must be a size such as 10m, 500k or 1g (json-file's max-size)")
@@ -925,7 +933,14 @@ def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
     if isinstance(files, bool) or not isinstance(files, int) or not 1 <= files <= 100:
         p.add("container.logMaxFiles", files, "must be an integer in 1..100 (json-file's max-file)")
         files = limits.log_max_files
-    return ContainerLimits(memory_mib=memory, log_max_size=size, log_max_files=files)
+    return ContainerLimits(memory_mib=memory, cpus=cpus, log_max_size=size, log_max_files=files)
+
+
+def cpus_ok(cpus: Any) -> bool:
+    """`container.cpus`: 0 (no limit), or what Docker's `--cpus` takes below any host's size."""
+    if isinstance(cpus, bool) or not isinstance(cpus, int | float):
+        return False
+    return cpus == 0 or (0.01 <= cpus <= 1024 and abs(cpus * 100 - round(cpus * 100)) < 1e-6)
 
 
 def _pods(raw: Mapping[str, Any], p: _Problems) -> PodSettings:
@@ -1108,7 +1123,7 @@ def _metrics(raw: Mapping[str, Any], target: Target, p: _Problems) -> MetricsSet
     """Section metrics: Prometheus' endpoint on every instance, and a ServiceMonitor (target kubernetes)."""
     value = _object(raw, "metrics", field_names("metrics"), p)
     flags = {}
-    for name in field_names("metrics"):
+    for name in ("enabled", "serviceMonitor"):
         flag = value.get(name, field_default(f"metrics.{name}"))
         if not isinstance(flag, bool):
             p.add(f"metrics.{name}", flag, "must be true or false")
@@ -1116,7 +1131,11 @@ def _metrics(raw: Mapping[str, Any], target: Target, p: _Problems) -> MetricsSet
         flags[name] = flag
     if flags["serviceMonitor"] and not (flags["enabled"] and target.kind == "kubernetes"):
         p.add("metrics.serviceMonitor", True, "needs target = kubernetes and metrics.enabled = true")
-    return MetricsSettings(enabled=flags["enabled"], service_monitor=flags["serviceMonitor"])
+    allowed = value.get("allowFrom")
+    if allowed is not None and not (flags["enabled"] and target.kind == "kubernetes"):
+        p.add("metrics.allowFrom", allowed, "needs target = kubernetes and metrics.enabled = true")
+    allow_from = parse_allow_from(allowed, lambda path, v, what: p.add(f"metrics.{path}", v, what))
+    return MetricsSettings(enabled=flags["enabled"], service_monitor=flags["serviceMonitor"], allow_from=allow_from)
 
 
 def load_settings(

@@ -1,7 +1,8 @@
 # Garbage collection of target kubernetes, sourced by scripts/gc.sh (which has set stack, project,
-# gc_args and the helpers output, log, die, now, secs). See gc.sh for what it does.
+# gc_args and the helpers output, log, die, now, secs, release_lock, and the docker and kubectl
+# that get only the environment they read). See gc.sh for what it does.
 # shellcheck shell=bash
-command -v kubectl >/dev/null || die "kubectl not found: target kubernetes is collected with kubectl (install it, or put it on PATH)"
+type -P kubectl >/dev/null || die "kubectl not found: target kubernetes is collected with kubectl (install it, or put it on PATH)"
 namespace=$(output registryNamespace) || die "no outputs for stack '$stack': run pulumi up first"
 deployment=$(output registryDeployment)
 pull_deployment=$(output pullDeployment 2>/dev/null) || pull_deployment=""
@@ -32,7 +33,7 @@ restore() {
 }
 
 t_stop=$(now)
-trap restore EXIT
+trap 'restore; release_lock' EXIT
 if [ -n "$pull_deployment" ]; then
   route_to "$pull_deployment"
   # Scale the writer down only once the Service's endpoints are the read-only Pods alone, and
@@ -65,7 +66,7 @@ t_gc_done=$(now)
 case $status in
   1/*) ;;
   */1) die "the collection failed (Job $job_name kept for its logs: kubectl logs job/$job_name -n $namespace)" ;;
-  *) die "the collection did not finish within an hour (Job $job_name left running)" ;;
+  *) die "the collection did not finish within an hour (Job $job_name stopped by its deadline)" ;;
 esac
 "${kube[@]}" delete job "$job_name" --wait=false >/dev/null
 case " ${gc_args[*]:-} " in
@@ -74,7 +75,7 @@ case " ${gc_args[*]:-} " in
     "${kube[@]}" create configmap registry-gc --from-literal=last="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
       --dry-run=client -o yaml | "${kube[@]}" apply -f - >/dev/null || log "WARNING: could not record the collection's time" ;;
 esac
-trap - EXIT
+trap release_lock EXIT
 restore
 "${kube[@]}" rollout status deployment "$deployment" --timeout=600s >/dev/null ||
   die "$deployment did not become ready again after the collection"

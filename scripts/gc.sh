@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Garbage collection of a stack's registry: frees the blobs no manifest references any more
 # (after deletes through the API, which need `deleteEnabled: true`, or overwritten tags).
-#   bash scripts/gc.sh [stack] [--delete-untagged] [--dry-run]
+#   bash scripts/gc.sh [stack] [--delete-untagged] [--dry-run] [--no-lock-check]
 #     --delete-untagged  also delete manifests no tag points at (an image pushed by digest only
 #                        goes too), then their blobs
 #     --dry-run          report what would be freed, change nothing (the registry still stops)
+#     --no-lock-check    on a backend whose locks cannot be read here (gs://, azblob://, postgres://),
+#                        collect anyway: you make sure no pulumi up runs
+# Refuses (exit 1, nothing changed) while a pulumi up, refresh or destroy holds the stack, and holds
+# the stack's lock itself meanwhile, so an up started during the collection is refused by the CLI
+# (file:// and s3:// backends; Pulumi Cloud: checked only): scripts/stack_lock.py.
+# docker and kubectl run with only the environment they read (components/child_env.py): never the
+# stack's passphrase, the backend's token or keys.
 # Distribution's garbage-collect must not run while the registry accepts writes (an upload that
 # lands during the mark phase would lose its blobs), so the container is stopped for the
 # collection and started again afterwards; pulls through it are unavailable meanwhile, and the
@@ -21,11 +28,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 stack=dev
 gc_args=()
+lock_check=1
 for arg in "$@"; do
   case $arg in
     --delete-untagged) gc_args+=(--delete-untagged) ;;
     --dry-run) gc_args+=(--dry-run) ;;
-    -*) echo "usage: $0 [stack] [--delete-untagged] [--dry-run]" >&2; exit 2 ;;
+    --no-lock-check) lock_check=0 ;;
+    -*) echo "usage: $0 [stack] [--delete-untagged] [--dry-run] [--no-lock-check]" >&2; exit 2 ;;
     *) stack=$arg ;;
   esac
 done
@@ -39,6 +48,40 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 project=${PROJECT_DIR:-$repo}
 output() { pulumi stack output "$1" --stack "$stack" --cwd "$project" --non-interactive; }
 target=$(output target 2>/dev/null) || target=docker  # stacks from before 2026-12 have no target output
+
+# The stack's lock, before anything changes (scripts/stack_lock.py); released when gc.sh ends.
+python=python3
+[ -x "$repo/venv/bin/python" ] && python=$repo/venv/bin/python  # boto3 for an s3:// backend
+lock_key="" backend=""
+release_lock() { [ -z "$lock_key" ] || "$python" "$repo/scripts/stack_lock.py" release "$backend" "$lock_key" || log "WARNING: could not remove gc's lock $lock_key: pulumi cancel --stack $stack"; }
+if [ "$lock_check" = 1 ]; then
+  backend=$(cd "$project" && pulumi whoami --json --non-interactive | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])') ||
+    die "could not tell the backend of stack '$stack' (pulumi whoami)"
+  stacks=""
+  case $backend in http://* | https://*) stacks=$(pulumi stack ls --json --cwd "$project" --non-interactive) ;; esac
+  set +e
+  lock_key=$("$python" "$repo/scripts/stack_lock.py" take "$backend" "$project" "$stack" <<<"$stacks")
+  taken=$?
+  set -e
+  case $taken in
+    0) trap release_lock EXIT ;;
+    3) exit 1 ;;  # held: stack_lock.py said by whom
+    *) die "could not tell whether a pulumi operation holds stack '$stack'; nothing was changed (--no-lock-check collects anyway, when you know none runs)" ;;
+  esac
+fi
+
+# From here on docker and kubectl get only what they read (components/child_env.py).
+only_for() {
+  local names
+  names=$(python3 "$repo/components/child_env.py" drop "$1") || die "could not make the environment for $1"
+  (
+    for name in $names; do unset "$name" 2>/dev/null || :; done
+    exec "${@:2}"
+  )
+}
+docker() { only_for docker docker "$@"; }
+kubectl() { only_for kubectl kubectl "$@"; }
+
 if [ "$target" = kubernetes ]; then
   # shellcheck source=scripts/gc-kubernetes.sh
   . "$repo/scripts/gc-kubernetes.sh"
@@ -48,13 +91,20 @@ container=$(output containerName) || die "no outputs for stack '$stack': run pul
 volume=$(output dataVolume)
 pull_container=$(output pullContainerName 2>/dev/null) || pull_container=""
 
-info=$(docker inspect -f '{{.Image}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}}' "$container" 2>/dev/null) ||
+info=$(docker inspect -f '{{.Image}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}} {{.HostConfig.Memory}} {{.Config.User}}' "$container" 2>/dev/null) ||
   die "container $container (stack $stack) not found on ${DOCKER_HOST:-the local Docker daemon}: run pulumi up"
-read -r image restart status <<<"$info"
+read -r image restart status memory user <<<"$info"
 [ "$status" = running ] || die "container $container is $status, not running: run pulumi up --refresh first"
 
-# The registry's own image runs the collection: its busybox, its registry binary, its config file.
-in_image() { docker run --rm --network none -v "$volume:/var/lib/registry" --entrypoint /bin/busybox "$image" "$@"; }
+# The registry's own image runs the collection: its busybox, its registry binary, its config file;
+# locked down as the registry itself (components/registry.py) and more: the registry's user (1000),
+# a read-only root file system, no capabilities, no privilege gained through exec, the registry's
+# memory limit, no network at all (the data volume is all it reads).
+lockdown=(--network none --read-only --tmpfs /tmp:rw,noexec,nosuid,size=64m
+  --cap-drop ALL --security-opt no-new-privileges:true --pids-limit 256)
+[ -n "${user:-}" ] && lockdown+=(--user "$user")  # a registry container of an older version runs as the image's user
+[ "${memory:-0}" -gt 0 ] && lockdown+=(--memory "$memory" --memory-swap "$memory")
+in_image() { docker run --rm "${lockdown[@]}" -v "$volume:/var/lib/registry" --entrypoint /bin/busybox "$image" "$@"; }
 used_kb() { in_image du -sk /var/lib/registry | cut -f1; }
 
 restore() {
@@ -64,22 +114,25 @@ restore() {
 
 t_stop=$(now)
 docker update --restart no "$container" >/dev/null
-trap restore EXIT
+trap 'restore; release_lock' EXIT
 docker stop "$container" >/dev/null
 t_stopped=$(now)
 before=$(used_kb)
 log "collecting on volume $volume with $image${gc_args[*]:+ (${gc_args[*]})}"
 t_gc=$(now)
+# A registry nothing was ever pushed to has no repositories folder, and garbage-collect fails on it.
 in_image sh -c 'c=/etc/distribution/config.yml; [ -f "$c" ] || c=/etc/docker/registry/config.yml
+  [ -d /var/lib/registry/docker/registry/v2/repositories ] || { echo "nothing to collect: no repository yet"; exit 0; }
   REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry OTEL_TRACES_EXPORTER=none exec registry garbage-collect "$@" "$c"' \
   gc "${gc_args[@]}" | tail -n 5 >&2
 t_gc_done=$(now)
 case " ${gc_args[*]:-} " in
   *" --dry-run "*) ;;
-  *) in_image sh -c 'date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/registry/.private-registry-last-gc' ;;  # for scripts/status.sh
+  *) # for scripts/status.sh; renamed into place: a file an earlier collection wrote as root is replaced
+    in_image sh -c 'f=/var/lib/registry/.private-registry-last-gc; date -u +%Y-%m-%dT%H:%M:%SZ > "$f.next" && mv -f "$f.next" "$f"' ;;
 esac
 after=$(used_kb)
-trap - EXIT
+trap release_lock EXIT
 restore
 
 # Unavailable until the health check passes again (it includes the storage driver's health).

@@ -5,7 +5,8 @@
 # decrypted in memory only); with a list file (YAML/JSON list of {source, name?} entries, or one
 # image reference per line). Writes an OCI image layout in a tar, digests kept; on the air-gapped
 # side, `images` entries with `bundle: <out.tar>` name its entries by their source reference and
-# `pulumi up` pushes them from the file (README "Declared images").
+# `pulumi up` pushes them from the file (docs/images.md "Air-gapped"). Standard output: one
+# `source@digest` line per image saved, the pinned sources for those entries; the file is 0600.
 # Uses the project's Python (venv/), the stack's PROJECT_DIR (default: this repository).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.child_env import TOOLS, child_env
 from components.names import object_name, registry_slug
 from components.oci import Registry, RegistryError, children, is_index
 
@@ -73,8 +74,11 @@ class Report:
 
 
 def run_command(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run docker or kubectl with only the environment its tool reads (components/child_env.py)."""
+    tool = Path(args[0]).name if args else ""
+    env = child_env(tool if tool in TOOLS else "plain")
     try:
-        return subprocess.run(list(args), capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(list(args), capture_output=True, text=True, timeout=60, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired) as err:
         return subprocess.CompletedProcess(list(args), 127, "", str(err))
 

@@ -109,6 +109,20 @@ def test_daemonset_registers_what_the_sdk_daemonset_registers() -> None:
     assert len(ours.aliases) == 2
 
 
+def test_network_policy_registers_what_the_sdk_network_policy_registers() -> None:
+    import pulumi_kubernetes.networking.v1 as sdk
+
+    from components.network_policy import DEFAULT_PEERS, policy_spec
+
+    spec = policy_spec(DEFAULT_PEERS)
+    ours, sdks = both(
+        lambda: kube_resources.NetworkPolicy("ours", METADATA, spec, pulumi.ResourceOptions()),
+        lambda: sdk.NetworkPolicy("sdks", metadata=METADATA, spec=spec),
+    )
+    assert_same_registration(ours, sdks)
+    assert ours.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and len(ours.aliases) == 1
+
+
 @pytest.mark.parametrize(
     ("ours_class", "sdk_module", "sdk_class", "spec", "old_groups"),
     [

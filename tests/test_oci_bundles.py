@@ -21,7 +21,16 @@ from typing import IO, Any
 
 import pytest
 
-from components.oci import Bundle, Descriptor, RegistryError, blob_path, parse_reference, write_bundle
+from components.oci import (
+    MANIFEST_LIMIT,
+    Bundle,
+    Descriptor,
+    DockerArchive,
+    RegistryError,
+    blob_path,
+    parse_reference,
+    write_bundle,
+)
 from components.settings import SettingsError, load_settings
 from scripts import images as images_script
 from tests.test_images import MemorySource, platform_image, problems_of
@@ -176,6 +185,13 @@ def malformed(tmp_path: Path, case: str) -> tuple[Path, str]:
     if case == "entry not a reference":
         bad = index_with(good, annotations={"io.containerd.image.name": "Not A/Reference"})
         return rewritten(good, out, {"index.json": bad}), "index.json: entry 'Not A/Reference' is not an image reference"
+    if case == "index over 4 MiB":
+        return rewritten(
+            good, out, {"index.json": b" " * MANIFEST_LIMIT + b"{}"}
+        ), f"index.json: more than {MANIFEST_LIMIT} bytes"
+    if case == "manifest over 4 MiB":
+        big = {blob_path(top.digest): b" " * MANIFEST_LIMIT + source.manifest(top.digest)}
+        return rewritten(good, out, big), f"manifest {top.digest}: more than {MANIFEST_LIMIT} bytes"
     if case == "manifest missing":
         return rewritten(good, out, {blob_path(top.digest): None}), f"no manifest {top.digest} in it"
     if case == "manifest altered":
@@ -195,6 +211,8 @@ CASES = [
     "index not an index",
     "entry without a size",
     "entry not a reference",
+    "index over 4 MiB",
+    "manifest over 4 MiB",
     "manifest missing",
     "manifest altered",
     "blob missing",
@@ -272,3 +290,13 @@ def test_save_into_a_folder_that_does_not_exist_says_so(tmp_path: Path, capsys: 
     assert images_script.main(["save", "--list", str(listed), str(tmp_path / "missing" / "out.tar")]) == 1
     out = capsys.readouterr()
     assert out.out == "" and "images.sh: nothing saved: [Errno 2] No such file or directory" in out.err
+
+
+def test_a_docker_save_archive_is_read_bounded(tmp_path: Path) -> None:
+    """What the Docker host's `docker save` gave (Docker before 25) is read within the manifest limit too."""
+    with tarfile.open(tmp_path / "save.tar", "w:") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = MANIFEST_LIMIT + 2
+        tar.addfile(info, io.BytesIO(b"[" + b" " * MANIFEST_LIMIT + b"]"))
+    with pytest.raises(RegistryError, match=f"manifest.json: more than {MANIFEST_LIMIT} bytes"):
+        DockerArchive(tmp_path / "save.tar")

@@ -347,3 +347,17 @@ def test_no_answer_of_a_push_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(RegistryError, match=r"HTTP 500 x{300}$"):
         refused.push_blob("team/app", DIGEST, 5, io.BytesIO(b"layer"))
     assert FakeResponse.unbounded_reads == 0
+
+
+def test_no_answer_of_a_head_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HEAD's answer is only its status and headers, whatever body a registry sends with it."""
+    flood = b"x" * (8 << 20)
+    reg, _ = registry(
+        monkeypatch,
+        "registry.example.com",
+        {"registry.example.com": lambda _: Answer(200, {"Docker-Content-Digest": DIGEST}, flood)},
+    )
+    monkeypatch.setattr(FakeResponse, "unbounded_reads", 0)
+    assert reg.has_manifest("team/app", "1") == DIGEST
+    assert reg.has_blob("team/app", DIGEST)
+    assert FakeResponse.unbounded_reads == 0

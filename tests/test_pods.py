@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from components.pods import DEFAULT_RESOURCES, PodSettings, qualified_name_ok
+from components.pods import DEFAULT_RESOURCES, PodSettings, qualified_name_ok, quantity
 from components.settings import KubernetesTarget, SettingsError, load_settings
 
 KUBE: dict[str, Any] = {
@@ -98,3 +99,30 @@ def test_pods_on_target_docker_is_refused_and_secret_env_values_are_never_shown(
 def test_label_keys() -> None:
     assert qualified_name_ok("team") and qualified_name_ok("example.com/team") and qualified_name_ok("a_b.c-d")
     assert not qualified_name_ok("-team") and not qualified_name_ok("Example_Com/team") and not qualified_name_ok("")
+
+
+def test_the_default_resources_limit_cpu_and_memory() -> None:
+    assert pods_of({}).resources == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+    # What `pulumi config set --path 'pods.resources.limits.cpu' 2` stores is a YAML number: meant as "2".
+    assert pods_of({"resources": {"limits": {"cpu": 2, "memory": "1Gi"}}}).resources == {"limits": {"cpu": "2", "memory": "1Gi"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1", 1), ("500m", Fraction(1, 2)), ("0.5", Fraction(1, 2)), ("1.5", Fraction(3, 2)), ("512Mi", 512 * 2**20), ("1G", 10**9)],
+)
+def test_quantities_compare_as_kubernetes_reads_them(text: str, value: Fraction) -> None:
+    assert quantity(text) == value
+
+
+def test_a_limit_of_zero_or_below_its_request_is_named_with_what_to_do() -> None:
+    (zero,) = problems({"resources": {"requests": {"cpu": "50m"}, "limits": {"cpu": "0"}}})
+    assert zero == (
+        "private-registry:pods.resources.limits.cpu = '0': must be above 0: for no cpu limit, leave limits.cpu out "
+        "(resources replaces the default as a whole)"
+    )
+    (above,) = problems({"resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1500m", "memory": "2Gi"}}})
+    assert above == "private-registry:pods.resources.requests.cpu = '2': must be at most resources.limits.cpu (1500m)"
+    (memory,) = problems({"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}})
+    assert memory.startswith("private-registry:pods.resources.requests.memory = '1Gi': must be at most")
+    assert pods_of({"resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "1000m"}}}).resources["limits"] == {"cpu": "1000m"}

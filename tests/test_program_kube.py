@@ -358,7 +358,8 @@ def test_without_pods_the_pod_spec_is_what_it_was() -> None:
         "containers", "volumes", "automountServiceAccountToken", "enableServiceLinks",
         "terminationGracePeriodSeconds", "securityContext", "affinity",
     }  # fmt: skip
-    assert spec["containers"][0]["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+    resources = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+    assert spec["containers"][0]["resources"] == resources
     assert not run.of_type("kubernetes:core/v1:ServiceAccount")
 
 

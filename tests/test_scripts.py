@@ -5,6 +5,8 @@ where the user has none; an empty passphrase is refused; a generated passphrase 
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import shutil
 import stat
@@ -243,3 +245,171 @@ def test_images_save_reads_a_stacks_config_or_a_list_and_refuses_bad_entries(
     refused = capsys.readouterr().err
     assert "images[0].source: repository 'Bad/Name' is not a valid name" in refused
     assert "sourceRegistries.quay.io: needs both username and password" in refused
+
+
+def test_the_gc_job_is_locked_down_as_the_registrys_own_pods_whatever_the_template_says() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from gc_job import gc_job
+
+    from tests.program_harness import evaluate
+    from tests.test_program_kube import DEPLOYMENT, S3
+
+    declared = evaluate(S3).one(DEPLOYMENT).inputs
+    own = declared["spec"]["template"]["spec"]
+    (registry,) = own["containers"]
+    job = gc_job({**declared, "metadata": {**declared["metadata"], "namespace": "r"}}, [])["spec"]["template"]["spec"]
+    assert job["containers"][0]["securityContext"] == registry["securityContext"]  # as the registry, no more
+    assert job["securityContext"] == {**own["securityContext"], "runAsNonRoot": True}
+    assert job["automountServiceAccountToken"] is False
+
+    # A template loosened outside Pulumi (kubectl edit) gives the collection nothing more.
+    loose = {"privileged": True, "runAsUser": 0, "allowPrivilegeEscalation": True, "readOnlyRootFilesystem": False}
+    template = {"metadata": {}, "spec": {"containers": [{**registry, "securityContext": loose}], "hostNetwork": True,
+                "securityContext": {"fsGroup": 1000}, "automountServiceAccountToken": True}}  # fmt: skip
+    job_doc = gc_job({"metadata": {"name": "registry", "namespace": "r"}, "spec": {"template": template}}, [])
+    pod = job_doc["spec"]["template"]["spec"]
+    assert pod["containers"][0]["securityContext"] == registry["securityContext"]  # `privileged` gone too
+    assert pod["securityContext"] == {"fsGroup": 1000, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert "hostNetwork" not in pod and job_doc["spec"]["activeDeadlineSeconds"] == 3600
+
+
+FAKE_PULUMI = """#!/bin/bash
+case "$1 $2" in
+  "version "*) echo v3.274.1 ;;
+  "whoami "*) echo "{\\"user\\": \\"u\\", \\"url\\": \\"$PULUMI_BACKEND_URL\\"}" ;;
+  "stack output")
+    case $3 in target) echo docker ;; containerName) echo registry ;; dataVolume) echo registry-data ;; *) exit 1 ;; esac ;;
+  *) exit 1 ;;
+esac
+"""
+# Records each call, what its environment holds of the secrets, and the locks while the registry is stopped
+# (its paths written in: it gets no variable of the test's).
+FAKE_DOCKER = """#!/bin/bash
+GC_LOG=@LOG@ GC_STATE=@STATE@
+echo "$*" >> "$GC_LOG"
+env | grep -E '^(PULUMI_|AWS_SECRET|GITHUB_TOKEN)' | sed 's/=.*//' >> "$GC_LOG.secrets"
+echo "DOCKER_HOST=${DOCKER_HOST:-}" >> "$GC_LOG.docker-host"
+case $1 in
+  inspect) case "$*" in *Health*) echo healthy ;; *) echo "sha256:abc always running 268435456 1000:1000" ;; esac ;;
+  stop) find "$GC_STATE/.pulumi" -name '*.json' >> "$GC_LOG.locks" 2>/dev/null; true ;;
+  run) case "$*" in *"du -sk"*) printf '100\\t/var/lib/registry\\n' ;; esac ;;
+esac
+"""
+LOCK_FOLDER = ".pulumi/locks/organization/private-registry/dev"
+
+
+def gc_with_fakes(tmp_path: Path, *args: str, backend: str = "") -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """scripts/gc.sh on stack `dev` of a file backend (or `backend`), with a fake `pulumi` and `docker` (which record)."""
+    bin_dir, state, project = tmp_path / "bin", tmp_path / "state", tmp_path / "project"
+    for folder in (bin_dir, state, project):
+        folder.mkdir(exist_ok=True)
+    (project / "Pulumi.yaml").write_text("name: private-registry\nruntime: python\n")
+    log = tmp_path / "docker.log"
+    for name, text in (
+        ("pulumi", FAKE_PULUMI),
+        ("docker", FAKE_DOCKER.replace("@LOG@", str(log)).replace("@STATE@", str(state))),
+    ):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    log.unlink(missing_ok=True)
+    env = {
+        "PULUMI_BACKEND_URL": backend or f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "the-stacks-passphrase",
+        "AWS_SECRET_ACCESS_KEY": "the-backends-key",
+        "GITHUB_TOKEN": "ci-token",
+        "DOCKER_HOST": "unix:///run/fake.sock",
+        "PROJECT_DIR": str(project),
+    }
+    result = shell(f'bash "{REPO}/scripts/gc.sh" dev {" ".join(args)}', env, tmp_path, path_first=bin_dir)
+    return result, log, state
+
+
+def test_gc_runs_locked_down_holds_the_stacks_lock_and_gives_docker_no_secret(tmp_path: Path) -> None:
+    result, log, state = gc_with_fakes(tmp_path)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    runs = [c for c in calls if c.startswith("run ")]
+    assert len(runs) == 4  # du, garbage-collect, the time of the collection, du
+    for run in runs:
+        for option in ("--network none", "--read-only", "--cap-drop ALL", "--security-opt no-new-privileges:true",
+                       "--user 1000:1000", "--memory 268435456 --memory-swap 268435456", "--tmpfs /tmp:rw,noexec"):  # fmt: skip
+            assert option in run, (option, run)
+    assert (tmp_path / "docker.log.secrets").read_text() == ""  # no passphrase, backend key or CI token
+    assert set((tmp_path / "docker.log.docker-host").read_text().split()) == {"DOCKER_HOST=unix:///run/fake.sock"}
+    (held,) = (tmp_path / "docker.log.locks").read_text().split()  # gc's own lock while the registry was stopped
+    assert held.startswith(f"{state}/{LOCK_FOLDER}/")
+    assert not list(state.rglob("*.json"))  # and released
+
+
+@pytest.mark.parametrize("folder", [LOCK_FOLDER, ".pulumi/locks/dev"])
+def test_gc_refuses_while_a_pulumi_operation_holds_the_stack_and_changes_nothing(tmp_path: Path, folder: str) -> None:
+    lock = tmp_path / "state" / folder / "8d0f2c1e.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text('{"pid":4242,"username":"ana","hostname":"ci-7","timestamp":"2026-12-07T19:40:00.1Z"}')
+    result, log, _ = gc_with_fakes(tmp_path)
+    assert result.returncode == 1
+    assert "stack 'dev' is locked by a running pulumi operation" in result.stderr
+    assert "created by ana@ci-7 (pid 4242)" in result.stderr and "nothing was changed" in result.stderr
+    assert not log.exists()  # no docker call at all: nothing stopped, no restart policy touched
+    assert [p.name for p in lock.parent.iterdir()] == ["8d0f2c1e.json"]  # the other's lock is left alone
+
+
+def test_gc_on_a_backend_whose_locks_it_cannot_read_refuses_unless_told(tmp_path: Path) -> None:
+    result, log, _ = gc_with_fakes(tmp_path, backend="gs://team-state")
+    assert result.returncode == 1 and not log.exists()
+    assert "the locks of a gs:// backend cannot be read here (file:// and s3:// can)" in result.stderr
+    assert "nothing was changed (--no-lock-check collects anyway" in result.stderr
+    result, log, _ = gc_with_fakes(tmp_path, "--no-lock-check", backend="gs://team-state")
+    assert result.returncode == 0, result.stderr
+    assert "gc: freed" in result.stdout and "run " in log.read_text()
+
+
+def test_gcs_lock_is_one_the_cli_reads_and_two_at_once_both_back_off(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import stack_lock
+
+    bucket = stack_lock.FileBucket(tmp_path)
+    folders = stack_lock.lock_folders("private-registry", "organization/private-registry/dev")
+    assert folders == [f"{LOCK_FOLDER}/", ".pulumi/locks/dev/"]
+    now = datetime.datetime(2026, 12, 7, 19, 40, tzinfo=datetime.UTC)
+    key = stack_lock.take(bucket, folders, "dev", now)
+    content = json.loads(bucket.read(key))
+    assert set(content) == {"pid", "username", "hostname", "timestamp"}  # the CLI's lockContent
+    assert content["timestamp"] == "2026-12-07T19:40:00Z" and content["username"].endswith("(private-registry scripts/gc.sh)")
+    with pytest.raises(stack_lock.StackHeld, match=r"created by .* scripts/gc\.sh.* at 2026-12-07T19:40:00Z"):
+        stack_lock.take(bucket, folders, "dev", now)
+    assert stack_lock.held_by(bucket, folders, own=key) == []
+
+    class Racing(stack_lock.FileBucket):
+        """Another gc writes its lock between this one's check and its write."""
+
+        def write(self, key: str, data: bytes) -> None:
+            super().write(f"{folders[0]}other.json", data)
+            super().write(key, data)
+
+    bucket.delete(key)
+    with pytest.raises(stack_lock.StackHeld):
+        stack_lock.take(Racing(tmp_path), folders, "dev", now)
+    assert [p.name for p in (tmp_path / LOCK_FOLDER).iterdir()] == ["other.json"]  # its own taken back
+
+
+def test_the_lock_of_an_s3_backend_and_of_pulumi_cloud() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import stack_lock
+
+    url = "s3://team-state/registry?endpoint=http://10.0.0.1:9000&region=eu-west-1&use_path_style=true&profile=ci"
+    assert stack_lock.s3_settings(url) == (
+        "team-state",
+        "registry/",
+        "ci",
+        {"region_name": "eu-west-1", "endpoint_url": "http://10.0.0.1:9000", "config": {"s3": {"addressing_style": "path"}}},
+    )
+    legacy = stack_lock.s3_settings("s3://b?endpoint=minio:9000&disableSSL=true&s3ForcePathStyle=true")
+    assert legacy[0:3] == ("b", "", None) and legacy[3]["endpoint_url"] == "http://minio:9000"
+    listed = json.dumps(
+        [{"name": "dev", "updateInProgress": False}, {"name": "acme/private-registry/prod", "updateInProgress": True}]
+    )
+    assert stack_lock.cloud_in_progress(listed, "prod") and not stack_lock.cloud_in_progress(listed, "dev")
+    with pytest.raises(ValueError, match="a name, or organization/<project>/<name>"):
+        stack_lock.lock_folders("p", "a/b")

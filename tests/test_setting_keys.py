@@ -95,6 +95,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "mirrors.ttl": ({"mirrors": {"quay.io": {"port": 5002}}}, lambda s: s.mirrors[0].ttl),
     "metrics.enabled": ({}, lambda s: s.metrics.enabled),
     "container.memoryMiB": ({}, lambda s: s.target.limits.memory_mib),
+    "container.cpus": ({}, lambda s: s.target.limits.cpus),
     "container.logMaxSize": ({}, lambda s: s.target.limits.log_max_size),
     "container.logMaxFiles": ({}, lambda s: s.target.limits.log_max_files),
     "metrics.serviceMonitor": ({}, lambda s: s.metrics.service_monitor),

@@ -3,9 +3,10 @@ releases before it (main at 512e699, before capabilities were dropped, and at 38
 non-root user and the read-only root file system) move over in place with their images.
 
 What `docker inspect` and `docker exec` show: a non-root user (1000), a read-only root file system
-with a tmpfs at /tmp, every capability dropped, `no-new-privileges`, the memory limit and json-file
-log rotation of setting `container`, the key and htpasswd mode 0400 and the user's (the cert
-0444); push, pull and the health check as before; a plain and a `--refresh` preview stay clean.
+with a tmpfs at /tmp, every capability dropped, `no-new-privileges`, the memory and CPU limits and
+json-file log rotation of setting `container`, the key and htpasswd mode 0400 and the user's (the
+cert 0444); push, pull and the health check as before; a plain and a `--refresh` preview stay
+clean; `container.cpus: 0` lifts the CPU limit (the container replaced, its images kept).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from tests.e2e.test_upgrade import stack_of_old_program, upgrade
 MAINS_BEFORE = ("512e69939597f43dd2dc98d5f87f2f6422e9001e", "381409869b89cbadd538c9608a8be5583b851a21")
 
 
-def hardened(container: str, memory_mib: int, log: tuple[str, str]) -> str:
+def hardened(container: str, memory_mib: int, log: tuple[str, str], cpus: float = 1) -> str:
     """Asserts what the container runs with; returns a one-line summary."""
     inspected = json.loads(run(["docker", "inspect", container]).stdout)[0]
     host = inspected["HostConfig"]
     assert host["CapDrop"] in (["ALL"], ["all"]), host["CapDrop"]
     assert host["SecurityOpt"] == ["no-new-privileges:true"], host["SecurityOpt"]
     assert host["Memory"] == host["MemorySwap"] == memory_mib * 1024 * 1024, (host["Memory"], host["MemorySwap"])
+    assert host["NanoCpus"] == round(cpus * 1e9) and not host["CpuQuota"], (host["NanoCpus"], host["CpuQuota"])
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": log[0], "max-file": log[1]}}, host["LogConfig"]
     assert inspected["State"]["Health"]["Status"] == "healthy"
     modes = run(
@@ -52,21 +54,32 @@ def hardened(container: str, memory_mib: int, log: tuple[str, str]) -> str:
     return (
         f"user {inspected['Config']['User']} (Uid {' '.join(uids)}), ReadonlyRootfs {host['ReadonlyRootfs']}, "
         f"CapDrop {host['CapDrop']}, CapEff {effective}, NoNewPrivs {no_new}, Memory {host['Memory']}, "
+        f"NanoCpus {host['NanoCpus']}, "
         f"logs {host['LogConfig']['Config']}, key and htpasswd mode 400 owned by 1000"
     )
 
 
 def test_the_registry_container_runs_hardened(workdir: Path) -> None:
-    settings = on_bridge(free_port(), container={"memoryMiB": 256, "logMaxSize": "5m", "logMaxFiles": 2})
+    limits = {"memoryMiB": 256, "cpus": 0.5, "logMaxSize": "5m", "logMaxFiles": 2}
+    settings = on_bridge(free_port(), container=limits)
     with throwaway_registry_stack(workdir / "hardened", "e2e-hardened", settings) as s:
         s.up()
         out: dict[str, Any] = s.outputs()
-        summary = hardened(out["containerName"], 256, ("5m", "2"))
+        summary = hardened(out["containerName"], 256, ("5m", "2"), cpus=0.5)
         client = RegistryClient(out["endpoint"], out["caCertificate"], "ci", out["passwords"]["ci"])
-        client.assert_image("team/app", "1", client.push_image("team/app", "1"))
+        image = client.push_image("team/app", "1")
+        client.assert_image("team/app", "1", image)
         s.pulumi("preview", "--expect-no-changes")
         s.pulumi("preview", "--refresh", "--expect-no-changes")
-        record(f"hardening, target docker: {summary}")
+        # `cpus: 0` lifts the CPU limit: the container is replaced (the provider's way for `cpus`), the images stay.
+        s.configure({"container": {**limits, "cpus": 0}})
+        planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in s.preview_steps()}
+        assert planned == {("replace", "registry-registry-container")}, planned
+        s.up()
+        lifted = hardened(out["containerName"], 256, ("5m", "2"), cpus=0)
+        client.assert_image("team/app", "1", image)
+        s.pulumi("preview", "--refresh", "--expect-no-changes")
+        record(f"hardening, target docker: {summary}; with cpus 0: {lifted.split('NanoCpus ')[1].split(',')[0]} NanoCpus")
 
 
 @pytest.mark.parametrize("commit", MAINS_BEFORE, ids=lambda c: c[:7])

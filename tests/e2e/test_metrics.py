@@ -4,7 +4,11 @@ Target `docker`: the TLS port is the only published one (`docker inspect`), and 
 Docker network scrapes `/metrics` from the registry's address. Target `kubernetes`: a Pod in the
 cluster scrapes each registry Pod's `metrics` port (a real request from inside the cluster), the
 NodePort Service has no metrics port, and with the Prometheus Operator's ServiceMonitor API present
-(its CRD, as the operator installs it) the stack creates the ServiceMonitor.
+(its CRD, as the operator installs it) the stack creates the ServiceMonitor. The debug listener
+serves pprof and expvar too (Distribution 3.1.2 cannot turn them off): on target `kubernetes` the
+API server takes the NetworkPolicy that admits the port from `metrics.allowFrom` only, as declared
+(the sandbox's network plugin does not enforce policies: what it admits is tested in
+tests/test_network_policy.py), and a change of `allowFrom` updates the policy and nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.network_policy import DEFAULT_PEERS, namespace_peer, policy_spec
 from tests.e2e.conftest import TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
 from tests.e2e.test_cluster_pull import kubectl
@@ -30,6 +35,7 @@ SERIES = (
     "process_resident_memory_bytes",
 )
 NAMESPACE, NODE_PORT = "registry-e2e-metrics", 30545
+MONITORING = "monitoring-e2e-metrics"  # named in allowFrom; it need not exist
 NODE_TEST_IMAGE = os.environ.get("SANDBOX_NODE_TEST_IMAGE", "private-registry/busybox:node-local")
 SERVICE_MONITOR_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -56,6 +62,12 @@ SERVICE_MONITOR_CRD = {
 }
 
 
+def policy_spec_of(namespace: str) -> dict[str, Any]:
+    """The NetworkPolicy `registry-metrics` as the API server stored it."""
+    stored: dict[str, Any] = json.loads(kubectl("get", "networkpolicy", "registry-metrics", "-n", namespace, "-o", "json").stdout)
+    return stored["spec"]
+
+
 def series_in(text: str) -> set[str]:
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 
@@ -74,9 +86,17 @@ def test_metrics_on_target_docker_are_scraped_from_the_docker_network_only(workd
         scraped = run(["docker", "run", "--rm", TEST_IMAGE, "wget", "-q", "-O", "-", f"http://{address}:5001/metrics"]).stdout
         missing = set(SERIES) - series_in(scraped)
         assert not missing, (missing, scraped[:2000])
+        # What docs/operations.md says the unpublished port also serves, to the Docker network only.
+        debug = {
+            path: run(
+                ["docker", "run", "--rm", TEST_IMAGE, "wget", "-q", "-S", "-O", "/dev/null", f"http://{address}:5001{path}"]
+            )
+            for path in ("/debug/pprof/", "/debug/vars")
+        }
+        assert all("200 OK" in answer.stderr for answer in debug.values()), {p: a.stderr for p, a in debug.items()}
         record(
             f"metrics, target docker: a container on the Docker network scraped {len(series_in(scraped))} series from "
-            f"{address}:5001/metrics; published ports: {', '.join(published)}"
+            f"{address}:5001/metrics (and got 200 for {', '.join(debug)}); published ports: {', '.join(published)}"
         )
 
 
@@ -130,9 +150,21 @@ def test_metrics_on_target_kubernetes_are_scraped_from_inside_the_cluster(workdi
         monitor = json.loads(kubectl("get", "servicemonitor", "registry-metrics", "-n", NAMESPACE, "-o", "json").stdout)
         assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
         kube.pulumi("preview", "--expect-no-changes")
+        stored = policy_spec_of(NAMESPACE)
+        assert stored == policy_spec(DEFAULT_PEERS), stored
+        # The monitoring side named: the policy alone is updated in place, the Pods keep running.
+        own = [MONITORING, {"ipBlock": {"cidr": "10.96.0.0/12"}}]
+        kube.configure({"metrics": {"enabled": True, "serviceMonitor": True, "allowFrom": own}})
+        planned = {(step["op"], step["urn"].rsplit("::", 1)[-1]) for step in kube.preview_steps()}
+        assert planned == {("update", "registry-deployment-metrics-policy")}, planned
+        kube.up()
+        stored = policy_spec_of(NAMESPACE)
+        assert stored["ingress"][1]["from"] == [namespace_peer(MONITORING), {"ipBlock": {"cidr": "10.96.0.0/12"}}], stored
+        kube.pulumi("preview", "--expect-no-changes")
         record(
             f"metrics, target kubernetes: a Pod scraped {len(series_in(scraped))} series from {pod_ip}:5001/metrics; "
-            f"Services: {ports}; ServiceMonitor registry-metrics created"
+            f"Services: {ports}; ServiceMonitor registry-metrics created; NetworkPolicy registry-metrics stored as "
+            f"declared, port 5001 from {json.dumps(stored['ingress'][1]['from'])} after an in-place update"
         )
     finally:
         kube.pulumi("destroy", "--yes", check=False)
