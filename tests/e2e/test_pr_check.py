@@ -58,6 +58,8 @@ def pr_check(
             capture_output=True,
             text=True,
         )
+        if keep:  # the summary beside the preview it was made from (a reviewer's copy, the closing note's)
+            shutil.copy2(summary, Path(keep[1]) / "summary.md")
         return result.returncode, summary.read_text(), result.stdout + result.stderr
     finally:
         stack_file.write_text(before)
