@@ -923,7 +923,7 @@ def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
         memory = limits.memory_mib
     cpus = value.get("cpus", limits.cpus)
     if not cpus_ok(cpus):
-        p.add("container.cpus", cpus, "must be a number of CPUs in 0.01..1024 (steps of 0.01) such as 1 or 1.5, or 0: no limit")
+        p.add("container.cpus", cpus, "must be a number of CPUs in 0.1..1024 in steps of 0.1 (1, 1.5, 2), or 0: no limit")
         cpus = limits.cpus
     size = value.get("logMaxSize", limits.log_max_size)
     if not isinstance(size, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", size):
@@ -937,10 +937,13 @@ def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
 
 
 def cpus_ok(cpus: Any) -> bool:
-    """`container.cpus`: 0 (no limit), or what Docker's `--cpus` takes below any host's size."""
+    """`container.cpus`: 0 (no limit), or tenths of a CPU below any host's size: the docker provider
+    reads a limit back rounded to one decimal where its nine decimals hold nine zeros (0.05 as
+    0.1), and such a value would replace the container on every `up`; tenths read back as given.
+    """
     if isinstance(cpus, bool) or not isinstance(cpus, int | float):
         return False
-    return cpus == 0 or (0.01 <= cpus <= 1024 and abs(cpus * 100 - round(cpus * 100)) < 1e-6)
+    return cpus == 0 or (0.1 <= cpus <= 1024 and abs(cpus * 10 - round(cpus * 10)) < 1e-6)
 
 
 def _pods(raw: Mapping[str, Any], p: _Problems) -> PodSettings:
