@@ -106,7 +106,7 @@ KEYS: tuple[Key, ...] = (
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker", summary="Docker container name (target `docker`)"),
     Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, cpus, "
-        "logMaxSize, logMaxFiles}`: a memory limit, a CPU limit (`cpus`, Docker's `--cpus`; `0`: none), and json-file "
+        "logMaxSize, logMaxFiles}`: a memory limit, a CPU limit (`cpus`, Docker's `--cpus`, in tenths; `0`: none), and json-file "
         "logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
         "also runs as user 1000 with a read-only root file system, all capabilities dropped and "
         "`no-new-privileges`, its files in a config volume (the key and htpasswd mode 0400)", only="docker",
