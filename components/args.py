@@ -51,6 +51,7 @@ class PullSecretSetting(TypedDict, total=False):
     namespaces: Sequence[str]
     user: str
     patchDefaultServiceAccount: bool
+    allowPushUser: bool
 
 
 class KubernetesSetting(TypedDict, total=False):

@@ -183,7 +183,8 @@ class PrivateRegistry(pulumi.ComponentResource):
             pulumi.log.warn(warning, resource=self)
         child = pulumi.ResourceOptions(parent=self)
         # First of all: a changed target stops the run before any other resource is looked at.
-        StackTarget(f"{name}-target", s.target.kind, s.kubernetes.mode if s.kubernetes.configured else UNSET, child)
+        kubernetes = s.kubernetes.mode if s.kubernetes.configured else UNSET
+        StackTarget(f"{name}-target", s.target.kind, kubernetes, child, s.pull_secret.push_user_namespaces)
         # Nothing issued with certificate.secretName: the Deployment's component reads that Secret.
         tls = RegistryTls(f"{name}-tls", tls_args(s), child) if s.certificate_secret is None else None
         # The stack switches pull secrets itself: a change of their credential rotates (htpasswd.py).

@@ -69,8 +69,16 @@ def tls_hash(cert: str | None, upstream_ca: str | None) -> str:
 
 
 def cpus_option(cpus: float) -> str | None:
-    """`container.cpus` as the provider takes it (`1`, `1.5`); 0 is no limit: left out."""
-    return f"{cpus:g}" if cpus else None
+    """`container.cpus` written as the docker provider reads it back from the container (`1.0`,
+    `1.5`, `10.`: its `nanoInt64ToDecimalString`), so no preview shows a change to undo; 0 is no
+    limit: left out. Tenths only (settings.cpus_ok).
+    """
+    if not cpus:
+        return None
+    tenths = round(cpus * 10)
+    whole, tenth = divmod(tenths, 10)
+    text = f"{whole}.{tenth}00000000"  # nine decimals, as the provider formats it first
+    return f"{whole}.{tenth}" if text.count("0") == 9 else text.rstrip("0")
 
 
 def container_env(instance: Instance, http_secret: str) -> list[str]:

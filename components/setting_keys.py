@@ -106,7 +106,7 @@ KEYS: tuple[Key, ...] = (
     Key("containerName", "string", None, "Docker container name (target `docker`)", shown_default="`registry-<stack>`",
         only="docker", summary="Docker container name (target `docker`)"),
     Key("container", "object", {}, "limits of every registry container (target `docker`): `{memoryMiB, cpus, "
-        "logMaxSize, logMaxFiles}`: a memory limit, a CPU limit (`cpus`, Docker's `--cpus`; `0`: none), and json-file "
+        "logMaxSize, logMaxFiles}`: a memory limit, a CPU limit (`cpus`, Docker's `--cpus`, in tenths; `0`: none), and json-file "
         "logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
         "also runs as user 1000 with a read-only root file system, all capabilities dropped and "
         "`no-new-privileges`, its files in a config volume (the key and htpasswd mode 0400)", only="docker",
@@ -159,9 +159,11 @@ KEYS: tuple[Key, ...] = (
         summary="placement, resources, identity and environment of the Pods"),
     Key("endpoint", "string", None, "`host:port` clients and nodes use; its host must be covered by the SANs",
         shown_default="first hostname and `port`", summary="`host:port` that clients and nodes use"),
-    Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount}`: one Secret per "
-        "namespace (with a cluster named by `kubernetes`); optionally added to each namespace's `default` "
-        "ServiceAccount", summary="name, namespaces and user of the image pull secrets"),
+    Key("pullSecret", "object", {}, "`{name, namespaces, user, patchDefaultServiceAccount, allowPushUser}`: one "
+        "Secret per namespace (with a cluster named by `kubernetes`); optionally added to each namespace's `default` "
+        "ServiceAccount. Without `pullPort` every user can push: a namespace the stack does not hold yet (every one "
+        "of a new stack) is refused unless `allowPushUser: true`; namespaces a running stack holds keep working, "
+        "with a warning (docs/upgrading.md)", summary="name, namespaces and user of the image pull secrets"),
     Key("kubernetes", "object", {}, "`{mode, context, renderDirectory}`: which cluster the stack writes into. "
         "`none` (the default without `context`): none at all, so no pull secrets, node trust or KEP-1755 ConfigMap; "
         "`cluster` (the default with `context`): apply to the kubeconfig context `context`, required (the current "
@@ -264,6 +266,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("namespaces", None, "`[default]` with a cluster, else `[]`"),
         Field("user", None, "the first user"),
         Field("patchDefaultServiceAccount", False),
+        Field("allowPushUser", False),
     ),
     "kubernetes": (
         Field("mode", None, "`cluster` with `context`, else `none`"),

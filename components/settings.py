@@ -107,6 +107,10 @@ class PullSecretSettings:
     namespaces: tuple[str, ...]
     user: str
     patch_default_service_account: bool
+    allow_push_user: bool = False  # `allowPushUser`: the stack says its pull secrets may carry a push user
+    # Namespaces whose pull secret carries a push user the stack has not allowed: the target guard
+    # refuses them where the stack did not hold them already (target_guard.py).
+    push_user_namespaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -577,7 +581,20 @@ def _pull_secret(
     if not isinstance(patch, bool):
         p.add("pullSecret.patchDefaultServiceAccount", patch, "must be true or false")
         patch = False
-    return PullSecretSettings(name=name, namespaces=tuple(good), user=str(user), patch_default_service_account=patch)
+    allow = value.get("allowPushUser", field_default("pullSecret.allowPushUser"))
+    if not isinstance(allow, bool):
+        p.add("pullSecret.allowPushUser", allow, "must be true or false")
+        allow = False
+    # Without pullPort every user can push (pull users need the read-only instance).
+    pushing = tuple(good) if uses_cluster and pull_port is None and not allow else ()
+    return PullSecretSettings(
+        name=name,
+        namespaces=tuple(good),
+        user=str(user),
+        patch_default_service_account=patch,
+        allow_push_user=allow,
+        push_user_namespaces=pushing,
+    )
 
 
 def _kubernetes(raw: Mapping[str, Any], stack: str, p: _Problems, provider: str | None = None) -> KubernetesSettings:
@@ -923,7 +940,7 @@ def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
         memory = limits.memory_mib
     cpus = value.get("cpus", limits.cpus)
     if not cpus_ok(cpus):
-        p.add("container.cpus", cpus, "must be a number of CPUs in 0.01..1024 (steps of 0.01) such as 1 or 1.5, or 0: no limit")
+        p.add("container.cpus", cpus, "must be a number of CPUs in 0.1..1024 in steps of 0.1 (1, 1.5, 2), or 0: no limit")
         cpus = limits.cpus
     size = value.get("logMaxSize", limits.log_max_size)
     if not isinstance(size, str) or not re.fullmatch(r"[1-9][0-9]*[kmg]", size):
@@ -937,10 +954,13 @@ def _limits(raw: Mapping[str, Any], p: _Problems) -> ContainerLimits:
 
 
 def cpus_ok(cpus: Any) -> bool:
-    """`container.cpus`: 0 (no limit), or what Docker's `--cpus` takes below any host's size."""
+    """`container.cpus`: 0 (no limit), or tenths of a CPU below any host's size: the docker provider
+    reads a limit back rounded to one decimal where its nine decimals hold nine zeros (0.05 as
+    0.1), and such a value would replace the container on every `up`; tenths read back as given.
+    """
     if isinstance(cpus, bool) or not isinstance(cpus, int | float):
         return False
-    return cpus == 0 or (0.01 <= cpus <= 1024 and abs(cpus * 100 - round(cpus * 100)) < 1e-6)
+    return cpus == 0 or (0.1 <= cpus <= 1024 and abs(cpus * 10 - round(cpus * 10)) < 1e-6)
 
 
 def _pods(raw: Mapping[str, Any], p: _Problems) -> PodSettings:
@@ -1052,13 +1072,14 @@ def _cluster(
     """Section cluster: which cluster, and what the stack writes there (pull secrets, node trust)."""
     kubernetes = _kubernetes(raw, stack, p, provider)
     pull_secret = _pull_secret(raw, users, kubernetes.mode != "none", pull_port, p)
-    if pull_port is None and pull_secret.namespaces and kubernetes.mode != "none":
-        # Every user can push without a read-only instance. Refusing would break running stacks on
-        # upgrade; the warning says how to fix it.
+    if pull_secret.push_user_namespaces:
+        # Every user can push without a read-only instance. Running stacks keep the namespaces they
+        # hold with this warning; the target guard refuses any other (a new stack's included).
         warnings.append(
             f"{key('pullSecret.user')} = {pull_secret.user} can push (and delete, with deleteEnabled): whoever can read "
-            f"the pull secret in {', '.join(pull_secret.namespaces)} can overwrite images every namespace runs. Set "
-            "pullPort and add a user with access: pull (docs/security.md)"
+            f"the pull secret in {', '.join(pull_secret.push_user_namespaces)} can overwrite images every namespace "
+            "runs. Set pullPort and add a user with access: pull, or say so with pullSecret.allowPushUser: true "
+            "(docs/security.md)"
         )
     if kubernetes.mode == "render" and pull_secret.patch_default_service_account:
         p.add(

@@ -12,16 +12,24 @@ Kubernetes settings wrote its pull secrets into the kubeconfig's current context
 no cluster at all, so the first run of such a stack would delete those Secrets. A stack recorded
 before that (no `kubernetes` in its state here) is stopped instead, until its config says which
 cluster it writes into, or that it writes into none.
+
+And it records the pull secret namespaces that carry a push user (no `pullPort`, no
+`pullSecret.allowPushUser`). Its `check` sees what the stack held before, which the settings cannot:
+a namespace it did not hold (every one of a new stack) is refused, those a running stack holds keep
+working with the settings' warning. A stack recorded before this (`target` without the list) holds
+all it names now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 UNSET = "unset"  # the recorded `kubernetes` of a stack whose config has no `kubernetes` setting
+PUSH_USER_NAMESPACES = "pushUserNamespaces"  # the recorded namespaces whose pull secret carries a push user
 
 
 def target_change_problem(old: Any, new: Any) -> str | None:
@@ -48,6 +56,26 @@ def unnamed_cluster_problem(olds: dict[str, Any], news: dict[str, Any]) -> str |
     )
 
 
+def push_user_problem(olds: dict[str, Any], news: dict[str, Any]) -> str | None:
+    """Why pull secrets with a push user are refused in namespaces the stack did not hold; or None."""
+    if not olds.get("target"):
+        held: list[str] = []  # a new stack (or one deployed before the guard existed)
+    elif PUSH_USER_NAMESPACES not in olds:
+        return None  # recorded before the list was: the stack holds what it names
+    else:
+        held = list(olds[PUSH_USER_NAMESPACES] or [])
+    refused = [ns for ns in news.get(PUSH_USER_NAMESPACES) or [] if ns not in held]
+    if not refused:
+        return None
+    return (
+        f"private-registry:pullSecret.namespaces: the pull secret in {', '.join(refused)} would carry a user who can "
+        "push (and delete, with deleteEnabled): without pullPort every user can, and whoever reads the secret could "
+        "overwrite images every namespace runs. Set pullPort and add a user with access: pull (it goes into the pull "
+        "secrets), or say so in so many words: `pulumi config set --path private-registry:pullSecret.allowPushUser "
+        "true` (a stack deployed before 2026-12-01 with these pull secrets needs it too; docs/upgrading.md)"
+    )
+
+
 class StackTargetProvider(ResourceProvider):
     """Records `target` and `kubernetes`; `check` refuses a different target, and a stack from before
     clusters had to be named that still names none.
@@ -59,6 +87,8 @@ class StackTargetProvider(ResourceProvider):
             failures.append(CheckFailure("target", problem))
         if problem := unnamed_cluster_problem(olds, news):
             failures.append(CheckFailure("kubernetes", problem))
+        if problem := push_user_problem(olds, news):
+            failures.append(CheckFailure(PUSH_USER_NAMESPACES, problem))
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -68,14 +98,19 @@ class StackTargetProvider(ResourceProvider):
         return UpdateResult(outs=dict(news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # `target` (check refused a change) and `kubernetes` count, the serialized provider (which
-        # changes with the code) does not. A stack from before `kubernetes` was recorded gets it by an
-        # in-place update that touches nothing else.
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in ("target", "kubernetes")), replaces=[])
+        # `target` (check refused a change), `kubernetes` and the push-user namespaces count, the
+        # serialized provider (which changes with the code) does not. A stack from before one was
+        # recorded gets it by an in-place update that touches nothing else.
+        recorded = ("target", "kubernetes", PUSH_USER_NAMESPACES)
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in recorded), replaces=[])
 
 
 class StackTarget(Resource):
-    """The target the stack was created with, and whether it names its cluster."""
+    """The target the stack was created with, whether it names its cluster, and the pull secret
+    namespaces that carry a push user."""
 
-    def __init__(self, name: str, target: str, kubernetes: str, opts: pulumi.ResourceOptions) -> None:
-        super().__init__(StackTargetProvider(), name, {"target": target, "kubernetes": kubernetes}, opts)
+    def __init__(
+        self, name: str, target: str, kubernetes: str, opts: pulumi.ResourceOptions, push_user_namespaces: Sequence[str] = ()
+    ) -> None:
+        props = {"target": target, "kubernetes": kubernetes, PUSH_USER_NAMESPACES: sorted(push_user_namespaces)}
+        super().__init__(StackTargetProvider(), name, props, opts)

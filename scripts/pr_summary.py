@@ -9,9 +9,12 @@ the summary says it per role (the writer, the read-only instance, a mirror) and 
 container replaced, a Deployment's `Recreate` or rolling update), with the engine's reasons as
 input KEY names (never values), the program's warnings, and the CLI's own `pulumi preview --diff`
 (which masks secrets) in a collapsed block. Text that is not ours (errors, warnings, the diff, key
-names) is made inert: HTML escaped (it cannot close the block or the comment's markup) and `@`
-mentions broken. The comment's first line is a hidden marker, so the workflow edits one comment per
-pull request in place.
+and resource names) is made inert: HTML escaped (it cannot close the block, a `<pre>` or the
+comment's markup), on one line where Markdown reads it (no code fence, heading or table row of its
+own), Markdown's link, image, emphasis and code marks escaped, and what GitHub would turn into a
+link or a notification broken by a zero-width space: `@` mentions (users and teams), issue
+references (`#1`, `GH-1`, `owner/repo#1`: a `closes #1` closes nothing) and bare URLs. The
+comment's first line is a hidden marker, so the workflow edits one comment per pull request in place.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class Change:
     def who(self) -> str:
         """The instance in words: `the registry (writer)`, `the read-only instance`, `mirror `docker-io``."""
         if self.role == MIRROR:
-            return f"mirror `{self.mirror}`"
+            return f"mirror {span(self.mirror or '')}"
         return "the read-only instance" if self.role == READ_ONLY else "the registry (writer)"
 
     @property
@@ -187,7 +190,7 @@ def serving(preview: dict[str, Any]) -> set[str]:
 def _affected(role: str | None, mirror: str | None, present: set[str]) -> tuple[str, str]:
     """(who notices when the instance does not serve, who does not), in plain words."""
     if role == MIRROR:
-        return (f"nodes' pulls of the images mirror `{mirror}` serves (containerd sends them to the mirror alone)",
+        return (f"nodes' pulls of the images mirror {span(mirror or '')} serves (containerd sends them to the mirror alone)",
                 "the registry's pushes and pulls go on")  # fmt: skip
     if role == READ_ONLY:
         return "cluster pulls (the pull endpoint `pullPort`, where pull secrets and node trust point)", "pushes go on"
@@ -203,6 +206,7 @@ def _then(sentence: str, unaffected: str) -> str:
 def workload_notice(change: Change, present: set[str], fresh: bool) -> str | None:
     """What users and clusters notice when an instance's container or Deployment changes."""
     who, kind = change.who, "container" if change.type == CONTAINER else "Deployment"
+    mirror = span(change.mirror or "")
     who = who[0].upper() + who[1:]
     fails, unaffected = _affected(change.role, change.mirror, present)
     if change.op == "create":
@@ -210,7 +214,7 @@ def workload_notice(change: Change, present: set[str], fresh: bool) -> str | Non
             return None  # the stack is created: one line says so
         if change.role == MIRROR:
             return (
-                f"A new {kind} for mirror `{change.mirror}` (a pull-through cache, empty at first) is created beside the "
+                f"A new {kind} for mirror {mirror} (a pull-through cache, empty at first) is created beside the "
                 "running registry, which does not restart; nodes send their pulls of its upstream there once node trust "
                 "(or your provisioning, output `mirrorHostsToml`) has the new `hosts.toml`."
             )
@@ -220,7 +224,7 @@ def workload_notice(change: Change, present: set[str], fresh: bool) -> str | Non
         )
     if change.op == "delete":
         if change.role == MIRROR:
-            return f"**Mirror `{change.mirror}` is removed** with its cache: nodes must pull its upstream directly again."
+            return f"**Mirror {mirror} is removed** with its cache: nodes must pull its upstream directly again."
         if change.role == READ_ONLY:
             return "**The read-only instance is removed**: cluster pulls go back to the registry itself."
         return f"**The registry's {kind} is deleted**: pushes and pulls stop."
@@ -308,9 +312,9 @@ def notices(
     added = [u for u in planned_users if u not in deployed_users]
     removed = [u for u in deployed_users if u not in planned_users]
     if deployed_users and added:
-        lines.append(f"User(s) added: {', '.join(f'`{u}`' for u in added)}.")
+        lines.append(f"User(s) added: {', '.join(span(u) for u in added)}.")
     if removed:
-        lines.append(f"User(s) removed: {', '.join(f'`{u}`' for u in removed)}: their logins stop working.")
+        lines.append(f"User(s) removed: {', '.join(span(u) for u in removed)}: their logins stop working.")
     if any(c.type == PULL_CREDENTIAL and c.op == "update" for c in plan):
         lines.append(
             "The pull secrets' credential rotates: the new password goes in beside the old one, the pull secrets "
@@ -326,15 +330,15 @@ def notices(
             continue
         namespace = change.name.split("-pull-secrets-", 1)[1]
         if change.op == "create":
-            lines.append(f"A pull secret is created in namespace `{namespace}`.")
+            lines.append(f"A pull secret is created in namespace {span(namespace)}.")
         elif change.op == "delete":
-            lines.append(f"**The pull secret leaves namespace `{namespace}`**: Pods there can no longer pull with it.")
+            lines.append(f"**The pull secret leaves namespace {span(namespace)}**: Pods there can no longer pull with it.")
         else:
-            lines.append(f"The pull secret in namespace `{namespace}` gets new credentials; running Pods are not affected.")
+            lines.append(f"The pull secret in namespace {span(namespace)} gets new credentials; running Pods are not affected.")
     for op, text in IMAGE_NOTICES.items():
         names = [c.name.split("-images-", 1)[-1] for c in plan if c.type == IMAGE and c.op == op]
         if names:
-            lines.append(f"{text}: {', '.join(f'`{n}`' for n in names)}.")
+            lines.append(f"{text}: {', '.join(span(n) for n in names)}.")
     if any(c.type == "kubernetes:apps/v1:DaemonSet" for c in plan):
         lines.append("The node-trust DaemonSet changes: it writes the CA and `hosts.toml` onto every node again.")
     if any("local-registry-hosting" in c.name for c in plan):
@@ -343,17 +347,43 @@ def notices(
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ZWSP = "\u200b"  # zero-width space: GitHub links no mention, reference or URL it splits
+# What GitHub turns into a link or a notification: an @mention (user, org/team), an issue reference
+# (`#1`, `GH-1`; `owner/repo#1` ends in one), a bare URL or `www.` (the autolink extension).
+LINKING = re.compile(r"@|#(?=\d)|(?i:\bgh)(?=-\d)|(?i:\b(?:https?|ftp)):(?=//)|(?i:\bwww)(?=\.)")
+# Markdown that is more than emphasis, escaped with a backslash where Markdown reads the text: a
+# backslash (it would escape our own markup), code spans, math, a heading's `#`, and the `(` or `[`
+# after a `]` (an inline link or image; reference links need a definition, which needs a line of
+# its own). `ports[0]` stays as it is.
+MARKDOWN_MARK = re.compile(r"([\\`$#]|(?<=\])[(\[])")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings: a lone CR ends a line too
 
 
 def inert(text: str) -> str:
-    """Text that is not ours, safe in a comment: no markup of its own (HTML escaped, so it cannot close
-    `<details>` or `<pre>`), no mention (`@` followed by a zero-width space), no terminal colours."""
-    return html.escape(ANSI.sub("", text), quote=False).replace("@", "@\u200b")
+    """Text that is not ours, safe in an HTML block of the comment (`<pre>`): no markup of its own
+    (HTML escaped, so it cannot close `<details>` or `<pre>`), nothing GitHub links or notifies
+    (`LINKING` split by a zero-width space), no terminal colours."""
+    return LINKING.sub(lambda m: m[0] + ZWSP, html.escape(ANSI.sub("", text), quote=False))
+
+
+def inline(text: str) -> str:
+    """Text that is not ours where Markdown reads it (a list item, a table cell): `inert`, its line
+    breaks as `<br>` (no block of its own: a fence, a heading), Markdown's marks escaped."""
+    lines = [MARKDOWN_MARK.sub(r"\\\1", inert(line)) for line in LINE_BREAK.split(text)]
+    return "<br>".join(lines)
+
+
+def span(text: str) -> str:
+    """A Markdown code span of text that is not ours (a name): nothing in it is markup; a backtick
+    (which would end it) becomes a quote, a line break (which could start a block) a space, and
+    `LINKING` is split as everywhere (GitHub links nothing in code today; it need not stay so)."""
+    flat = LINE_BREAK.sub(" ", ANSI.sub("", text)).replace("`", "'")
+    return "`" + LINKING.sub(lambda m: m[0] + ZWSP, flat) + "`"
 
 
 def code(text: str) -> str:
-    """An inline code span of text that is not ours (backticks cannot end it: they become quotes)."""
-    return f"<code>{inert(text).replace('`', '&#96;').replace('|', '&#124;')}</code>"
+    """An inline code element of text that is not ours, for a table cell (a `|` cannot split it)."""
+    return f"<code>{inline(text).replace('|', '&#124;')}</code>"
 
 
 def why(change: Change) -> str:
@@ -413,24 +443,22 @@ def markdown(
     change, then the full diff collapsed."""
     lines = [MARKER]
     if not plan:
-        lines += [f"### Registry stack `{stack}`: no changes", "", "`pulumi preview` plans nothing to do."]
+        lines += [f"### Registry stack {span(stack)}: no changes", "", "`pulumi preview` plans nothing to do."]
     else:
         counts: dict[str, int] = {}
         for change in plan:
             counts[change.op] = counts.get(change.op, 0) + 1
         parts = ", ".join(f"{counts[op]} to {op}" for op in ("create", "update", "replace", "delete") if op in counts)
-        lines.append(f"### Registry stack `{stack}`: {parts}")
+        lines.append(f"### Registry stack {span(stack)}: {parts}")
         notes = list(notes)
         if notes:
             lines += ["", "**What users and clusters will notice**", ""] + [f"- {note}" for note in notes]
     if warned:
-        lines += ["", "**Warnings (the program's and its providers')**", ""] + [
-            f"- {inert(w)}".replace("\n", "<br>") for w in warned
-        ]
+        lines += ["", "**Warnings (the program's and its providers')**", ""] + [f"- {inline(w)}" for w in warned]
     if plan:
         lines += ["", "| change | resource | role | type | why (changed input keys) |", "|---|---|---|---|---|"]
         for c in plan:
-            role = f"{c.role} `{c.mirror}`" if c.role == MIRROR else (c.role or "")
+            role = f"{c.role} {span(c.mirror or '')}".replace("|", "\\|") if c.role == MIRROR else (c.role or "")
             if c.strategy:
                 role += f", {c.strategy}"
             lines.append(f"| {SYMBOL[c.op]} | {code(c.name)} | {role} | {c.short_type} | {why(c)} |")
@@ -445,7 +473,7 @@ def failure(stack: str, errors: str, diff: str | None = None) -> str:
     errors never show a secret's value)."""
     kept = [line.rstrip() for line in ANSI.sub("", errors).splitlines() if line.strip()][-20:]
     body = inert("\n".join(kept) or "(no error output)")
-    text = f"{MARKER}\n### Registry stack `{stack}`: the preview failed\n\n<pre>\n{body}\n</pre>\n"
+    text = f"{MARKER}\n### Registry stack {span(stack)}: the preview failed\n\n<pre>\n{body}\n</pre>\n"
     if diff is not None and diff.strip():
         text += "\n" + diff_block(diff, BUDGET - len(text))
     return text

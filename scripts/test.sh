@@ -62,3 +62,5 @@ venv/bin/python -m pytest -q -m e2e -p no:cacheprovider tests/e2e
 
 echo "== benchmarks (bench/: ratios measured side by side while the sandbox is up; a miss prints, a crash fails)"
 venv/bin/python bench/run_all.py
+echo "== mutation sample (bench/mutations.py: one-line mistakes in components/, each followed by the unit and program tests; prints the share caught)"
+venv/bin/python bench/mutations.py

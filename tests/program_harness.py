@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.stack import run_pulumi_func
@@ -99,6 +99,8 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            _mark_secret_outputs(response.object, request)
+        if request.type != "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.object)
             self.registrations.append(
                 Registration(
@@ -122,6 +124,21 @@ class RecordingMonitor(MockMonitor):
                 )
             )
         return response
+
+
+def _mark_secret_outputs(outputs: Any, request: Any) -> None:
+    """Make secret, in place, the outputs the engine would: those named in `additionalSecretOutputs`
+    and those whose input of the same name was secret (the engine copies an input's secretness to
+    the output a provider echoes). Without this a component that forgets to unsecret a value read
+    from such an output (or that relies on an output being secret) passes under the mocks.
+    """
+    inputs = json_format.MessageToDict(request.object)
+    secret = set(request.additionalSecretOutputs) | {k for k, v in inputs.items() if _contains_secret(v)}
+    for key in secret & set(outputs.fields):
+        plain = json_format.MessageToDict(outputs.fields[key])
+        if not _contains_secret(plain):
+            wrapped = {rpc._special_sig_key: rpc._special_secret_sig, "value": plain}
+            outputs.fields[key].CopyFrom(json_format.ParseDict(wrapped, struct_pb2.Value()))
 
 
 def _contains_secret(value: Any) -> bool:

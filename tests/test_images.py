@@ -16,10 +16,6 @@ import pytest
 from components.docker_engine import Connection
 from components.images import parse_images, parse_source_registries
 from components.oci import (
-    DOCKER_LIST,
-    IMAGE_NAME,
-    OCI_INDEX,
-    OCI_MANIFEST,
     Bundle,
     Descriptor,
     DockerArchive,
@@ -31,8 +27,14 @@ from components.oci import (
     parse_reference,
     write_bundle,
 )
-from components.seeded_images import HELD, SeededImageProvider, source_auth
+from components.seeded_images import SeededImageProvider, source_auth
 from components.settings import SettingsError, load_settings
+
+# Written out, not imported: a wrong constant in components/oci.py must fail these tests.
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+IMAGE_NAME = "io.containerd.image.name"  # what `ctr import` reads as the image's name
 
 
 @pytest.mark.parametrize(
@@ -257,7 +259,7 @@ def test_only_what_the_registry_holds_is_a_change() -> None:
     provider = SeededImageProvider()
     rotated = {**held, "password": "new", "__provider": "changed code"}
     assert not provider.diff("id", {**held, "password": "old"}, rotated).changes
-    for key in HELD:
+    for key in ("repository", "tag", "sourceDigest", "endpoint"):  # a new endpoint is a registry without the image
         assert provider.diff("id", held, {**held, key: "other"}).changes, key
 
 

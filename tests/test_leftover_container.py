@@ -11,7 +11,6 @@ import pytest
 
 from components.docker_engine import Connection, DockerEngineError
 from components.leftover_container import (
-    IDLE_STATES,
     LeftoverContainerError,
     Ownership,
     data_volume,
@@ -45,7 +44,8 @@ def test_no_container_means_nothing_to_do() -> None:
     assert judge_leftover(NAME, None, OURS).action == "none"
 
 
-@pytest.mark.parametrize("status", IDLE_STATES)
+# Written out, not taken from IDLE_STATES: nothing serves from a created, exited or dead container.
+@pytest.mark.parametrize("status", ["created", "exited", "dead"])
 def test_an_idle_container_of_this_stack_is_removed(status: str) -> None:
     verdict = judge_leftover(NAME, inspected(status, {**LABELS, "other": "x"}), OURS)
     assert verdict.action == "remove" and verdict.container_id == "c0ffee" * 10

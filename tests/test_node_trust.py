@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -243,9 +244,55 @@ def test_the_installer_restores_a_deleted_file_and_follows_the_config_map(tmp_pa
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=5) == 0  # TERM ends it at once, cleanly
+        proc.wait(timeout=5)  # how TERM ends the real 30 s sleep: the next test
     assert not list(target.glob(".*.new"))
     assert hashlib.sha256(b"toml 2\n").hexdigest() in (target / MARKER).read_text()
+
+
+def sleeping_child(pid: int, command: str) -> int | None:
+    """The pid of a child of `pid` running exactly `command` (e.g. `sleep 30`), if there is one."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[:-1] == command.encode().split():
+                return int(child)
+        except OSError:  # gone meanwhile
+            continue
+    return None
+
+
+def test_term_ends_the_installer_at_once_in_its_real_30_second_sleep(tmp_path: Path) -> None:
+    # The script exactly as the node runs it (only the mounts moved under tmp_path): the kubelet
+    # sends TERM when the DaemonSet goes and kills after the grace period; a plain `sleep 30` would
+    # hold the trap until it ends, so the Pod would take up to 30 s to go.
+    toml, ca = REGISTRY[1]
+    (tmp_path / "trust" / "0").mkdir(parents=True)
+    (tmp_path / "trust" / "0" / "hosts.toml").write_text(toml)
+    (tmp_path / "trust" / "0" / "ca.crt").write_text(ca)
+    (tmp_path / "certs.d").mkdir()
+    (tmp_path / "status").mkdir()
+    script = node_script(tmp_path, once=False)
+    assert script.count("sleep 30") == INSTALL_SCRIPT.count("sleep 30") == 1
+    proc = subprocess.Popen([*SH, script], env=script_env(OURS, ["10.0.0.5:5000"]), text=True, stdout=subprocess.PIPE)
+    sleeper = None
+    try:
+        deadline = time.monotonic() + 10
+        while (sleeper := sleeping_child(proc.pid, "sleep 30")) is None:  # the first pass is done: it sleeps
+            assert proc.poll() is None and time.monotonic() < deadline, "the installer never reached its 30 s sleep"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)  # far below the 30 s a sleep in the foreground would hold TERM back
+        code = proc.poll()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if sleeper is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sleeper, signal.SIGKILL)  # the orphaned sleep (in a Pod, it goes with the container)
+    assert code is not None, "TERM did not end the installer within 5 s: it waits for its 30 s sleep"
+    assert code == 0, f"TERM ended the installer with exit code {code}, not cleanly"
 
 
 def test_node_trust_settings_are_validated() -> None:

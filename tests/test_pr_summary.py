@@ -8,11 +8,18 @@ holding `type` and `inputs`, `diffReasons`, `replaceReasons`, `detailedDiff` of 
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import cmarkgfm  # GitHub's Markdown library: the comment rendered as GitHub renders it
+import pytest
+from cmarkgfm.cmark import Options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
@@ -417,3 +424,64 @@ def test_captured_recreate_of_the_writer_on_target_kubernetes(tmp_path: Path) ->
         '| writer, Recreate | kubernetes Deployment | <code>spec.template.metadata.annotations["example.com/revision"]</code> |'
         in text
     )
+
+
+# Texts a preview could carry (an error, a warning, a diff line, a resource name, a key) that try to
+# leave their place in the comment, notify someone, close an issue or add a link (issue 23).
+HOSTILE = [
+    "</details></pre></code></summary></td></tr></table><details open><summary>pwned",
+    "```\n# a heading\n```",
+    "ok\r```\r# a heading after a lone CR\r| a | b |\r|---|---|",
+    "cc @octocat and @github/security-team, or x@evil.example",
+    "closes #1, fixes GH-2, resolves owner/repo#3, see https://github.com/o/r/issues/4",
+    "[click](https://evil.example) ![pixel](https://evil.example/p.png) <https://evil.example> www.evil.example",
+    "<img src=x onerror=alert(1)><a href='https://evil.example'>x</a><script>alert(2)</script>",
+    "a backslash before our markup \\",
+    "`a span` $x$ [x]: https://evil.example",
+]
+LINKED = re.compile(r"@\w|#\d|(?i:\bgh-\d)|(?i:https?://)|(?i:\bwww\.)")  # what GitHub would link or notify
+EMPHASIS = {"br", "em", "strong", "del"}  # the only tags a text may add: line breaks and emphasis
+
+
+def as_github_renders(markdown_text: str) -> str:
+    """The comment as HTML, by GitHub's own Markdown library (cmark-gfm), raw HTML passed through."""
+    return cmarkgfm.github_flavored_markdown_to_html(markdown_text, options=Options.CMARK_OPT_UNSAFE)
+
+
+def structure(rendered: str) -> Counter[str]:
+    """The rendered comment's elements (opening and closing tags), emphasis and line breaks left out."""
+    tags = re.findall(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)", rendered)
+    return Counter(f"{close}{name.lower()}" for close, name in tags if name.lower() not in EMPHASIS)
+
+
+def words(rendered: str) -> str:
+    return html.unescape(re.sub(r"<[^>]*>", "", rendered))
+
+
+def comments_carrying(tmp_path: Path, text: str) -> dict[str, str]:
+    """The comment with `text` as a warning, the preview's error, a line of the diff, and a resource
+    name (a pull secret's namespace) and changed key."""
+    warned = preview(docker_stack(), [{"urn": TOP, "prefix": "warning: ", "message": text, "severity": "warning"}])
+    errors = tmp_path / "errors.txt"
+    errors.write_text(f"error: {text}\n")
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    secret = urn(f"{TOP}$private-registry:index:PullSecrets", SECRET, f"registry-pull-secrets-{text}")
+    named = preview([*docker_stack(), step("update", secret, {}, detailedDiff={text: {"kind": "update"}})])
+    return {
+        "warning": summary(tmp_path, warned)[1],
+        "error": run(["--stack", "dev", "--preview", str(empty), "--errors", str(errors), "--failed"])[1],
+        "diff": summary(tmp_path, password_change(), diff=f"  ~ {text}\n")[1],
+        "name and key": summary(tmp_path, named)[1],
+    }
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_no_text_of_the_preview_can_leave_its_place_notify_anyone_or_add_a_link(tmp_path: Path, text: str) -> None:
+    plain = comments_carrying(tmp_path, "plain words")
+    for where, comment in comments_carrying(tmp_path, text).items():
+        rendered = as_github_renders(comment)
+        # the same elements as with plain words: no block closed or opened, no link, image or script
+        assert structure(rendered) == structure(as_github_renders(plain[where])), (where, comment)
+        assert not LINKED.search(words(rendered)), (where, LINKED.findall(words(rendered)), comment)
+        assert "evil.example" not in comment or "evil" in words(rendered)  # shown, as text

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -413,3 +414,25 @@ def test_the_lock_of_an_s3_backend_and_of_pulumi_cloud() -> None:
     assert stack_lock.cloud_in_progress(listed, "prod") and not stack_lock.cloud_in_progress(listed, "dev")
     with pytest.raises(ValueError, match="a name, or organization/<project>/<name>"):
         stack_lock.lock_folders("p", "a/b")
+
+
+def test_the_locks_of_an_s3_backend_are_its_objects_under_the_stacks_lock_folder() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import stack_lock
+
+    class Client:
+        """boto3's S3 client, as far as the lock takes it: one page of keys under a prefix."""
+
+        def get_paginator(self, _name: str) -> Any:
+            objects = ["team/.pulumi/locks/dev/a.json", "team/.pulumi/locks/dev/old/b.json", "team/other"]
+
+            class Pages:
+                def paginate(self, Bucket: str, Prefix: str) -> list[dict[str, Any]]:  # boto3's names
+                    assert Bucket == "state"
+                    return [{"Contents": [{"Key": k} for k in objects if k.startswith(Prefix)]}]
+
+            return Pages()
+
+    bucket = stack_lock.S3Bucket(Client(), "state", "team/")
+    assert bucket.keys(".pulumi/locks/dev/") == [".pulumi/locks/dev/a.json"]  # a deeper folder is another stack's
+    assert bucket.keys(".pulumi/locks/prod/") == []

@@ -89,6 +89,7 @@ APPLIED: dict[str, tuple[dict[str, object], Callable[[Settings], object]]] = {
     "storage.region": ({**KUBE, "storage": {"driver": "s3", "bucket": "images"}}, lambda s: kube(s).storage.region),
     "pullSecret.name": ({}, lambda s: s.pull_secret.name),
     "pullSecret.patchDefaultServiceAccount": ({}, lambda s: s.pull_secret.patch_default_service_account),
+    "pullSecret.allowPushUser": ({}, lambda s: s.pull_secret.allow_push_user),
     "nodeTrust.mode": ({}, lambda s: s.node_trust.mode),
     "nodeTrust.namespace": ({}, lambda s: s.node_trust.namespace),
     "nodeTrust.certsDir": ({}, lambda s: s.node_trust.certs_dir),

@@ -426,3 +426,25 @@ def test_metrics_are_off_by_default_and_a_service_monitor_needs_them_on_a_cluste
         load_settings({"metrics": {"enabled": "yes"}}, "dev")
     with pytest.raises(SettingsError, match=r"unknown key\(s\) port"):
         load_settings({"metrics": {"port": 9090}}, "dev")
+
+
+def test_pull_secrets_with_a_push_user_are_listed_for_the_guard_unless_the_stack_allows_them() -> None:
+    cluster = {"kubernetes": {"context": "c"}, "pullSecret": {"namespaces": ["apps", "web"]}}
+    assert load_settings(cluster, "dev").pull_secret.push_user_namespaces == ("apps", "web")
+    assert load_settings({"kubernetes": {"context": "c"}}, "dev").pull_secret.push_user_namespaces == ("default",)
+    (warning,) = load_settings(cluster, "dev").warnings
+    assert "or say so with pullSecret.allowPushUser: true" in warning
+    allowed = load_settings({**cluster, "pullSecret": {"namespaces": ["apps", "web"], "allowPushUser": True}}, "dev")
+    assert allowed.pull_secret.allow_push_user is True and allowed.pull_secret.push_user_namespaces == ()
+    assert not allowed.warnings  # said in so many words
+    assert load_settings({**cluster, **PULL}, "dev").pull_secret.push_user_namespaces == ()  # a pull user
+    # left in place when the stack moves to a pull user (pullPort): nothing to allow, nothing refused
+    moved = load_settings({**cluster, **PULL, "pullSecret": {"allowPushUser": True}}, "dev")
+    assert moved.pull_secret.user == "puller" and moved.pull_secret.push_user_namespaces == ()
+    assert load_settings({}, "dev").pull_secret.push_user_namespaces == ()  # no cluster, no pull secret
+
+
+def test_allow_push_user_must_be_a_boolean() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"kubernetes": {"context": "c"}, "pullSecret": {"allowPushUser": "yes"}}, "dev")
+    assert list(caught.value.problems) == ["private-registry:pullSecret.allowPushUser = 'yes': must be true or false"]

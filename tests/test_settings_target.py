@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from components.settings import DockerTarget, KubernetesTarget, SettingsError, load_settings
-from components.target_guard import UNSET, StackTargetProvider, target_change_problem
+from components.target_guard import (
+    PUSH_USER_NAMESPACES,
+    UNSET,
+    StackTargetProvider,
+    push_user_problem,
+    target_change_problem,
+)
 
 KUBE: dict[str, Any] = {
     "target": "kubernetes",
@@ -203,3 +209,39 @@ def test_a_pull_port_on_kubernetes_is_a_read_only_deployment_of_its_own_size() -
 def test_bad_pull_settings_on_kubernetes_name_the_setting(raw: dict[str, Any], expected: str) -> None:
     found = problems(raw)
     assert [p for p in found if p.startswith(expected)], found
+
+
+def test_pull_secrets_with_a_push_user_are_refused_where_the_stack_did_not_hold_them() -> None:
+    provider = StackTargetProvider()
+    news = {"target": "docker", "kubernetes": "cluster", PUSH_USER_NAMESPACES: ["apps", "default"]}
+    # a new stack: nothing held, every namespace refused, before anything is created
+    (refused,) = provider.check({}, news).failures
+    assert refused.property == PUSH_USER_NAMESPACES
+    assert refused.reason.startswith("private-registry:pullSecret.namespaces: the pull secret in apps, default would")
+    assert "pullSecret.allowPushUser true" in refused.reason and "add a user with access: pull" in refused.reason
+    # a stack recorded before the list: it holds what it names, and the list is recorded in place
+    before = {"target": "docker", "kubernetes": "cluster"}
+    assert provider.check(before, news).failures == []
+    diff = provider.diff("id", before, news)
+    assert diff.changes is True and not diff.replaces
+    # a stack that recorded the list: the namespaces it holds stay, a new one is refused
+    held = {**news, PUSH_USER_NAMESPACES: ["default"]}
+    (refused,) = provider.check(held, news).failures
+    assert "the pull secret in apps would" in refused.reason
+    assert provider.check(news, news).failures == [] and provider.diff("id", news, news).changes is False
+    # said so (allowPushUser) or a pull user (pullPort): nothing listed, nothing refused
+    assert provider.check({}, {**news, PUSH_USER_NAMESPACES: []}).failures == []
+    assert push_user_problem({}, {"target": "docker"}) is None
+
+
+def test_the_guard_gets_the_namespaces_whose_pull_secret_carries_a_push_user() -> None:
+    from tests.program_harness import evaluate  # runs the program under mocks
+
+    base = {"users": [{"name": "ci"}], "pullImage": False, "kubernetes": {"context": "c"}}
+    for settings, listed in [
+        ({"pullSecret": {"namespaces": ["web", "apps"]}}, ["apps", "web"]),
+        ({"pullSecret": {"namespaces": ["web"], "allowPushUser": True}}, []),
+        ({"users": [{"name": "ci"}, {"name": "puller", "access": "pull"}], "pullPort": 5001}, []),
+    ]:
+        (guard,) = [r for r in evaluate({**base, **settings}).registrations if r.name.endswith("-target")]
+        assert guard.inputs[PUSH_USER_NAMESPACES] == listed, settings

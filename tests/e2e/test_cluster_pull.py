@@ -137,7 +137,12 @@ def cluster(workdir: Path) -> Iterator[Cluster]:
             "containerName": container,
             "dataVolume": volume,
             "retainData": False,
-            "pullSecret": {"name": f"pull-{suffix}", "namespaces": [PATCHED], "patchDefaultServiceAccount": True},
+            "pullSecret": {
+                "name": f"pull-{suffix}",
+                "namespaces": [PATCHED],
+                "patchDefaultServiceAccount": True,
+                "allowPushUser": True,
+            },
             "localRegistryHosting": True,
             **SANDBOX_CLUSTER,
         }

@@ -129,7 +129,8 @@ def test_a_handed_in_provider_is_the_cluster(project: Path, workdir: Path) -> No
     secret = f"{name}-pull"
     stack = Stack(workdir, name, project_dir=project.parent / "own-cluster")
     stack.env.pop("KUBECONFIG")  # only the program's provider knows the cluster
-    settings = {"image": REGISTRY_IMAGE, "pullImage": False, "retainData": False, "pullSecret": {"name": secret}}
+    settings = {"image": REGISTRY_IMAGE, "pullImage": False, "retainData": False}
+    settings["pullSecret"] = {"name": secret, "allowPushUser": True}  # the example's one user can push
     stack.init({"port": free_port(), "registry": settings})
     stack.set_secret("kubeconfig", kubeconfig)
     kubectl = ["kubectl", "-n", "default", "get", "secret", secret, "-o", "jsonpath={.type}"]

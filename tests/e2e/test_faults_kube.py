@@ -43,7 +43,8 @@ def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def registry(workdir: Path) -> Iterator[Deployed]:
     # A secret name of its own: the dev stack owns the default one on this cluster.
-    settings = {"pullSecret": {"name": f"faults-pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]}, **SANDBOX_CLUSTER}
+    pull_secret = {"name": f"faults-pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True}
+    settings = {"pullSecret": pull_secret, **SANDBOX_CLUSTER}
     with deployed_registry(workdir, "e2e-faults-kube", settings) as deployed:
         yield deployed
 

@@ -126,7 +126,7 @@ def seeded(workdir: Path, source: Source) -> Iterator[Stack]:
             {"dockerImage": TEST_IMAGE, "name": "local/busybox:1"},  # an image of the Docker host
         ],
         sourceRegistries={src: {"username": "ci", "ca": source.outputs["caCertificate"]}},
-        pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+        pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True},
         **SANDBOX_CLUSTER,
     )
     with throwaway_registry_stack(workdir / "seeded", "e2e-img", settings) as s:
@@ -265,7 +265,7 @@ def test_an_air_gapped_stack_seeds_itself_from_a_bundle(workdir: Path, source: S
             {"source": pins[0], "name": "team/busybox:1", "bundle": str(bundle)},
             {"source": pins[1], "name": "team/multi:1", "bundle": str(bundle)},
         ],
-        pullSecret={"name": f"pull-air-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+        pullSecret={"name": f"pull-air-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True},
         **SANDBOX_CLUSTER,
     )
     try:

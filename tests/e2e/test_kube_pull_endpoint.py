@@ -69,7 +69,7 @@ def reg(workdir: Path) -> Iterator[KubePull]:
         "replicas": 1,
         "deleteEnabled": True,
         "users": [{"name": "ci"}],
-        "pullSecret": {"name": "registry-pull-credentials", "namespaces": [APPS]},
+        "pullSecret": {"name": "registry-pull-credentials", "namespaces": [APPS], "allowPushUser": True},
     }
     init_kube_stack(stack, NAMESPACE, PORT, bucket, settings)
     try:

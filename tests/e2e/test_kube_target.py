@@ -223,7 +223,7 @@ def reg(workdir: Path) -> Iterator[KubeRegistry]:
     settings = {
         "replicas": 2,
         "users": [{"name": "pusher"}, {"name": "puller"}],
-        "pullSecret": {"namespaces": [APPS], "user": "puller", "patchDefaultServiceAccount": True},
+        "pullSecret": {"namespaces": [APPS], "user": "puller", "patchDefaultServiceAccount": True, "allowPushUser": True},
     }
     init_kube_stack(stack, NAMESPACE, NODE_PORT, bucket, settings)
     stack.set_secret("users[1].password", "puller-" + os.urandom(8).hex())
@@ -364,7 +364,12 @@ def test_password_change_and_certificate_renewal_while_loops_pull(reg: KubeRegis
         reg.stack.configure(
             {
                 "users": [*(u for u in users if u["name"] != "puller"), {"name": "puller2"}],
-                "pullSecret": {"namespaces": [APPS], "user": "puller2", "patchDefaultServiceAccount": True},
+                "pullSecret": {
+                    "namespaces": [APPS],
+                    "user": "puller2",
+                    "patchDefaultServiceAccount": True,
+                    "allowPushUser": True,
+                },
             }
         )
         started = time.perf_counter()

@@ -72,7 +72,7 @@ def setup(workdir: Path) -> Iterator[Setup]:
         settings = on_bridge(
             free_port(),
             mirrors={name: {"port": free_port(), "username": "ci", "ca": upstream["caCertificate"], "ttl": "24h"}},
-            pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+            pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True},
             **SANDBOX_CLUSTER,
         )
         try:
@@ -253,7 +253,7 @@ def test_a_mirror_on_target_kubernetes_serves_the_node(workdir: Path, setup: Set
     settings = {
         "replicas": 1,
         "users": [{"name": "ci"}],
-        "pullSecret": {"name": f"pull-kube-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+        "pullSecret": {"name": f"pull-kube-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True},
         "mirrors": {setup.upstream_name: mirror},
     }
     init_kube_stack(kube, KUBE_NAMESPACE, KUBE_PORT, bucket, settings)

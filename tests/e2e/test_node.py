@@ -144,7 +144,7 @@ def node_registry(workdir: Path) -> Iterator[NodeRegistry]:
         "endpoint": endpoint,
         "ipAddresses": ["127.0.0.1", REGISTRY_HOST],
         "users": [{"name": "puller"}],
-        "pullSecret": {"name": "node-pull", "namespaces": [namespace]},
+        "pullSecret": {"name": "node-pull", "namespaces": [namespace], "allowPushUser": True},
         **SANDBOX_CLUSTER,
     }
     with throwaway_registry_stack(workdir, "e2e-node", settings) as stack:

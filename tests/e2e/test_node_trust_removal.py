@@ -101,7 +101,7 @@ def test_a_removed_mirror_and_a_destroyed_stack_leave_the_node_as_it_was(workdir
         settings = on_bridge(
             port,
             mirrors={upstream: {"port": free_port(), "username": "ci", "ca": up["caCertificate"]}},
-            pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE]},
+            pullSecret={"name": f"pull-{os.urandom(3).hex()}", "namespaces": [NAMESPACE], "allowPushUser": True},
             nodeTrust=trust,
             **SANDBOX_CLUSTER,
         )

@@ -75,7 +75,12 @@ def deployment(workdir: Path) -> Iterator[Deployment]:
             "containerName": dep.container,
             "dataVolume": dep.volume,
             # A name of its own: another stack on the same cluster (the dev stack) owns the default one.
-            "pullSecret": {"name": f"e2e-pull-{suffix}", "namespaces": NAMESPACES, "patchDefaultServiceAccount": True},
+            "pullSecret": {
+                "name": f"e2e-pull-{suffix}",
+                "namespaces": NAMESPACES,
+                "patchDefaultServiceAccount": True,
+                "allowPushUser": True,
+            },
             "subject": {"organization": "e2e"},
             "localRegistryHosting": False,  # tests/e2e/test_cluster_pull.py owns it on the sandbox cluster
             **SANDBOX_CLUSTER,
@@ -283,7 +288,14 @@ def test_namespace_change_touches_only_kubernetes(deployment: Deployment) -> Non
     kubectl("create", "namespace", "e2e-more", check=False)
     name = deployment.outputs["pullSecretName"]
     deployment.stack.configure(
-        {"pullSecret": {"name": name, "namespaces": [*NAMESPACES, "e2e-more"], "patchDefaultServiceAccount": True}}
+        {
+            "pullSecret": {
+                "name": name,
+                "namespaces": [*NAMESPACES, "e2e-more"],
+                "patchDefaultServiceAccount": True,
+                "allowPushUser": True,
+            }
+        }
     )
     steps = deployment.stack.preview_steps()
     types = {s["urn"].split("::")[-2].rsplit("$", 1)[-1] for s in steps}

@@ -14,7 +14,10 @@ from tests.e2e.conftest import Stack, throwaway_registry_stack
 
 def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:
     folder = workdir / "rendered"
-    settings = {"pullSecret": {"namespaces": ["apps"]}, "kubernetes": {"mode": "render", "renderDirectory": str(folder)}}
+    settings = {
+        "pullSecret": {"namespaces": ["apps"], "allowPushUser": True},
+        "kubernetes": {"mode": "render", "renderDirectory": str(folder)},
+    }
     with throwaway_registry_stack(workdir, "e2e-render", settings) as stack:
         stack.env["KUBECONFIG"] = str(workdir / "no-such-kubeconfig")  # no cluster access at all
         stack.up()
@@ -38,7 +41,7 @@ def test_render_mode_renders_the_whole_kubernetes_target(workdir: Path) -> None:
         {
             "target": "kubernetes",
             "storage": {"driver": "s3", "bucket": "images", "endpoint": "http://10.0.0.9:9000", "insecure": True},
-            "pullSecret": {"namespaces": ["apps"]},
+            "pullSecret": {"namespaces": ["apps"], "allowPushUser": True},
             "kubernetes": {"mode": "render", "renderDirectory": str(folder)},
             "localRegistryHosting": False,
         }

@@ -140,6 +140,17 @@ def test_a_kms_team_stack_works_in_every_script_with_no_passphrase(team_kms: dic
         assert "team/app" in status.stdout
         gc = script(platform, "gc.sh", stack, "--dry-run")
         assert gc.returncode == 0, gc.stdout + gc.stderr
+        # On the S3 backend too, a lock as the CLI writes it stops gc.sh before it changes anything; its own went.
+        locks = f".pulumi/locks/organization/private-registry/{stack}/"
+        assert aws("s3").list_objects_v2(Bucket=team_kms["bucket"], Prefix=locks).get("KeyCount") == 0
+        held = '{"pid": 77, "username": "ana", "hostname": "ci-3", "timestamp": "2026-12-07T20:00:00Z"}'
+        aws("s3").put_object(Bucket=team_kms["bucket"], Key=f"{locks}up.json", Body=held.encode())
+        try:
+            refused = script(platform, "gc.sh", stack, "--dry-run")
+        finally:
+            aws("s3").delete_object(Bucket=team_kms["bucket"], Key=f"{locks}up.json")
+        assert refused.returncode == 1 and "created by ana@ci-3 (pid 77)" in refused.stderr, refused.stderr
+        assert "gc: collecting" not in refused.stderr
 
         # The cluster stack reads the registry stack's secret output through the backend.
         pulumi(cluster, "stack", "init", f"{team_kms['consumer']}", "--secrets-provider", provider)

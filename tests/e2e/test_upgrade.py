@@ -91,6 +91,12 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         stack.up()
         before = http_secret(container)
         upgrade(stack)
+        # Deployed before the target guard (2026-12-01), the stack has no record of its pull secret
+        # namespaces: like a new stack, it is stopped before anything until it allows the push user.
+        refused = stack.pulumi("preview", check=False)
+        out = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "the pull secret in apps would carry a user who can push" in out, out
+        stack.configure({"pullSecret": {"namespaces": ["apps"], "allowPushUser": True}})  # docs/upgrading.md
         steps = stack.preview_steps()
         planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
         # The target guard (2026-12) records the target; it touches nothing. The container is replaced

@@ -1,0 +1,155 @@
+"""Tests for mistakes the mutation sample (bench/mutations.py) found unguarded: each would fail on the
+one-line change named in its docstring, which the other tests let pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.mirrors import Mirror, parse_mirrors
+from components.names import san_covers
+from components.settings import SettingsError, load_settings
+from tests.certs import issue, own_certificate_setting
+from tests.program_harness import evaluate, register
+from tests.test_program import DEV
+
+KUBE_PODS: dict[str, Any] = {
+    "target": "kubernetes",
+    "ipAddresses": ["10.0.0.5"],
+    "storage": {"driver": "s3", "bucket": "images"},
+    "kubernetes": {"context": "prod"},
+}
+
+
+class Thing(pulumi.CustomResource):
+    """A resource of no real provider: the mocks echo its inputs."""
+
+    value: pulumi.Output[str]
+    token: pulumi.Output[str]
+    other: pulumi.Output[str]
+
+
+def test_the_mock_engine_makes_secret_what_the_real_one_does() -> None:
+    """The harness marks outputs secret as the engine does (`additionalSecretOutputs`, and an output
+    echoing a secret input), so a program test sees a secret where a real preview would.
+    """
+
+    def program() -> None:
+        inputs = {"value": "plain", "token": pulumi.Output.secret("s"), "other": "x"}
+        made = Thing("test:index:Thing", "made", inputs, pulumi.ResourceOptions(additional_secret_outputs=["value"]))
+        reader = {"fromValue": made.value, "fromToken": made.token, "fromOther": made.other}
+        Thing("test:index:Thing", "reader", reader)
+
+    registrations = register(program)
+    (reader,) = [r for r in registrations if r.name == "reader"]
+    assert reader.secret_inputs == {"fromValue", "fromToken"}
+    assert reader.inputs == {"fromValue": "plain", "fromToken": "s", "fromOther": "x"}
+
+
+def test_the_kubernetes_provider_updates_secrets_in_place() -> None:
+    """Mutation: `enable_secret_mutable=False` (a changed pull secret would be replaced: missing meanwhile)."""
+    provider = evaluate(DEV).one("pulumi:providers:kubernetes")
+    assert provider.inputs["enableSecretMutable"] == "true"
+
+
+def test_the_default_service_account_is_patched_after_its_pull_secret_exists() -> None:
+    """Mutation: the ServiceAccountPatch without `depends_on=[secret]` (it could name a Secret not there yet)."""
+    run = evaluate({**DEV, "pullSecret": {"namespaces": ["apps", "ci"], "patchDefaultServiceAccount": True}})
+    secrets = {r.inputs["metadata"]["namespace"]: r.urn for r in run.of_type("kubernetes:core/v1:Secret")}
+    patches = run.of_type("kubernetes:core/v1:ServiceAccountPatch")
+    assert sorted(p.inputs["metadata"]["namespace"] for p in patches) == ["apps", "ci"]
+    for patch in patches:
+        assert secrets[patch.inputs["metadata"]["namespace"]] in patch.dependencies, patch.name
+
+
+def mirror_problems(value: Any) -> tuple[list[str], tuple[Mirror, ...]]:
+    found: list[str] = []
+    mirrors = parse_mirrors(value, (5000,), "localhost:5000", lambda path, _v, message: found.append(f"{path}: {message}"))
+    return found, mirrors
+
+
+def test_two_valid_mirrors_may_not_share_a_port() -> None:
+    """Mutation: the port of an accepted mirror not recorded (the second mirror could not start)."""
+    problems, mirrors = mirror_problems({"quay.io": {"port": 5001}, "ghcr.io": {"port": 5001}, "gcr.io": {"port": 5002}})
+    assert problems == ["mirrors.ghcr.io.port: is already taken by mirrors.quay.io: each mirror needs a port of its own"]
+    assert [m.upstream for m in mirrors] == ["quay.io", "gcr.io"]
+
+
+@pytest.mark.parametrize(
+    ("host", "covered"),
+    [
+        ("registry.corp.example", True),
+        ("REGISTRY.corp.example.", True),
+        ("a.registry.corp.example", False),  # two labels where the wildcard stands for one
+        ("corp.example", False),  # no label at all
+        ("registrycorp.example", False),
+    ],
+)
+def test_a_wildcard_san_stands_for_exactly_one_label(host: str, covered: bool) -> None:
+    """Mutation: a wildcard SAN matched by suffix, so it covers several labels (TLS clients refuse that)."""
+    assert san_covers(host, ["*.corp.example"], []) is covered
+
+
+def test_a_wildcard_endpoint_two_labels_down_is_refused() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"hostnames": ["*.corp.example"], "endpoint": "a.registry.corp.example:443"}, "dev")
+    assert any("endpoint" in p and "a.registry.corp.example" in p for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("label", ["app.kubernetes.io/name", "app.kubernetes.io/part-of"])
+def test_pod_labels_may_not_take_a_selector_label(label: str) -> None:
+    """Mutation: `app.kubernetes.io/part-of` not a selector label (a Pod label of it would take the Pods
+    out of the metrics Service, which selects every registry Pod by it).
+    """
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**KUBE_PODS, "pods": {"labels": {label: "x", "team": "a"}}}, "dev")
+    assert list(caught.value.problems) == [
+        f"private-registry:pods.labels.{label} = 'x': is a selector label the program sets; pick another key"
+    ]
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+def test_an_endpoint_port_outside_1_to_65535_is_refused(port: int) -> None:
+    """Mutation: port 0 accepted in `host:port` (no client can reach a registry there)."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"hostnames": ["registry.internal"], "endpoint": f"registry.internal:{port}"}, "dev")
+    assert list(caught.value.problems) == [
+        f"private-registry:endpoint = 'registry.internal:{port}': must be host:port (IPv6 as [addr]:port) with a port in 1..65535"
+    ]
+    for edge in (1, 65535):
+        endpoint = f"registry.internal:{edge}"
+        assert load_settings({"hostnames": ["registry.internal"], "endpoint": endpoint}, "dev").endpoint == endpoint
+
+
+def test_an_ipv6_endpoint_made_by_the_program_has_brackets() -> None:
+    """Mutation: `join_endpoint` without brackets (`fd00::1:5000` is no address a client can split)."""
+    s = load_settings({"hostnames": [], "ipAddresses": ["fd00::1"], "port": 5000}, "dev")
+    assert s.endpoint == "[fd00::1]:5000"
+    _, (mirror,) = mirror_problems({"quay.io": {"port": 5001}})
+    assert mirror.endpoint("fd00::1") == "[fd00::1]:5001" and mirror.endpoint("registry.internal") == "registry.internal:5001"
+
+
+def test_a_certificate_not_valid_yet_is_refused() -> None:
+    """Mutation: only the end of the validity checked (a certificate valid from tomorrow accepted)."""
+    ca = issue("Example Root CA", ca=True)
+    later = issue("registry.example.com", ca, dns=("registry.example.com",), days=(1, 30))
+    raw = {"hostnames": ["registry.example.com"], "ipAddresses": [], "certificate": own_certificate_setting(later, ca=ca)}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(raw, "dev", secret_keys=frozenset({"certificate"}))
+    assert [p for p in caught.value.problems if "certificate.cert" in p and "is not valid now: valid from" in p], (
+        caught.value.problems
+    )
+
+
+@pytest.mark.parametrize(("cost", "warned"), [(10, False), (13, False), (14, True), (31, True)])
+def test_a_bcrypt_cost_above_13_warns_of_slow_pulls(cost: int, warned: bool) -> None:
+    """Mutation: the bound moved to 14 (a cost of 14, about a second per request at 2 cores, without a word)."""
+    warnings = load_settings({"bcryptCost": cost}, "dev").warnings
+    assert [w for w in warnings if "expect slow pulls" in w] == (
+        [f"private-registry:bcryptCost = {cost}: the registry verifies the hash on every request; expect slow pulls"]
+        if warned
+        else []
+    )
