@@ -130,8 +130,8 @@ def test_a_handed_in_provider_is_the_cluster(project: Path, workdir: Path) -> No
     stack = Stack(workdir, name, project_dir=project.parent / "own-cluster")
     stack.env.pop("KUBECONFIG")  # only the program's provider knows the cluster
     settings = {"image": REGISTRY_IMAGE, "pullImage": False, "retainData": False}
-    settings["pullSecret"] = {"name": secret, "allowPushUser": True}  # the example's one user can push
-    stack.init({"port": free_port(), "registry": settings})
+    settings["pullSecret"] = {"name": secret}  # the example's pull user, behind its pullPort
+    stack.init({"port": free_port(), "pullPort": free_port(), "registry": settings})
     stack.set_secret("kubeconfig", kubeconfig)
     kubectl = ["kubectl", "-n", "default", "get", "secret", secret, "-o", "jsonpath={.type}"]
     try:
@@ -149,7 +149,7 @@ def test_a_handed_in_provider_is_the_cluster(project: Path, workdir: Path) -> No
         assert run(kubectl, check=False).returncode != 0, "the pull secret outlived destroy"
     finally:
         stack.pulumi("destroy", "--yes", check=False)
-        run(["docker", "rm", "-f", f"registry-{name}-images"], check=False)
+        run(["docker", "rm", "-f", f"registry-{name}-images", f"registry-{name}-images-pull"], check=False)
         run(["docker", "volume", "rm", f"registry-data-{name}-images"], check=False)
         run(["kubectl", "-n", "default", "delete", "secret", secret, "--ignore-not-found"], check=False)
 
