@@ -110,7 +110,7 @@ KEYS: tuple[Key, ...] = (
         "logs rotated at `logMaxSize`, `logMaxFiles` kept. Every container "
         "also runs as user 1000 with a read-only root file system, all capabilities dropped and "
         "`no-new-privileges`, its files in a config volume (the key and htpasswd mode 0400)", only="docker",
-        summary="memory limit and log rotation of the containers (target `docker`)"),
+        summary="memory and CPU limits and log rotation of the containers (target `docker`)"),
     Key("dataVolume", "string", None, "Docker volume with the image data (target `docker`). Renaming it switches "
         "the registry to a new, empty volume (the old one is kept)", shown_default="`registry-data-<stack>`", only="docker",
         summary="Docker volume of the image data (target `docker`)"),
@@ -188,7 +188,7 @@ KEYS: tuple[Key, ...] = (
         "`serviceMonitor` a ClusterIP Service `registry-metrics` and a ServiceMonitor (needs the Prometheus Operator's "
         "CRDs), and a NetworkPolicy `registry-metrics` that admits port 5001 (which also serves pprof and expvar) only "
         "from `allowFrom`: namespace names or NetworkPolicy peers (`{namespaceSelector, podSelector}`, `{ipBlock}`) "
-        "(docs/operations.md \"Metrics\")", summary="Prometheus metrics, and a ServiceMonitor"),
+        "(docs/operations.md \"Metrics\")", summary="Prometheus metrics, a ServiceMonitor, and who may reach the debug port (`allowFrom`)"),
     Key("images", "object", [], "images the registry must hold, copied by `up` with their digests (every platform of "
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
