@@ -188,7 +188,8 @@ KEYS: tuple[Key, ...] = (
         "`serviceMonitor` a ClusterIP Service `registry-metrics` and a ServiceMonitor (needs the Prometheus Operator's "
         "CRDs), and a NetworkPolicy `registry-metrics` that admits port 5001 (which also serves pprof and expvar) only "
         "from `allowFrom`: namespace names or NetworkPolicy peers (`{namespaceSelector, podSelector}`, `{ipBlock}`) "
-        "(docs/operations.md \"Metrics\")", summary="Prometheus metrics, a ServiceMonitor, and who may reach the debug port (`allowFrom`)"),
+        "(docs/operations.md \"Metrics\")",
+        summary="Prometheus metrics, a ServiceMonitor, and who may reach the debug port (`allowFrom`)"),
     Key("images", "object", [], "images the registry must hold, copied by `up` with their digests (every platform of "
         "a multi-arch index): `[{source, name?, bundle?}]`; a tag that moves at the source is a change in the preview; "
         "a removed entry leaves the image in the registry (README \"Declared images\"). The machine running `up` must "
