@@ -139,10 +139,18 @@ def main() -> None:
         many = stacks.enter_context(throwaway_registry_stack(root / "many", "bench-50x50", {}))
         one = stacks.enter_context(throwaway_registry_stack(root / "one", "bench-1x1", {}))
         many.configure(
-            {"users": users50, "pullSecret": {"namespaces": namespaces50}, **render_mode(many, root / "many" / "rendered")}
+            {
+                "users": users50,
+                "pullSecret": {"namespaces": namespaces50, "allowPushUser": True},
+                **render_mode(many, root / "many" / "rendered"),
+            }
         )
         one.configure(
-            {"users": [{"name": "user00"}], "pullSecret": {"namespaces": ["ns00"]}, **render_mode(one, root / "one" / "rendered")}
+            {
+                "users": [{"name": "user00"}],
+                "pullSecret": {"namespaces": ["ns00"], "allowPushUser": True},
+                **render_mode(one, root / "one" / "rendered"),
+            }
         )
         five = [{"name": f"user{i}"} for i in range(5)]
         cost14 = stacks.enter_context(
