@@ -52,6 +52,7 @@ service account token and CPU and memory limits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -394,7 +395,9 @@ class ApiCluster:
     namespace: str
     context: str | None
 
+    @functools.cached_property
     def _api(self) -> Any:
+        """One client for the whole cleanup: the kubeconfig is read (and a credential plugin run) once."""
         from .kube_api import KubeApi  # the client only when a cleanup runs
 
         return KubeApi(self.context)
@@ -403,7 +406,7 @@ class ApiCluster:
         from .kube_api import KubeApiError
 
         try:
-            return step(self._api())
+            return step(self._api)
         except KubeApiError as err:
             raise CleanupError(f"removing the node trust's files from the nodes: {err}") from err
 

@@ -22,6 +22,7 @@ Kubernetes API.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -81,12 +82,19 @@ class ApiProbe:
     selectors: Sequence[str]
     context: str | None
 
+    @functools.cached_property
+    def api(self) -> Any:
+        """One client for the whole wait: the kubeconfig is read (and a credential plugin run) once."""
+        from .kube_api import KubeApi  # the client only when a gate waits
+
+        return KubeApi(self.context)
+
     def contents(self) -> dict[str, str]:
         """Pod -> its htpasswd file, for every running replica of each selector."""
-        from .kube_api import KubeApi, KubeApiError  # the client only when a gate waits
+        from .kube_api import KubeApiError
 
         try:
-            api = KubeApi(self.context)
+            api = self.api
             found: dict[str, str] = {}
             for selector in self.selectors:
                 for pod in running_pods(api.pods(self.namespace, selector)):

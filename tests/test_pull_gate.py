@@ -50,9 +50,11 @@ class FakeApi:
     """The Kubernetes API as the probe sees it: two Pods, one of them not running; exec denied when `denied`."""
 
     denied = False
+    made = 0
 
     def __init__(self, context: str | None) -> None:
         self.context = context
+        FakeApi.made += 1
 
     def pods(self, namespace: str, selector: str) -> dict[str, Any]:
         running = {"phase": "Running", "containerStatuses": [{"name": "registry", "state": {"running": {}}}]}
@@ -74,6 +76,7 @@ def test_the_probe_reads_each_running_replica_through_the_api_and_names_the_righ
         "app=w-a": "app=w-a:registry:/etc/distribution/auth/htpasswd",
         "app=r-a": "app=r-a:registry:/etc/distribution/auth/htpasswd",
     }
+    assert probe.contents() == probe.contents() and FakeApi.made == 1  # one client (one kubeconfig read) per wait
     FakeApi.denied = True
     try:
         with pytest.raises(GateError, match=r"create on pods/exec in namespace registry-prod.*keep the credential"):
