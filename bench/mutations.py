@@ -267,6 +267,16 @@ def tracked_files() -> list[str]:
     return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 
+def indexed_stack_files() -> dict[str, str]:
+    """Each tracked Pulumi.<stack>.yaml as the index holds it."""
+    git = ["git", "-C", str(REPO)]
+    names = subprocess.run([*git, "ls-files", "Pulumi.*.yaml"], capture_output=True, text=True, check=True)
+    return {
+        name: subprocess.run([*git, "show", f":{name}"], capture_output=True, text=True, check=True).stdout
+        for name in names.stdout.split()
+    }
+
+
 def copy_repository(into: Path) -> None:
     """A copy of the working tree's files, as a git repository whose index holds them all (tests read
     the index, e.g. tests/test_fresh_clone.py); the project's venv is used from where it is.
@@ -275,6 +285,10 @@ def copy_repository(into: Path) -> None:
         target = into / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
+    # A stack file is written by `pulumi up` itself (the dev stack's encryption salt, in CI's clone
+    # after scripts/up.sh): the copy takes it as the index holds it, which is what the tests check.
+    for name, text in indexed_stack_files().items():
+        (into / name).write_text(text)
     subprocess.run(["git", "init", "-q", str(into)], check=True)
     subprocess.run(["git", "-C", str(into), "add", "-A"], check=True)
 
