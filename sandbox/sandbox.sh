@@ -349,8 +349,8 @@ kms_up() {
   fi
   ip addr show "$BRIDGE" 2>/dev/null | grep -q "inet $BRIDGE_IP/" || die "the KMS API listens on $BRIDGE_IP: start dockerd first (sandbox.sh up)"
   local moto=$REPO_ROOT/venv/bin/moto_server
-  [ -x "$moto" ] || bash "$REPO_ROOT/scripts/setup-python.sh" >&2 || die "installing the project's Python packages (moto) failed"
-  [ -x "$moto" ] || die "$moto missing: requirements.txt pins moto[server]"
+  [ -x "$moto" ] || bash "$REPO_ROOT/scripts/setup-python.sh" --dev >&2 || die "installing the project's development packages (moto) failed"
+  [ -x "$moto" ] || die "$moto missing: requirements-dev.txt pins moto[server]"
   port_free "$KMS_PORT" || die "port $KMS_PORT is taken: set SANDBOX_KMS_PORT"
   mkdir -p "$KMS_DIR"
   : > "$KMS_DIR/moto.log"

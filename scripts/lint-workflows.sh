@@ -2,7 +2,7 @@
 # Lint the GitHub workflows (.github/workflows/*.yml) with actionlint and zizmor; fails on any finding.
 #   bash scripts/lint-workflows.sh
 # actionlint: built once from the Go module proxy into ~/.cache/private-registry/tools/actionlint-<version>
-# (keyed by version, so a new pin builds anew). zizmor: the venv's, pinned in requirements.txt. zizmor runs
+# (keyed by version, so a new pin builds anew). zizmor: the venv's, pinned in requirements-dev.txt. zizmor runs
 # at its default persona; offline (no GitHub API here) unless GH_TOKEN is set, when its online audits
 # (impostor commits, known-vulnerable actions) run too. A false positive is suppressed inline in the
 # workflow (`# zizmor: ignore[<audit>]`) with the reason beside it.
@@ -18,7 +18,7 @@ if [ ! -x "$actionlint" ]; then
   GOBIN=${actionlint%/*} GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" >&2
 fi
 zizmor=$repo/venv/bin/zizmor
-[ -x "$zizmor" ] || bash "$repo/scripts/setup-python.sh" >&2
+[ -x "$zizmor" ] || bash "$repo/scripts/setup-python.sh" --dev >&2
 cd "$repo"
 workflows=(.github/workflows/*.yml)
 rc=0

@@ -3,7 +3,7 @@
 #   lint -> unit and program tests (mocks) -> toolchain -> sandbox -> end-to-end tests -> stop sandbox
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-python.sh
+bash scripts/setup-python.sh --dev
 
 echo "== lint"
 venv/bin/ruff check __main__.py components tests bench examples scripts

@@ -16,15 +16,18 @@ cd "$(dirname "$0")/.."
 stack=${1:-dev}
 started=$(date +%s)
 say() { echo "up: $* (+$(( $(date +%s) - started ))s)" >&2; }
-# a sandbox start running in the background is waited for, whatever ends this script
-trap 'if [ -n "${sandbox_pid:-}" ]; then wait "$sandbox_pid" 2>/dev/null || true; fi' EXIT
+# what runs in the background (the venv, a sandbox start) is waited for, whatever ends this script
+trap 'for pid in ${venv_pid:-} ${sandbox_pid:-}; do wait "$pid" 2>/dev/null || true; done' EXIT
 
 use_sandbox=1
 if [ -n "${DOCKER_HOST:-}" ]; then use_sandbox=0; fi
 
-bash scripts/setup-python.sh
 # The sandbox's Debian packages first: a missing one then fails in seconds, not after the long build.
 if [ "$use_sandbox" = 1 ]; then bash sandbox/install-deps.sh; fi
+# The program's Python packages (run time only: requirements.txt) install beside the builds below;
+# the program needs them only at `pulumi up`.
+bash scripts/setup-python.sh &
+venv_pid=$!
 
 if [ "${PRIVATE_REGISTRY_PULUMI:-auto}" != offline ] && cli=$(bash scripts/pulumi-cli.sh); then
   say "using your pulumi CLI: $cli"
@@ -51,6 +54,11 @@ if [ "$use_sandbox" = 1 ]; then
   eval "$(bash sandbox/sandbox.sh env)"
   say "sandbox up: DOCKER_HOST=$DOCKER_HOST KUBECONFIG=$KUBECONFIG"
 fi
+
+rc=0; wait "$venv_pid" || rc=$?
+venv_pid=
+[ "$rc" = 0 ] || { echo "up: installing the Python packages into venv/ failed (above)" >&2; exit 1; }
+say "venv ready"
 
 # shellcheck source=scripts/pulumi-env.sh
 . scripts/pulumi-env.sh

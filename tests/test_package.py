@@ -61,3 +61,60 @@ def test_the_package_ships_its_type_marker() -> None:
     """PEP 561: without `py.typed` mypy skips the installed package (tests/e2e/test_component_package.py runs it)."""
     assert (REPO / "components" / "py.typed").is_file()
     assert PROJECT["tool"]["setuptools"]["package-data"] == {"private_registry": ["py.typed"]}
+
+
+def requirement_pins(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """name -> (version, extras) of each `name[extras]==version` line of a requirements file."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(?:\[([\w,]+)\])?==([^\s#;]+)\s*(#.*)?", line)
+        if match:
+            extras = tuple(match.group(2).split(",")) if match.group(2) else ()
+            found[normalized(match.group(1))] = (match.group(3), extras)
+    return found
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_closure(roots: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """name -> installed version of `roots` (name -> extras) and all they require, as the venv holds them."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    found: dict[str, str] = {}
+    todo = list(roots.items())
+    while todo:
+        name, extras = todo.pop()
+        if normalized(name) in found:
+            continue
+        dist = importlib.metadata.distribution(name)
+        found[normalized(name)] = dist.version
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker and not any(req.marker.evaluate({"extra": e}) for e in extras or ("",)):
+                continue
+            todo.append((req.name, tuple(req.extras)))
+    return found
+
+
+# scripts/stack_lock.py reads an S3 state backend's lock with boto3 (gc.sh): run time, not the package's
+SCRIPTS_RUNTIME = {"boto3": ()}
+
+
+def test_requirements_hold_exactly_what_runs_and_the_dev_file_the_rest() -> None:
+    runtime = requirement_pins(REPO / "requirements.txt")
+    dev_text = (REPO / "requirements-dev.txt").read_text()
+    dev = requirement_pins(REPO / "requirements-dev.txt")
+    package = {normalized(name): () for name in pins(PROJECT["project"]["dependencies"])}
+    wanted = installed_closure({**package, **SCRIPTS_RUNTIME})
+    assert {name: version for name, (version, _) in runtime.items()} == wanted, (
+        "requirements.txt must pin the package's dependencies, boto3 and all they need, nothing else"
+    )
+    assert re.search(r"^-r requirements\.txt$", dev_text, re.MULTILINE)
+    assert not set(runtime) & set(dev), "a run-time pin repeated in requirements-dev.txt"
+    everything = {name: version for name, (version, _) in {**runtime, **dev}.items()}
+    needed = installed_closure({name: extras for name, (_, extras) in dev.items()})
+    assert {name: everything.get(name) for name in needed} == needed, "a development dependency is not pinned"
