@@ -26,8 +26,9 @@ if TYPE_CHECKING:  # the names below, for type checkers; loaded on first use at 
         SubjectSetting,
         UserSetting,
     )
+    from .model import Settings, SettingsError
     from .private_registry import PrivateRegistry, PrivateRegistryArgs, RegistryConflictError
-    from .settings import Settings, SettingsError, load_settings
+    from .settings import load_settings
 
 __version__ = "0.1.0"
 
@@ -57,7 +58,8 @@ _HOMES = {
         "args",
     ),
     **dict.fromkeys(("PrivateRegistry", "PrivateRegistryArgs", "RegistryConflictError"), "private_registry"),
-    **dict.fromkeys(("Settings", "SettingsError", "load_settings"), "settings"),
+    **dict.fromkeys(("Settings", "SettingsError"), "model"),
+    "load_settings": "settings",
 }  # fmt: skip
 
 

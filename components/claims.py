@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .model import DockerTarget, Settings
 from .names import object_name
-from .settings import DockerTarget, Settings
 
 
 def cluster(s: Settings) -> str | None:

@@ -44,8 +44,8 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from .distribution import RUN_AS, STORAGE_ROOT
 from .docker_engine import INPUT, Connection, DockerEngineError, OneShot, engine, provider_connection
-from .htpasswd import is_unknown
 from .leftover_container import data_volume
+from .ordering import is_unknown
 
 MOUNT = "/etc/distribution"  # where the registry reads the volume (read-only)
 STAGING = ".next"  # inside the volume: the same file system, so a rename is atomic

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pulumi
 
     from .mirrors import Mirror
-    from .settings import StorageSettings
+    from .model import StorageSettings
 
 Role = Literal["read-write", "read-only", "mirror"]
 ROLES: tuple[Role, ...] = ("read-write", "read-only", "mirror")
@@ -194,7 +194,7 @@ def managed_variables() -> frozenset[str]:
     environment (setting `pods.env`) may not change them behind the settings they come from.
     """
     from .mirrors import Mirror
-    from .settings import StorageSettings
+    from .model import StorageSettings
 
     s3 = StorageSettings(driver="s3", bucket="b", endpoint="http://s3", access_key="a", secret_key="s")
     names: set[str] = {"REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"}

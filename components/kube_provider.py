@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import pulumi
 from pulumi_kubernetes import Provider
 
-from .settings import KubernetesSettings
+from .model import KubernetesSettings
 
 
 def prepare_render_directory(path: str) -> None:

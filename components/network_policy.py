@@ -21,7 +21,6 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .distribution import METRICS_PORT, PORT
 from .names import dns_label_ok
 from .pods import qualified_name_ok
 
@@ -100,13 +99,14 @@ def parse_allow_from(value: Any, problem: Problem) -> tuple[dict[str, Any], ...]
     return tuple(p for p in peers if p is not None)
 
 
-def policy_spec(allow_from: Sequence[dict[str, Any]]) -> dict[str, object]:
-    """The NetworkPolicy's spec: every Pod of the stack, ingress only; TLS from anywhere, metrics from `allow_from`."""
+def policy_spec(allow_from: Sequence[dict[str, Any]], port: int, metrics_port: int) -> dict[str, object]:
+    """The NetworkPolicy's spec: every Pod of the stack, ingress only; the registry's `port` from
+    anywhere, its `metrics_port` from `allow_from`."""
     return {
         "podSelector": {"matchLabels": dict(STACK_PODS)},
         "policyTypes": ["Ingress"],
         "ingress": [
-            {"ports": [{"protocol": "TCP", "port": PORT}]},
-            {"ports": [{"protocol": "TCP", "port": METRICS_PORT}], "from": [dict(p) for p in allow_from]},
+            {"ports": [{"protocol": "TCP", "port": port}]},
+            {"ports": [{"protocol": "TCP", "port": metrics_port}], "from": [dict(p) for p in allow_from]},
         ],
     }

@@ -20,6 +20,7 @@ from .distribution import Instance
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import handed_in_provider, kubernetes_provider
 from .mirrors import MIRROR_USER, Mirror
+from .model import DockerTarget, KubernetesTarget, Settings, SettingsError, User
 from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_gate import PullGate, PullGateArgs
@@ -37,7 +38,7 @@ from .registry_kube import (
     selector,
 )
 from .seeded_images import SeededImages, SeededImagesArgs
-from .settings import DockerTarget, KubernetesTarget, Settings, SettingsError, User, load_settings
+from .settings import load_settings
 from .target_guard import UNSET, StackTarget
 from .tls import RegistryTls, RegistryTlsArgs
 

@@ -35,8 +35,8 @@ from .distribution import (
 from .docker_engine import DockerSettingError, stack_connection
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
+from .model import ContainerLimits, StorageSettings
 from .ordering import when_applying
-from .settings import ContainerLimits, StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
 PRIVATE, PUBLIC = "0400", "0444"  # the key and htpasswd: readable by the registry's user only

@@ -64,12 +64,12 @@ from .kube_resources import (
     ServiceAccount,
     ServiceMonitor,
 )
+from .model import StorageSettings
 from .network_policy import DEFAULT_PEERS, policy_spec
 from .own_certificate import roll_hash
 from .pods import PodSettings
 from .pull_secret import SECRET_TYPE, docker_config_json
 from .service import ServiceSettings, service_fields
-from .settings import StorageSettings
 
 NAME = "registry"  # Deployment, Service, Secrets and PodDisruptionBudget, inside the stack's own namespace
 IMAGE_PULL = f"{NAME}-image-pull"
@@ -423,7 +423,7 @@ class RegistryDeployment(pulumi.ComponentResource):
             NetworkPolicy(
                 f"{name}-metrics-policy",
                 {"namespace": args.namespace, "labels": LABELS, "name": f"{NAME}-metrics"},
-                policy_spec(args.metrics_allow_from),
+                policy_spec(args.metrics_allow_from, PORT, METRICS_PORT),
                 inside,
             )
 

@@ -21,8 +21,8 @@ from pulumi_tls import (
     SelfSignedCertSubjectArgs,
 )
 
+from .model import Subject
 from .own_certificate import OwnCertificate
-from .settings import Subject
 
 SERVER_USES = ["server_auth", "digital_signature", "key_encipherment"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]

@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 
 from components import args
+from components.model import DockerTarget, SettingsError
 from components.private_registry import PrivateRegistryArgs, plain_settings
 from components.setting_keys import KEYS, field_names
-from components.settings import (
-    KUBERNETES_KEYS,
-    NODE_TRUST_KEYS,
-    PULL_SECRET_KEYS,
-    STORAGE_KEYS,
-    SUBJECT_FIELDS,
-    USER_KEYS,
-    DockerTarget,
-    SettingsError,
-    load_settings,
-)
+from components.settings import SUBJECT_FIELDS, USER_KEYS, load_settings
+from components.settings_cluster import KUBERNETES_KEYS, NODE_TRUST_KEYS, PULL_SECRET_KEYS
+from components.settings_target import STORAGE_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
 KIND_OF = {str: "string", int: "integer", bool: "boolean", list: "list", dict: "object"}

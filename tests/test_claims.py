@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from components.claims import claims, conflicts
+from components.model import Settings
 from components.private_registry import PrivateRegistry, PrivateRegistryArgs, RegistryConflictError
-from components.settings import Settings, load_settings
+from components.settings import load_settings
 from tests.program_harness import register
 
 KUBE = {"target": "kubernetes", "kubernetes": {"context": "prod"}, "storage": {"driver": "s3", "bucket": "images"}}

@@ -16,7 +16,7 @@ from components.distribution import (
     storage_variables,
 )
 from components.mirrors import Mirror
-from components.settings import StorageSettings
+from components.model import StorageSettings
 
 FILESYSTEM = StorageSettings(driver="filesystem")
 S3 = StorageSettings(driver="s3", bucket="images", endpoint="http://s3.local:9000", access_key="a", secret_key="s")

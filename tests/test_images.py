@@ -15,6 +15,7 @@ import pytest
 
 from components.docker_engine import Connection
 from components.images import parse_images, parse_source_registries
+from components.model import SettingsError
 from components.oci import (
     Bundle,
     Descriptor,
@@ -28,7 +29,7 @@ from components.oci import (
     write_bundle,
 )
 from components.seeded_images import SeededImageProvider, source_auth
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 
 # Written out, not imported: a wrong constant in components/oci.py must fail these tests.
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -114,7 +114,7 @@ def test_network_policy_registers_what_the_sdk_network_policy_registers() -> Non
 
     from components.network_policy import DEFAULT_PEERS, policy_spec
 
-    spec = policy_spec(DEFAULT_PEERS)
+    spec = policy_spec(DEFAULT_PEERS, 5000, 5001)
     ours, sdks = both(
         lambda: kube_resources.NetworkPolicy("ours", METADATA, spec, pulumi.ResourceOptions()),
         lambda: sdk.NetworkPolicy("sdks", metadata=METADATA, spec=spec),

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from components.model import DockerTarget, SettingsError
 from components.pods import DEFAULT_RESOURCES
 from components.registry import cpus_option
-from components.settings import DockerTarget, SettingsError, cpus_ok, load_settings
+from components.settings import load_settings
+from components.settings_target import cpus_ok
 from tests.program_harness import evaluate
 from tests.test_program import CONTAINER, DEV
 from tests.test_program_kube import DEPLOYMENT, S3

@@ -11,12 +11,13 @@ import pytest
 
 from components.distribution import instance_variables
 from components.mirrors import MIRROR_USER, Mirror, parse_mirrors
+from components.model import KubernetesTarget, SettingsError, StorageSettings
 from components.node_trust import containerd_hosts_toml
 from components.own_certificate import roll_hash
 from components.pull_secret import auth_entry, docker_config_json
 from components.registry import TLS_LABEL, tls_hash
 from components.registry_kube import content_hash
-from components.settings import KubernetesTarget, SettingsError, StorageSettings, load_settings
+from components.settings import load_settings
 from tests import program_harness
 
 

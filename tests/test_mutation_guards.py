@@ -10,8 +10,9 @@ import pulumi
 import pytest
 
 from components.mirrors import Mirror, parse_mirrors
+from components.model import SettingsError
 from components.names import san_covers
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 from tests.certs import issue, own_certificate_setting
 from tests.program_harness import evaluate, register
 from tests.test_program import DEV

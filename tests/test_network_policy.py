@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from components import distribution
+from components.model import SettingsError
 from components.network_policy import ANY_PROMETHEUS, DEFAULT_PEERS, SAME_NAMESPACE, policy_spec
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 from tests.program_harness import evaluate
 from tests.test_program import DEV
 from tests.test_program_kube import S3
@@ -91,7 +93,8 @@ def test_allow_from_needs_metrics_on_target_kubernetes(settings: dict[str, Any])
 
 
 def test_the_policy_keeps_tls_open_to_all_and_admits_the_metrics_port_from_the_peers_only() -> None:
-    spec = policy_spec([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}])
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    spec = policy_spec([monitoring], distribution.PORT, distribution.METRICS_PORT)
     assert spec == {
         "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "private-registry"}},
         "policyTypes": ["Ingress"],

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.model import SettingsError
 from components.node_trust import (
     HOST_MOUNT,
     INSTALL_SCRIPT,
@@ -39,7 +40,7 @@ from components.node_trust import (
     trust_hash,
     trust_owner,
 )
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 from tests.program_harness import evaluate
 from tests.test_program import DEV
 

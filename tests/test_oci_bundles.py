@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import pytest
 
+from components.model import SettingsError
 from components.oci import (
     MANIFEST_LIMIT,
     Bundle,
@@ -31,7 +32,7 @@ from components.oci import (
     parse_reference,
     write_bundle,
 )
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 from scripts import images as images_script
 from tests.test_images import MemorySource, platform_image, problems_of
 

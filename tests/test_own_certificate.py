@@ -14,8 +14,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pulumi.runtime.mocks import MockResourceArgs
 
 from components.certificate_secret import HASH_KEY_BYTES, CertificateSecretError
+from components.model import SettingsError
 from components.own_certificate import TLS_SECRET_TYPE, check_tls_secret, roll_hash
-from components.settings import SettingsError, load_settings
+from components.settings import load_settings
 from tests import program_harness
 from tests.certs import Issued, issue, own_certificate_setting
 from tests.program_harness import ProgramRun, RecordingMonitor, RegistryMocks, evaluate

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from components.model import KubernetesTarget, SettingsError
 from components.pods import DEFAULT_RESOURCES, PodSettings, qualified_name_ok, quantity
-from components.settings import KubernetesTarget, SettingsError, load_settings
+from components.settings import load_settings
 
 KUBE: dict[str, Any] = {
     "target": "kubernetes",

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import PrivateRegistry, PrivateRegistryArgs, RegistryConflictError, SettingsError
-from components.settings import NO_CLUSTER
+from components.settings_cluster import NO_CLUSTER
 from tests.program_harness import Registration, evaluate, register
 
 PROVIDER = "pulumi:providers:kubernetes"

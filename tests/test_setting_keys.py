@@ -12,8 +12,9 @@ import yaml
 
 from components import setting_keys
 from components.config import parse_config
+from components.model import KubernetesTarget, Settings, SettingsError
 from components.setting_keys import FIELDS, KEYS, NAMES, PROJECT
-from components.settings import SUBJECT_FIELDS, KubernetesTarget, Settings, SettingsError, load_settings
+from components.settings import SUBJECT_FIELDS, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from components.model import DockerTarget, SettingsError
 from components.names import dns_label_ok, san_covers, split_endpoint
-from components.settings import DockerTarget, SettingsError, load_settings
+from components.settings import load_settings
 
 CLUSTER = {"kubernetes": {"context": "prod"}}
 

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components.model import SettingsError
 from components.private_registry import PrivateRegistryArgs
+from components.problems import secret_values
 from components.setting_keys import BY_NAME, FIELDS, KEYS
-from components.settings import SettingsError, load_settings, secret_values
+from components.settings import load_settings
 
 MARK = "Qv7Jk"  # in no message text: where it appears, a secret was printed
 KUBE = {"target": "kubernetes", "kubernetes": {"context": "c"}}

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from components.model import KubernetesTarget, SettingsError
 from components.service import INTERNAL_ANNOTATIONS, PUBLIC_REFUSED, ServiceSettings, service_fields
-from components.settings import KubernetesTarget, SettingsError, load_settings
+from components.settings import load_settings
 
 KUBE: dict[str, Any] = {"target": "kubernetes", "kubernetes": {"context": "prod"}, "ipAddresses": ["10.0.0.5"]}
 LB: dict[str, Any] = {**KUBE, "serviceType": "LoadBalancer", "port": 443}

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.settings import DockerTarget, KubernetesTarget, SettingsError, load_settings
+from components.model import DockerTarget, KubernetesTarget, SettingsError
+from components.settings import load_settings
 from components.target_guard import (
     PUSH_USER_NAMESPACES,
     UNSET,

@@ -1,6 +1,6 @@
 """Unit tests: the pure parts of the TLS component."""
 
-from components.settings import Subject
+from components.model import Subject
 from components.tls import ca_subject_for, private_key_inputs, subject_inputs
 
 

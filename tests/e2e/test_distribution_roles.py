@@ -21,7 +21,7 @@ import bcrypt
 import pytest
 
 from components.distribution import AUTH_DIR, CERTS_DIR, PORT, STORAGE_ROOT, Role, instance_variables
-from components.settings import StorageSettings
+from components.model import StorageSettings
 from tests.e2e.conftest import REGISTRY_IMAGE, free_port, record, run
 from tests.e2e.faults import RegistryClient, wait_until
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.distribution import METRICS_PORT, PORT
 from components.network_policy import DEFAULT_PEERS, namespace_peer, policy_spec
 from tests.e2e.conftest import TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
@@ -151,7 +152,7 @@ def test_metrics_on_target_kubernetes_are_scraped_from_inside_the_cluster(workdi
         assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
         kube.pulumi("preview", "--expect-no-changes")
         stored = policy_spec_of(NAMESPACE)
-        assert stored == policy_spec(DEFAULT_PEERS), stored
+        assert stored == policy_spec(DEFAULT_PEERS, PORT, METRICS_PORT), stored
         # The monitoring side named: the policy alone is updated in place, the Pods keep running.
         own = [MONITORING, {"ipBlock": {"cidr": "10.96.0.0/12"}}]
         kube.configure({"metrics": {"enabled": True, "serviceMonitor": True, "allowFrom": own}})

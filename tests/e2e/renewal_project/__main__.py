@@ -7,7 +7,7 @@ import pulumi
 
 sys.path.insert(0, str(Path.cwd() / "program"))
 
-from components.settings import Subject
+from components.model import Subject
 from components.tls import RegistryTls, RegistryTlsArgs
 
 config = pulumi.Config()
