@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .oci import Bundle, Reference, RegistryError, parse_destination, parse_reference
+from .oci import Reference, RegistryError, parse_destination, parse_reference
+from .oci_layout import Bundle
 
 Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
 IMAGE_KEYS = ("source", "dockerImage", "name", "bundle")

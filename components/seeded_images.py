@@ -43,17 +43,8 @@ from pulumi.dynamic import (
 
 from .docker_engine import Connection, DockerSettingError, provider_connection
 from .images import DeclaredImage, SourceRegistry
-from .oci import (
-    Bundle,
-    Descriptor,
-    Registry,
-    RegistrySource,
-    Source,
-    copy_image,
-    docker_image_id,
-    parse_reference,
-    saved_from_docker,
-)
+from .oci import Descriptor, Registry, RegistrySource, Source, copy_image, parse_reference
+from .oci_layout import Bundle, docker_image_id, saved_from_docker
 
 # What the registry must hold: a change of any of these copies the image (an update, never a replacement).
 # `sourceDigest` is what identifies the source: its manifest digest, or a Docker host image's ID.

@@ -31,7 +31,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.images import parse_images, parse_source_registries
-from components.oci import Descriptor, Reference, RegistryError, Source, write_bundle
+from components.oci import Descriptor, Reference, RegistryError, Source
+from components.oci_layout import write_bundle
 from components.seeded_images import image_props, opened_source, resolve, source_auth
 from components.setting_keys import PROJECT
 

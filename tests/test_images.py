@@ -16,18 +16,8 @@ import pytest
 from components.docker_engine import Connection
 from components.images import parse_images, parse_source_registries
 from components.model import SettingsError
-from components.oci import (
-    Bundle,
-    Descriptor,
-    DockerArchive,
-    Reference,
-    RegistryError,
-    children,
-    media_type_of,
-    parse_destination,
-    parse_reference,
-    write_bundle,
-)
+from components.oci import Descriptor, Reference, RegistryError, children, media_type_of, parse_destination, parse_reference
+from components.oci_layout import Bundle, DockerArchive, write_bundle
 from components.seeded_images import SeededImageProvider, source_auth
 from components.settings import load_settings
 

@@ -22,16 +22,8 @@ from typing import IO, Any
 import pytest
 
 from components.model import SettingsError
-from components.oci import (
-    MANIFEST_LIMIT,
-    Bundle,
-    Descriptor,
-    DockerArchive,
-    RegistryError,
-    blob_path,
-    parse_reference,
-    write_bundle,
-)
+from components.oci import MANIFEST_LIMIT, Descriptor, RegistryError, parse_reference
+from components.oci_layout import Bundle, DockerArchive, blob_path, write_bundle
 from components.settings import load_settings
 from scripts import images as images_script
 from tests.test_images import MemorySource, platform_image, problems_of

@@ -19,18 +19,8 @@ from typing import Any
 
 import pytest
 
-from components.oci import (
-    MANIFEST_LIMIT,
-    OCI_MANIFEST,
-    Bundle,
-    Descriptor,
-    Registry,
-    RegistryError,
-    RegistrySource,
-    blob_path,
-    children,
-    copy_image,
-)
+from components.oci import MANIFEST_LIMIT, OCI_MANIFEST, Descriptor, Registry, RegistryError, RegistrySource, children, copy_image
+from components.oci_layout import Bundle, blob_path
 
 BASIC = "Basic " + base64.b64encode(b"ci:s3cret").decode()
 
