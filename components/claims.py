@@ -29,15 +29,16 @@ def cluster(s: Settings) -> str | None:
 def claims(s: Settings) -> dict[str, str]:
     """Claim (a thing only one registry may have) -> the setting that decides it."""
     held = {f"endpoint {s.endpoint}": "endpoint"}
+    if s.read_only is not None:
+        held[f"endpoint {s.pull_endpoint}"] = "pullPort"
     target = s.target
     if isinstance(target, DockerTarget):
         held[f"Docker container {target.container_name}"] = "containerName"
         held[f"Docker volume {target.data_volume}"] = "dataVolume"
         held[f"port {s.port} of the Docker host"] = "port"
-        if s.pull_port is not None:
+        if s.read_only is not None:
             held[f"Docker container {target.container_name}-pull"] = "containerName"
-            held[f"port {s.pull_port} of the Docker host"] = "pullPort"
-            held[f"endpoint {s.pull_endpoint}"] = "pullPort"
+            held[f"port {s.read_only.port} of the Docker host"] = "pullPort"
         for mirror in s.mirrors:
             held[f"Docker container {target.container_name}-mirror-{mirror.slug}"] = f"mirrors.{mirror.upstream}"
             held[f"port {mirror.port} of the Docker host"] = f"mirrors.{mirror.upstream}.port"
@@ -48,6 +49,8 @@ def claims(s: Settings) -> dict[str, str]:
         held[f"namespace {target.namespace} in {where}"] = "namespace"
         if target.service_type == "NodePort":
             held[f"NodePort {s.port} in {where}"] = "port"
+            if s.read_only is not None:
+                held[f"NodePort {s.read_only.port} in {where}"] = "pullPort"
             for mirror in s.mirrors:
                 held[f"NodePort {mirror.port} in {where}"] = f"mirrors.{mirror.upstream}.port"
     for namespace in s.pull_secret.namespaces:

@@ -152,6 +152,16 @@ Target = DockerTarget | KubernetesTarget
 
 
 @dataclass(frozen=True)
+class ReadOnlyInstance:
+    """`pullPort`: a read-only instance beside the writer (the same storage, write handlers dropped).
+    Pull users and clusters use it; the writer then takes push users only. Both targets run it: a
+    container on the Docker host, or a Deployment of `pullReplicas` behind a NodePort.
+    """
+
+    port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated settings of one registry; what only one target uses is in `target`."""
 
@@ -179,7 +189,7 @@ class Settings:
     node_trust: NodeTrustSettings
     local_registry_hosting: bool
     target: Target
-    pull_port: int | None = None  # a read-only instance on this port (pullPort), or none
+    read_only: ReadOnlyInstance | None = None  # `pullPort`: a read-only instance, or none
     own_certificate: OwnCertificate | None = None  # `certificate`: yours instead of the stack's CA
     certificate_secret: str | None = None  # `certificate.secretName`: yours, from a kubernetes.io/tls Secret
     images: tuple[DeclaredImage, ...] = ()  # `images`: what `up` copies into the registry
@@ -196,7 +206,7 @@ class Settings:
     @property
     def pull_endpoint(self) -> str:
         """Where clusters pull: the read-only instance (same host as `endpoint`), else `endpoint`."""
-        return self.endpoint if self.pull_port is None else join_endpoint(self.endpoint_host, self.pull_port)
+        return self.endpoint if self.read_only is None else join_endpoint(self.endpoint_host, self.read_only.port)
 
 
 class SettingsError(ValueError):

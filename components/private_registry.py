@@ -17,15 +17,16 @@ from .args import RegistrySettings
 from .certificate_secret import CertificateFromSecret
 from .claims import claims, conflicts
 from .distribution import Instance
+from .docker_engine import DockerSettingError, stack_connection
 from .htpasswd import Htpasswd, HtpasswdArgs, only_users
 from .kube_provider import handed_in_provider, kubernetes_provider
 from .mirrors import MIRROR_USER, Mirror
-from .model import DockerTarget, KubernetesTarget, Settings, SettingsError, User
+from .model import DockerTarget, KubernetesTarget, ReadOnlyInstance, Settings, SettingsError, User
 from .names import image_registry
 from .node_trust import NodeTrust, NodeTrustArgs, containerd_hosts_toml
 from .pull_gate import PullGate, PullGateArgs
 from .pull_secret import PullSecrets, PullSecretsArgs
-from .registry import RegistryContainer, RegistryContainerArgs
+from .registry_host import HostMirror, RegistryHost, RegistryHostArgs
 from .registry_kube import (
     NAME,
     PULL_NAME,
@@ -145,6 +146,17 @@ def tls_args(s: Settings) -> RegistryTlsArgs:
     )
 
 
+@dataclass(frozen=True)
+class Roles:
+    """The instances a registry runs, for its target's component: the writer, the read-only one
+    beside it (with its `pullPort`) or none, and a mirror's per upstream.
+    """
+
+    writer: Instance
+    reader: tuple[Instance, ReadOnlyInstance] | None
+    mirrors: list[tuple[Instance, Mirror]]
+
+
 class RegistryConflictError(ValueError):
     """Two registries of one program want the same name, port or object."""
 
@@ -208,21 +220,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.target_outputs = self._registry(name, s, tls, users, provider) | self._mirror_outputs(s)
         certificate = self._certificate  # the stack's or yours: what nodes and clients trust
         if s.images:
-            pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
-            seeded = SeededImages(
-                f"{name}-images",
-                SeededImagesArgs(
-                    images=s.images,
-                    sources=s.source_registries,
-                    endpoint=s.endpoint,
-                    username=pusher,
-                    password=users.login_password(pusher),  # the old password while a rotation keeps it
-                    ca_cert_pem=certificate.ca_cert_pem,
-                    registry=self._serving,
-                ),
-                child,
-            )
-            self.target_outputs["images"] = seeded.digests
+            self.target_outputs["images"] = self._seed(name, s, users)
         # Only the pull user's password: another user's change leaves the pull secrets alone.
         username, password = self._pull_credential(name, s, users) if rotates else (pull_user, users.user_passwords[pull_user])
         pull_secrets = PullSecrets(
@@ -241,24 +239,7 @@ class PrivateRegistry(pulumi.ComponentResource):
             ),
             child,
         )
-        daemonset = s.node_trust.mode == "daemonset"
-        node_trust = NodeTrust(
-            f"{name}-node-trust",
-            NodeTrustArgs(
-                stack=s.stack,
-                endpoint=s.endpoint,
-                pull_endpoint=s.pull_endpoint if s.pull_port is not None else None,  # nodes only pull
-                ca_cert_pem=certificate.ca_cert_pem,
-                daemonset_image=s.node_trust.image if daemonset else None,
-                namespace=s.node_trust.namespace,
-                certs_dir=s.node_trust.certs_dir,
-                context=s.kubernetes.context if s.kubernetes.mode == "cluster" else None,  # cleanup: not in render
-                local_registry_hosting=s.local_registry_hosting,
-                provider=provider,
-                mirrors={m.upstream: containerd_hosts_toml(m.upstream, m.endpoint(s.endpoint_host)) for m in s.mirrors},
-            ),
-            child,
-        )
+        node_trust = self._node_trust(name, s, provider)
         self.endpoint = pulumi.Output.from_input(s.endpoint)
         self.ca_certificate = certificate.ca_cert_pem
         self.certificate_expires_at = certificate.expires_at
@@ -272,6 +253,38 @@ class PrivateRegistry(pulumi.ComponentResource):
         self.pull_secret_namespaces = pulumi.Output.from_input(list(s.pull_secret.namespaces))
         self.register_outputs(self.outputs())
 
+    def _seed(self, name: str, s: Settings, users: Htpasswd) -> pulumi.Output[dict[str, str]]:
+        """The declared images, copied in as the first push user once the registry runs; their digests."""
+        pusher = next(u.name for u in s.users if u.access == "push")  # settings refuse a stack without one
+        args = SeededImagesArgs(
+            images=s.images,
+            sources=s.source_registries,
+            endpoint=s.endpoint,
+            username=pusher,
+            password=users.login_password(pusher),  # the old password while a rotation keeps it
+            ca_cert_pem=self._certificate.ca_cert_pem,
+            registry=self._serving,
+        )
+        return SeededImages(f"{name}-images", args, pulumi.ResourceOptions(parent=self)).digests
+
+    def _node_trust(self, name: str, s: Settings, provider: Provider | None) -> NodeTrust:
+        """What makes the nodes trust the registry: hosts.toml, and the DaemonSet that installs it when asked."""
+        daemonset = s.node_trust.mode == "daemonset"
+        args = NodeTrustArgs(
+            stack=s.stack,
+            endpoint=s.endpoint,
+            pull_endpoint=s.pull_endpoint if s.read_only is not None else None,  # nodes only pull
+            ca_cert_pem=self._certificate.ca_cert_pem,
+            daemonset_image=s.node_trust.image if daemonset else None,
+            namespace=s.node_trust.namespace,
+            certs_dir=s.node_trust.certs_dir,
+            context=s.kubernetes.context if s.kubernetes.mode == "cluster" else None,  # cleanup: not in render
+            local_registry_hosting=s.local_registry_hosting,
+            provider=provider,
+            mirrors={m.upstream: containerd_hosts_toml(m.upstream, m.endpoint(s.endpoint_host)) for m in s.mirrors},
+        )
+        return NodeTrust(f"{name}-node-trust", args, pulumi.ResourceOptions(parent=self))
+
     def _pull_credential(self, name: str, s: Settings, users: Htpasswd) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """What the pull secrets carry. Target `kubernetes`: through the gate that waits until every
         replica serving pulls accepts it (pull_gate.py). Target `docker`: the pull secrets wait for the
@@ -280,7 +293,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         target = s.target
         if not isinstance(target, KubernetesTarget):
             return users.pull_username, users.pull_password
-        serving = [PULL_NAME if s.pull_port is not None else NAME, *(mirror_workload(m.slug) for m in s.mirrors)]
+        serving = [PULL_NAME if s.read_only is not None else NAME, *(mirror_workload(m.slug) for m in s.mirrors)]
         gate = PullGate(
             f"{name}-pull-gate",
             PullGateArgs(
@@ -315,7 +328,6 @@ class PrivateRegistry(pulumi.ComponentResource):
         self, name: str, s: Settings, tls: RegistryTls | None, users: Htpasswd, provider: Provider | None
     ) -> dict[str, pulumi.Output]:
         """The registry on its target; returns the target's own outputs."""
-        child = pulumi.ResourceOptions(parent=self)
         if tls is not None:
             self._certificate = tls
         instance = Instance(
@@ -329,94 +341,80 @@ class PrivateRegistry(pulumi.ComponentResource):
             htpasswd=users.content,
             metrics=s.metrics.enabled,
         )
-        target = s.target
-        push_only = s.pull_port is not None  # the writer accepts push users only; everyone reads beside it
+        # With a read-only instance the writer accepts push users only; everyone reads beside it.
         pushers = {u.name for u in s.users if u.access == "push"}
-        writer = replace(instance, htpasswd=users.content.apply(lambda c: only_users(c, pushers))) if push_only else instance
-        reader = replace(instance, role="read-only")
-        pull_endpoint = {"pullEndpoint": pulumi.Output.from_input(s.pull_endpoint)} if s.pull_port is not None else {}
+        writer = (
+            instance if s.read_only is None else replace(instance, htpasswd=users.content.apply(lambda c: only_users(c, pushers)))
+        )
+        reader = None if s.read_only is None else (replace(instance, role="read-only"), s.read_only)
+        roles = Roles(writer, reader, [(self._mirror_instance(instance, m), m) for m in s.mirrors])
+        target = s.target
         if isinstance(target, KubernetesTarget):
             assert provider is not None  # a Kubernetes target always has its provider
-            where = RegistryDeploymentArgs(
-                instance=writer,
-                namespace=target.namespace,
-                replicas=target.replicas,
-                service_type=target.service_type,
-                service=target.service,
-                certificate_secret=s.certificate_secret,
-                endpoint_host=s.endpoint_host,
-                port=s.port,
-                storage=target.storage,
-                retain_data=s.retain_data,
-                provider=provider,
-                pull=None if s.pull_port is None else PullDeployment(reader, target.pull_replicas, s.pull_port),
-                pods=target.pods,
-                image_pull=image_pull(s),
-                service_monitor=s.metrics.service_monitor,
-                metrics_allow_from=s.metrics.allow_from,
-                mirrors=[KubeMirror(self._mirror_instance(instance, m), m.port, m.size) for m in s.mirrors],
-            )
-            deployment = RegistryDeployment(f"{name}-deployment", where, child)
-            if deployment.certificate is not None:
-                self._certificate = deployment.certificate
-            self._serving, self._pull_servers = [deployment], []
-            outputs = {
-                "registryNamespace": deployment.namespace,
-                "registryDeployment": deployment.deployment_name,
-                "registryStorage": deployment.storage,
-            }
-            if deployment.pull_deployment_name is not None:
-                outputs |= {**pull_endpoint, "pullDeployment": deployment.pull_deployment_name}
-            return outputs
-        on_host = RegistryContainerArgs(
-            instance=writer,
-            container_name=target.container_name,
-            data_volume=target.data_volume,
-            retain_data=s.retain_data,
-            port=s.port,
-            # Until 2026-12 the HTTP secret was a child of this component, named after it.
-            http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
-            limits=target.limits,
-        )
-        registry = RegistryContainer(f"{name}-registry", on_host, child)
-        self._serving = [registry]
-        self._pull_servers = [] if s.pull_port is not None else [registry]
-        outputs = {"containerName": registry.container_name, "dataVolume": registry.volume_name}
-        self._mirror_containers(name, s, instance, target)
-        if s.pull_port is not None:
-            beside = RegistryContainerArgs(
-                instance=reader,
-                container_name=f"{target.container_name}-pull",
-                data_volume=target.data_volume,
-                retain_data=s.retain_data,
-                port=s.pull_port,
-                shared_volume=registry.volume_name,
-                limits=target.limits,
-            )
-            pull = RegistryContainer(f"{name}-pull", beside, child)
-            self._pull_servers.append(pull)
-            outputs |= {**pull_endpoint, "pullContainerName": pull.container_name}
+            outputs = self._on_cluster(name, s, target, roles, provider)
+        else:
+            outputs = self._on_host(name, s, target, roles)
+        if s.read_only is not None:
+            outputs["pullEndpoint"] = pulumi.Output.from_input(s.pull_endpoint)
         return outputs
 
-    def _mirror_containers(self, name: str, s: Settings, instance: Instance, target: DockerTarget) -> None:
-        """Target docker: a proxy-mode container per upstream, with a volume of its own (a cache: not
-        kept on destroy); every user may pull through it, as through the registry.
-        """
-        child = pulumi.ResourceOptions(parent=self)
-        for mirror in s.mirrors:
-            cache = RegistryContainer(
-                f"{name}-mirror-{mirror.slug}",
-                RegistryContainerArgs(
-                    instance=self._mirror_instance(instance, mirror),
-                    container_name=f"{target.container_name}-mirror-{mirror.slug}",
-                    data_volume=f"{target.data_volume}-mirror-{mirror.slug}",
-                    retain_data=False,
-                    port=mirror.port,
-                    limits=target.limits,
-                ),
-                child,
-            )
-            self._pull_servers.append(cache)
+    def _on_cluster(
+        self, name: str, s: Settings, target: KubernetesTarget, roles: Roles, provider: Provider
+    ) -> dict[str, pulumi.Output]:
+        """Target kubernetes: the registry's Deployments (registry_kube.py)."""
+        where = RegistryDeploymentArgs(
+            instance=roles.writer,
+            namespace=target.namespace,
+            replicas=target.replicas,
+            service_type=target.service_type,
+            service=target.service,
+            certificate_secret=s.certificate_secret,
+            endpoint_host=s.endpoint_host,
+            port=s.port,
+            storage=target.storage,
+            retain_data=s.retain_data,
+            provider=provider,
+            pull=None if roles.reader is None else PullDeployment(roles.reader[0], target.pull_replicas, roles.reader[1].port),
+            pods=target.pods,
+            image_pull=image_pull(s),
+            service_monitor=s.metrics.service_monitor,
+            metrics_allow_from=s.metrics.allow_from,
+            mirrors=[KubeMirror(instance, m.port, m.size) for instance, m in roles.mirrors],
+        )
+        deployment = RegistryDeployment(f"{name}-deployment", where, pulumi.ResourceOptions(parent=self))
+        if deployment.certificate is not None:
+            self._certificate = deployment.certificate
+        self._serving, self._pull_servers = [deployment], []
+        outputs = {
+            "registryNamespace": deployment.namespace,
+            "registryDeployment": deployment.deployment_name,
+            "registryStorage": deployment.storage,
+        }
+        if deployment.pull_deployment_name is not None:
+            outputs["pullDeployment"] = deployment.pull_deployment_name
+        return outputs
+
+    def _on_host(self, name: str, s: Settings, target: DockerTarget, roles: Roles) -> dict[str, pulumi.Output]:
+        """Target docker: the registry's containers on the Docker host (registry_host.py)."""
+        try:  # the Docker host the docker provider reaches: the program's own steps go there too
+            docker_host = stack_connection()
+        except DockerSettingError as err:  # the setting, not a traceback: nothing has been created
+            raise pulumi.RunError(str(err)) from None
+        args = RegistryHostArgs(
+            writer=roles.writer,
+            target=target,
+            port=s.port,
+            retain_data=s.retain_data,
+            docker_host=docker_host,
+            read_only=roles.reader,
+            mirrors=[HostMirror(instance, m) for instance, m in roles.mirrors],
+            moved_from=self,
+            # Until 2026-12 the HTTP secret was a child of this component, named after it.
+            http_secret_aliases=[pulumi.Alias(name=f"{name}-http-secret", parent=self)],
+        )
+        host = RegistryHost(name, args, pulumi.ResourceOptions(parent=self))
+        self._serving, self._pull_servers = [host.writer], list(host.pull_servers)
+        return dict(host.outputs)
 
     def _mirror_instance(self, instance: Instance, mirror: Mirror) -> Instance:
         """A mirror's instance: every user, and the mirrors' own credential, which only mirrors accept."""

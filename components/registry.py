@@ -32,7 +32,7 @@ from .distribution import (
     Instance,
     health_check_command,
 )
-from .docker_engine import DockerSettingError, stack_connection
+from .docker_engine import Connection
 from .generated_secret import GeneratedSecret
 from .leftover_container import MANAGED_BY, MANAGED_BY_LABEL, leftover_hook
 from .model import ContainerLimits, StorageSettings
@@ -41,6 +41,7 @@ from .ordering import when_applying
 FILESYSTEM = StorageSettings(driver="filesystem")  # the named data volume at the storage root
 PRIVATE, PUBLIC = "0400", "0444"  # the key and htpasswd: readable by the registry's user only
 TLS_LABEL = "io.private-registry.tls-sha256"  # what the registry reads only at start: a change replaces it
+Hook = pulumi.ResourceHook | Callable[[pulumi.ResourceHookArgs], Awaitable[None] | None]
 
 
 def config_files(instance: Instance) -> dict[str, tuple[pulumi.Input[str], str]]:
@@ -95,6 +96,7 @@ class RegistryContainerArgs:
     data_volume: str
     retain_data: bool
     port: int
+    docker_host: Connection  # the Docker host the docker provider reaches (docker_engine.stack_connection)
     # The volume of another instance to share (a read-only instance beside the writer), or None: this
     # instance's own named volume `data_volume`.
     shared_volume: pulumi.Input[str] | None = None
@@ -116,26 +118,8 @@ class RegistryContainer(pulumi.ComponentResource):
         super().__init__("private-registry:index:RegistryContainer", name, None, opts)
 
         instance = args.instance
-        if args.shared_volume is None:
-            # A named volume survives the container's replacement; `retain_on_delete` keeps the image
-            # data on destroy (it takes effect once an `up` has recorded it).
-            volume_name = docker.Volume(
-                f"{name}-data",
-                name=args.data_volume,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data),
-            ).name
-        else:
-            volume_name = pulumi.Output.from_input(args.shared_volume)
-        if instance.pull_image:
-            image: pulumi.Input[str] = docker.RemoteImage(
-                f"{name}-image",
-                name=instance.image,
-                keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            ).image_id
-        else:
-            image = instance.image
-
+        volume_name = self._data_volume(name, args)
+        image = self._image(name, instance)
         # Signs upload state: without a fixed secret an upload in progress fails after a restart.
         http_secret = GeneratedSecret(
             f"{name}-http-secret",
@@ -143,16 +127,6 @@ class RegistryContainer(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, aliases=list(args.http_secret_aliases)),
         )
         envs: pulumi.Output[list[str]] = pulumi.Output.secret(http_secret.value.apply(lambda s: container_env(instance, s)))
-        # An interrupted `up` can leave a container with this name that no state records: the hook
-        # removes it before the create only when it is this stack's and idle (components/leftover_container.py).
-        # The hooks reach the Docker host as the provider does (docker:host, context, TLS; docker_engine.py).
-        try:
-            docker_host = stack_connection()
-        except DockerSettingError as err:  # the setting, not a traceback: nothing has been created
-            raise pulumi.RunError(str(err)) from None
-        remove_leftover = pulumi.ResourceHook(
-            f"{name}-remove-leftover-container", leftover_hook({MANAGED_BY_LABEL: MANAGED_BY}, STORAGE_ROOT, docker_host)
-        )
         # The registry's files, written in place into a volume of their own (config_volume.py).
         # The volume is the resource's own: its first write creates it, its delete removes it.
         config_volume = f"{args.container_name}-config"
@@ -163,9 +137,6 @@ class RegistryContainer(pulumi.ComponentResource):
         # Public material (own certificates come in as config secrets): the label need not be secret.
         cert = pulumi.Output.from_input(instance.cert_pem)
         started_with = pulumi.Output.unsecret(cert.apply(lambda c: tls_hash(c, upstream_ca)))
-        hooks: list[pulumi.ResourceHook | Callable[[pulumi.ResourceHookArgs], Awaitable[None] | None]] = [remove_leftover]
-        if args.shared_volume is None:  # a shared volume is its writer's to own
-            hooks.append(pulumi.ResourceHook(f"{name}-own-data-volume", own_data_hook(lambda i: str(i["image"]), docker_host)))
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
@@ -213,10 +184,45 @@ class RegistryContainer(pulumi.ComponentResource):
                 parent=self,
                 delete_before_replace=True,
                 depends_on=when_applying([files]),
-                hooks=pulumi.ResourceHookBinding(before_create=hooks),
+                hooks=pulumi.ResourceHookBinding(before_create=self._hooks(name, args)),
             ),
         )
 
         self.container_name = container.name
         self.volume_name = volume_name
         self.register_outputs({"containerName": self.container_name, "volumeName": self.volume_name})
+
+    def _data_volume(self, name: str, args: RegistryContainerArgs) -> pulumi.Output[str]:
+        """This instance's named volume (a writer's, a mirror's), or the writer's it shares."""
+        if args.shared_volume is not None:
+            return pulumi.Output.from_input(args.shared_volume)
+        # A named volume survives the container's replacement; `retain_on_delete` keeps the image
+        # data on destroy (it takes effect once an `up` has recorded it).
+        volume = docker.Volume(
+            f"{name}-data", name=args.data_volume, opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_data)
+        )
+        return volume.name
+
+    def _image(self, name: str, instance: Instance) -> pulumi.Input[str]:
+        """The image: pulled once and kept locally (`pullImage`), or used as the host has it."""
+        if not instance.pull_image:
+            return instance.image
+        pulled = docker.RemoteImage(
+            f"{name}-image", name=instance.image, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return pulled.image_id
+
+    def _hooks(self, name: str, args: RegistryContainerArgs) -> list[Hook]:
+        """Before the container's create, on the Docker host the provider reaches (docker_engine.py).
+        An interrupted `up` can leave a container with this name that no state records: the first
+        removes it when it is this stack's and idle (leftover_container.py). The second gives a new
+        data volume to the registry's user; a shared volume is its writer's to own.
+        """
+        labels = {MANAGED_BY_LABEL: MANAGED_BY}
+        hooks: list[Hook] = [
+            pulumi.ResourceHook(f"{name}-remove-leftover-container", leftover_hook(labels, STORAGE_ROOT, args.docker_host))
+        ]
+        if args.shared_volume is None:
+            own = own_data_hook(lambda inputs: str(inputs["image"]), args.docker_host)
+            hooks.append(pulumi.ResourceHook(f"{name}-own-data-volume", own))
+        return hooks

@@ -79,3 +79,25 @@ def test_each_program_run_starts_with_nothing_claimed() -> None:
         PrivateRegistry("only", PrivateRegistryArgs.of({}, instance="dev"))
 
     assert register(program) and register(program)  # the second run does not see the first run's claims
+
+
+def test_a_read_only_instance_claims_its_port_and_endpoint_on_either_target() -> None:
+    users = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
+    docker = claims(settings("dev", users=users, pullPort=5001))
+    assert {claim: docker[claim] for claim in docker if claim.endswith(("-pull", "5001", "host"))} == {
+        "endpoint localhost:5001": "pullPort",
+        "Docker container registry-dev-pull": "containerName",
+        "port 5001 of the Docker host": "pullPort",
+        "port 5000 of the Docker host": "port",
+    }
+    kube = claims(settings("one", **KUBE, users=users, pullPort=30501))
+    assert kube["NodePort 30501 in kubeconfig context 'prod'"] == "pullPort"
+    assert kube["endpoint localhost:30501"] == "pullPort"
+    first = {claim: ("one", setting) for claim, setting in kube.items()}
+    two = settings("two", **KUBE, users=users, port=30502, pullPort=30501, pullSecret={"namespaces": ["ci"]})
+    problems = conflicts("two", two, first)
+    assert [p.split(": change ")[0] for p in problems] == [
+        "registries 'one' and 'two' both want the endpoint localhost:30501",
+        "registries 'one' and 'two' both want the NodePort 30501 in kubeconfig context 'prod'",
+    ]
+    assert all(p.endswith("change pullPort of 'two' or of 'one'") for p in problems), problems

@@ -62,6 +62,7 @@ def test_graph_has_the_expected_resources(dev: ProgramRun) -> None:
         "private-registry:index:PrivateRegistry": 1,
         "private-registry:index:RegistryTls": 1,
         "private-registry:index:Htpasswd": 1,
+        "private-registry:index:RegistryHost": 1,
         "private-registry:index:RegistryContainer": 1,
         "private-registry:index:PullSecrets": 1,
         "private-registry:index:NodeTrust": 1,
@@ -92,6 +93,9 @@ def test_every_child_has_its_component_as_parent_and_a_derived_name(dev: Program
         if r is top:
             continue
         parent = dev.by_urn(r.parent)
+        if r.type == "private-registry:index:RegistryHost":  # target docker's component takes the registry's name
+            assert r.name == parent.name == top.name, (r.name, parent.name)  # so its containers keep theirs
+            continue
         assert r.name.startswith(parent.name + "-"), (r.name, parent.name)
         if r.custom or r.type.startswith("pulumi:providers:"):
             assert parent.type.startswith("private-registry:index:"), r.name
@@ -488,3 +492,27 @@ def test_every_registry_container_runs_without_capabilities_with_bounded_memory_
         evaluate({**DEV, "container": {"memoryMiB": 8}})
     with pytest.raises(Exception, match=r"container = \{.memoryMiB.: 256\}: is only used with target = docker"):
         evaluate({"target": "kubernetes", "container": {"memoryMiB": 256}})
+
+
+def test_target_docker_is_one_component_whose_containers_keep_their_place_in_deployed_stacks() -> None:
+    """The writer, the read-only instance and a mirror are children of `RegistryHost`; each carries an
+    alias to `PrivateRegistry`, their parent until 2026-12-07, so a deployed stack replaces nothing
+    (tests/e2e/test_upgrade.py proves it against the real engine). The pull secrets wait for the
+    containers serving pulls (the read-only one and the mirror), not for the writer.
+    """
+    users = [{"name": "ci"}, {"name": "puller", "access": "pull"}]
+    mirrors = {"docker.io": {"port": 5002}}
+    run = evaluate({**DEV, "users": users, "pullPort": 5001, "mirrors": mirrors})
+    top = run.one("private-registry:index:PrivateRegistry")
+    host = run.one("private-registry:index:RegistryHost")
+    assert (host.name, host.parent) == ("registry", top.urn)
+    containers = {r.name: r for r in run.of_type("private-registry:index:RegistryContainer")}
+    assert sorted(containers) == ["registry-mirror-docker-io", "registry-pull", "registry-registry"]
+    for container in containers.values():
+        assert container.parent == host.urn
+        assert [json.loads(a)["spec"] for a in container.aliases] == [{"parentUrn": top.urn}], container.name
+    assert sorted(run.outputs[k] for k in ("containerName", "pullContainerName")) == ["registry-dev", "registry-dev-pull"]
+    assert run.outputs["pullEndpoint"] == "localhost:5001"
+    secret = run.one(SECRET)
+    waited = {run.by_urn(urn).parent for urn in secret.dependencies if run.by_urn(urn).type == CONTAINER}
+    assert waited == {containers["registry-pull"].urn, containers["registry-mirror-docker-io"].urn}

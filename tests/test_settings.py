@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.model import DockerTarget, SettingsError
+from components.model import DockerTarget, ReadOnlyInstance, SettingsError
 from components.names import dns_label_ok, san_covers, split_endpoint
 from components.settings import load_settings
 
@@ -385,7 +385,7 @@ PULL = {"users": [{"name": "ci"}, {"name": "puller", "access": "pull"}], "pullPo
 
 def test_a_pull_port_gives_a_pull_endpoint_and_the_pull_secrets_a_pull_user() -> None:
     s = load_settings(PULL, "dev")
-    assert (s.pull_port, s.pull_endpoint, s.endpoint) == (5001, "localhost:5001", "localhost:5000")
+    assert (s.read_only, s.pull_endpoint, s.endpoint) == (ReadOnlyInstance(5001), "localhost:5001", "localhost:5000")
     assert s.pull_secret.user == "puller" and [u.access for u in s.users] == ["push", "pull"]
     assert load_settings({}, "dev").pull_endpoint == "localhost:5000"  # without one: the registry itself
 

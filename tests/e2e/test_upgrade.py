@@ -30,6 +30,9 @@ BEFORE_THE_MOVE = "7c059acfa8d86bc9136071ccb1bab05c185fbe4a"  # the last commit 
 # the last commit where a stack without `kubernetes` wrote into the kubeconfig's current context
 BEFORE_NAMED_CLUSTERS = "7e2b621d40bcb90441e5ceac9389a0d66f0a1669"
 
+# the last commit with target docker's containers as children of PrivateRegistry (no RegistryHost)
+BEFORE_THE_DOCKER_COMPONENT = "8ac4eb2db2399958f2b4d2a933a5ead007df93ea"
+
 
 def old_program(target: Path, commit: str = BEFORE_THE_MOVE) -> Path:
     archive = subprocess.run(
@@ -165,3 +168,60 @@ def test_a_stack_from_before_named_clusters_is_stopped_until_it_names_one_and_th
             assert run(uid_of_secret).stdout == uid
     finally:
         run(["kubectl", "delete", "secret", secret, "-n", "default", "--ignore-not-found"], check=False)
+
+
+def container_ids(*names: str) -> list[str]:
+    return [run(["docker", "inspect", "-f", "{{.Id}}", name]).stdout.strip() for name in names]
+
+
+def test_a_read_only_instance_and_a_mirror_move_under_the_docker_component_in_place(workdir: Path) -> None:
+    """Target docker's containers became children of `RegistryHost` (2026-12-07). A stack with a
+    read-only instance and a mirror, deployed before, plans only that component: no replace, no
+    delete, every container and the HTTP secret kept.
+    """
+    settings = {
+        "users": [{"name": "admin"}, {"name": "puller", "access": "pull"}],
+        "pullPort": free_port(),
+        "mirrors": {"docker.io": {"port": free_port()}},
+        "localRegistryHosting": False,
+    }
+    with stack_of_old_program(workdir, "hostmove", BEFORE_THE_DOCKER_COMPONENT, settings) as (stack, container):
+        mirror = f"{container}-mirror-docker-io"
+        try:
+            stack.up()
+            names = (container, f"{container}-pull", mirror)
+            before, secret = container_ids(*names), http_secret(container)
+            upgrade(stack)
+            steps = stack.preview_steps()
+            planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
+            assert planned == {("create", "private-registry:index:RegistryHost")}, json.dumps(steps, indent=1)[:3000]
+            stack.up()
+            stack.pulumi("preview", "--expect-no-changes")
+            assert container_ids(*names) == before and http_secret(container) == secret
+            state = json.loads(stack.pulumi("stack", "export").stdout)
+            urns = [r["urn"] for r in state["deployment"]["resources"]]
+            moved = [u for u in urns if "RegistryHost$private-registry:index:RegistryContainer::" in u]
+            assert sorted(u.rsplit("::", 1)[1] for u in moved) == [
+                "registry-mirror-docker-io",
+                "registry-pull",
+                "registry-registry",
+            ], urns
+            assert not any(u.endswith("PrivateRegistry$private-registry:index:RegistryContainer::registry-pull") for u in urns)
+        finally:
+            run(["docker", "rm", "-f", f"{container}-pull", mirror], check=False)
+            run(
+                [
+                    "docker",
+                    "volume",
+                    "rm",
+                    f"{container}-pull-config",
+                    f"{mirror}-config",
+                    f"{stack_volume(container)}-mirror-docker-io",
+                ],
+                check=False,
+            )
+
+
+def stack_volume(container: str) -> str:
+    """The data volume `stack_of_old_program` names beside its container."""
+    return container.replace("registry-", "registry-data-", 1)
