@@ -107,6 +107,7 @@ class ServiceSetting(TypedDict, total=False):
 
 class ContainerSetting(TypedDict, total=False):
     memoryMiB: int
+    cpus: float
     logMaxSize: str
     logMaxFiles: int
 
@@ -114,10 +115,12 @@ class ContainerSetting(TypedDict, total=False):
 class MetricsSetting(TypedDict, total=False):
     enabled: bool
     serviceMonitor: bool
+    allowFrom: Sequence[str | Mapping[str, Any]]  # namespace names or NetworkPolicy peers
 
 
 class ImageSetting(TypedDict, total=False):
     source: str
+    dockerImage: str
     name: str
     bundle: str
 

@@ -19,17 +19,18 @@ anything is created, naming its path (`images[2].bundle`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .oci import Reference, RegistryError, parse_destination, parse_reference
 from .oci_layout import Bundle
+from .problems import Problem
+from .setting_keys import field_names
 
-Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-IMAGE_KEYS = ("source", "dockerImage", "name", "bundle")
-SOURCE_KEYS = ("username", "password", "ca")
+IMAGE_KEYS = field_names("images")
+SOURCE_KEYS = field_names("sourceRegistries")
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,22 @@ instance of the stack or any other stack.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .images import registry_access
-from .names import join_endpoint, registry_slug
+from .names import join_endpoint, registry_slug, size_ok
 from .oci import DOCKER_HUB, DOCKER_HUB_API, parse_reference
-from .setting_keys import field_default
+from .problems import Problem
+from .setting_keys import field_default, field_names
 
-Problem = Callable[[str, Any, str], None]  # (path, value, what is allowed)
-KEYS = ("port", "remoteUrl", "username", "password", "ca", "ttl", "size", "storageClass", "insecure")
+KEYS = field_names("mirrors")
 DEFAULT_TTL = str(field_default("mirrors.ttl"))
 # The mirrors' own credential's name (its password is generated once): the `~` keeps it apart from the
 # configured users' names, and settings refuse it as one.
 MIRROR_USER = "~mirrors"
 _DURATION = re.compile(r"([0-9]+(h|m|s))+")
-_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
 _URL = re.compile(r"https?://[^/\s?#]+/?")
 
 
@@ -136,8 +135,8 @@ def parse_mirrors(value: Any, taken_ports: Sequence[int], endpoint: str, problem
         if texts is None:
             continue
         size = raw.get("size", field_default("mirrors.size"))
-        if not isinstance(size, str) or not _QUANTITY.fullmatch(size):
-            problem(f"{path}.size", size, "must be a Kubernetes quantity such as 10Gi")
+        if not size_ok(size):
+            problem(f"{path}.size", size, "must be a Kubernetes quantity of bytes above 0, such as 10Gi or 500Mi")
             continue
         found.append(
             Mirror(

@@ -1,10 +1,41 @@
-"""Name and address rules of the settings checks: DNS, Kubernetes and Docker names; endpoints and SANs."""
+"""Name and address rules of the settings checks: DNS, Kubernetes and Docker names; endpoints and
+SANs; the labels of the stack's Kubernetes objects; Kubernetes quantities. One rule each."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+NAME_LABEL, PART_OF_LABEL = "app.kubernetes.io/name", "app.kubernetes.io/part-of"
+PART_OF = {PART_OF_LABEL: "private-registry"}  # every Pod and object of the stack: a selector of all of them
+QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")  # a Kubernetes quantity (no exponent)
+_SCALE = {"m": Fraction(1, 1000), "": Fraction(1)} | {s: Fraction(1000**i) for i, s in enumerate("kMGTP", 1)}
+_SCALE |= {f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTP", 1)}
+
+
+def app_labels(name: str) -> dict[str, str]:
+    """The labels (and selector) of one workload's Pods: its own name, and the stack's."""
+    return {NAME_LABEL: name, **PART_OF}
+
+
+def quantity(text: str) -> Fraction:
+    """A Kubernetes quantity (`500m`, `1.5`, `512Mi`) as a number, to compare a request with its limit."""
+    match = QUANTITY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a quantity: {text!r}")
+    return Fraction(match.group(1)) * _SCALE[match.group(2) or ""]
+
+
+def size_ok(value: Any) -> bool:
+    """A volume's size: a quantity of bytes above 0 (`10Gi`, `500Mi`, `0.5Gi`; no milli)."""
+    if not isinstance(value, str):
+        return False
+    match = QUANTITY.fullmatch(value)
+    return match is not None and match.group(2) != "m" and quantity(value) > 0
+
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")

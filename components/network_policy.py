@@ -18,19 +18,18 @@ Prometheus Operator (what a ServiceMonitor needs) and the community chart label 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from .names import dns_label_ok
+from .names import PART_OF, dns_label_ok
 from .pods import qualified_name_ok
-
-Problem = Callable[[str, Any, str], None]  # (path below `metrics`, value, what is allowed)
+from .problems import Problem
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
 PEER_KEYS = ("namespaceSelector", "podSelector", "ipBlock")
 # Every Pod of the stack carries this label (registry_kube.labels); the policy lives in its namespace.
-STACK_PODS = {"app.kubernetes.io/part-of": "private-registry"}
+STACK_PODS = PART_OF
 SAME_NAMESPACE: dict[str, Any] = {"podSelector": {}}  # every Pod of the policy's own namespace
 ANY_PROMETHEUS: dict[str, Any] = {"namespaceSelector": {}, "podSelector": {"matchLabels": PROMETHEUS_LABELS}}
 DEFAULT_PEERS: tuple[dict[str, Any], ...] = (SAME_NAMESPACE, ANY_PROMETHEUS)

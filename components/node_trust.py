@@ -65,7 +65,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from .kube_resources import ConfigMap, DaemonSet
-from .names import object_name, registry_slug
+from .names import app_labels, object_name, registry_slug
 
 if TYPE_CHECKING:
     from pulumi_kubernetes import Provider
@@ -259,7 +259,7 @@ def trust_hash(hosts_toml: str, ca_pem: str) -> str:
 
 def labels_of(name: str) -> dict[str, str]:
     """The labels of a DaemonSet's pods (selector and template)."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
+    return app_labels(name)
 
 
 def node_script_container(image: str, env: Mapping[str, str], mounts: list[dict[str, object]]) -> dict[str, object]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .names import dns_subdomain_ok, san_covers
+from .problems import Problem
+from .setting_keys import field_names
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -37,9 +39,8 @@ if TYPE_CHECKING:
 # `cryptography` is imported only where a certificate is checked: a stack without one does not pay
 # for its import (about 0.1 s of every preview; bench/mock_eval.py).
 
-Problem = Callable[[str, Any, str], None]  # (path below `certificate`, value, what is allowed)
-KEYS = ("cert", "key", "ca")
 SECRET_NAME = "secretName"  # the other form: an existing kubernetes.io/tls Secret
+KEYS = tuple(k for k in field_names("certificate") if k != SECRET_NAME)  # the PEM form: cert, key, ca
 TLS_SECRET_TYPE = "kubernetes.io/tls"
 
 

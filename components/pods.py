@@ -13,15 +13,13 @@ garbage collection Job inherits it from the registry's Pod template.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
-from .names import dns_subdomain_ok
+from .names import NAME_LABEL, PART_OF_LABEL, QUANTITY, dns_subdomain_ok, quantity
+from .problems import Problem
 from .setting_keys import field_names
-
-Problem = Callable[[str, Any, str], None]  # (path below `pods`, value, what is allowed)
 
 # One CPU at most: measured enough for a garbage collection and a burst of pulls (docs/operations.md
 # "CPU and memory"), while a runaway registry leaves the node's other cores to its neighbours.
@@ -33,10 +31,7 @@ SERVICE_ACCOUNT = "registry"  # the name of a ServiceAccount the stack creates (
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Labels the selectors use: a Pod label of the same key would move the Pods out of their Service.
-SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of")
-_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
-_SCALE = {"m": Fraction(1, 1000), "": Fraction(1)} | {s: Fraction(1000**i) for i, s in enumerate("kMGTP", 1)}
-_SCALE |= {f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTP", 1)}
+SELECTOR_LABELS = (NAME_LABEL, PART_OF_LABEL)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME_PART = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
 
@@ -106,14 +101,6 @@ def _string_map(value: Any, path: str, problem: Problem, label_values: bool = Fa
     return good
 
 
-def quantity(text: str) -> Fraction:
-    """A Kubernetes quantity (`500m`, `1.5`, `512Mi`) as a number, to compare a request with its limit."""
-    match = _QUANTITY.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not a quantity: {text!r}")
-    return Fraction(match.group(1)) * _SCALE[match.group(2) or ""]
-
-
 def _resources(value: Any, problem: Problem) -> dict[str, dict[str, str]]:
     """`resources` as given (it replaces the default as a whole, as in a Pod spec); every amount a
     quantity, no limit of 0 (Kubernetes would refuse it beside a request, or take it as no limit),
@@ -130,7 +117,7 @@ def _resources(value: Any, problem: Problem) -> dict[str, dict[str, str]]:
         out[part] = {}
         for name, amount in amounts.items():
             amount = as_text(amount)  # `pulumi config set --path ... 2` stores a number: meant as "2"
-            if not isinstance(amount, str) or not _QUANTITY.fullmatch(amount):
+            if not isinstance(amount, str) or not QUANTITY.fullmatch(amount):
                 problem(f"resources.{part}.{name}", amount, "must be a Kubernetes quantity such as 100m, 0.5, 256Mi or 1Gi")
             elif part == "limits" and quantity(amount) == 0:
                 problem(

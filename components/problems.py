@@ -16,6 +16,10 @@ from .setting_keys import BY_NAME, FIELDS, NAMES, PROJECT, default
 
 MIN_MASKED = 4  # a secret this long or longer is masked where a message quotes it; shorter ones by value only
 
+# How a section parser (pods.py, service.py, images.py, ...) reports: (path below its setting, value, what
+# is allowed); the caller prefixes the setting and adds it to `Problems`.
+Problem = Callable[[str, Any, str], None]
+
 
 def key(name: str) -> str:
     """The fully qualified config key, as users type it in `pulumi config set`."""

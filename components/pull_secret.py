@@ -18,10 +18,11 @@ from pulumi_kubernetes import Provider
 
 from .kube_resources import Secret, ServiceAccountPatch
 from .mirrors import MIRROR_USER
+from .names import PART_OF
 from .ordering import when_applying
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
-LABELS = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "private-registry"}
+LABELS = {"app.kubernetes.io/managed-by": "pulumi", **PART_OF}
 
 
 def auth_entry(username: str, password: str) -> dict[str, str]:

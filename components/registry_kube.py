@@ -65,6 +65,7 @@ from .kube_resources import (
     ServiceMonitor,
 )
 from .model import StorageSettings
+from .names import PART_OF, app_labels
 from .network_policy import DEFAULT_PEERS, policy_spec
 from .own_certificate import roll_hash
 from .pods import PodSettings
@@ -93,7 +94,7 @@ def selector(name: str) -> str:
 
 def labels(name: str) -> dict[str, str]:
     """The Pod labels (and selector) of one Deployment: its own name, so Services never mix them."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "private-registry"}
+    return app_labels(name)
 
 
 LABELS = labels(NAME)
@@ -443,7 +444,7 @@ class RegistryDeployment(pulumi.ComponentResource):
         mirrors) and the ServiceMonitor that scrapes it.
         """
         metrics = f"{NAME}-metrics"
-        selected = {"app.kubernetes.io/part-of": "private-registry"}  # every Deployment's Pods in this namespace
+        selected = dict(PART_OF)  # every Deployment's Pods in this namespace
         meta: dict[str, object] = {"namespace": args.namespace, "labels": labels(metrics)}
         port = {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}
         service = Service(

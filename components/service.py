@@ -12,13 +12,12 @@ Pure: validation and the Service's fields here, the Service itself in `registry_
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .pods import _string_map, qualified_name_ok
-
-Problem = Callable[[str, Any, str], None]  # (path below `service`, value, what is allowed)
+from .problems import Problem
 
 TRAFFIC_POLICIES = ("Cluster", "Local")
 LOAD_BALANCER_ONLY = ("loadBalancerSourceRanges", "loadBalancerClass", "public")

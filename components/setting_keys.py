@@ -311,8 +311,9 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         ),
     ),
     "images": (
-        Field("source", None, "required: an image reference (`host/repo:tag`, `...@sha256:...`)"),
-        Field("name", None, "the source's repository and tag"),
+        Field("source", None, "required (or `dockerImage`): an image reference (`host/repo:tag`, `...@sha256:...`)"),
+        Field("dockerImage", None, "instead of `source`: an image the Docker host holds (`docker:host`), copied as it is"),
+        Field("name", None, "the source's (or the Docker image's) repository and tag"),
         Field("bundle", None, "none: read from the source registry"),
     ),
     "mirrors": (

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from .distribution import managed_variables
 from .mirrors import plain_http_allowed
 from .model import ContainerLimits, DockerTarget, KubernetesTarget, StorageSettings, Target
-from .names import dns_label_ok, dns_subdomain_ok, docker_name_ok, object_name
+from .names import dns_label_ok, dns_subdomain_ok, docker_name_ok, object_name, size_ok
 from .pods import PodSettings, parse_pods
 from .problems import Problems, read_choice, read_integer, read_name, read_object
 from .service import PUBLIC_REFUSED, ServiceSettings, parse_service, unsaid_public
@@ -59,8 +59,8 @@ def _storage(raw: Mapping[str, Any], stack: str, pods: dict[str, int], p: Proble
 
     if driver == "filesystem":
         size = text("size", field_default("storage.size")) or field_default("storage.size")
-        if not re.fullmatch(r"[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?", size):
-            p.add("storage.size", size, "must be a Kubernetes quantity such as 10Gi or 500Mi")
+        if not size_ok(size):
+            p.add("storage.size", size, "must be a Kubernetes quantity of bytes above 0, such as 10Gi or 500Mi")
         storage_class = text("storageClass", None)
         if storage_class is not None and not dns_subdomain_ok(storage_class):
             p.add("storage.storageClass", storage_class, "must be a StorageClass name (a DNS-1123 subdomain)")

@@ -6,13 +6,14 @@ import subprocess
 import sys
 import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from components import args
 from components.model import DockerTarget, SettingsError
 from components.private_registry import PrivateRegistryArgs, plain_settings
-from components.setting_keys import KEYS, field_names
+from components.setting_keys import FIELDS, KEYS, field_names
 from components.settings import SUBJECT_FIELDS, USER_KEYS, load_settings
 from components.settings_cluster import KUBERNETES_KEYS, NODE_TRUST_KEYS, PULL_SECRET_KEYS
 from components.settings_target import STORAGE_KEYS
@@ -95,3 +96,17 @@ def test_a_type_checker_catches_misspelt_keys_and_wrong_types(tmp_path: Path) ->
     errors = [line.split(": error: ", 1)[1] for line in result.stdout.splitlines() if ": error: " in line]
     assert [line.split(":")[1] for line in result.stdout.splitlines() if ": error: " in line] == ["2", "3", "3"], result.stdout
     assert 'Extra key "prot"' in errors[0] and 'item "port" has type "int"' in errors[1] and "clutser" in errors[2], errors
+
+
+def entry_type(hint: Any) -> Any:
+    """The TypedDict of one entry of a setting: itself, or the item of a Sequence or Mapping of them."""
+    args_of = typing.get_args(hint)
+    return args_of[-1] if args_of else hint
+
+
+@pytest.mark.parametrize("setting", sorted(FIELDS))
+def test_every_object_setting_is_typed_with_exactly_the_tables_keys(setting: str) -> None:
+    """The key table (components/setting_keys.py) is the one list of each object setting's keys: the
+    checks read their keys from it, and the typed settings of the package must offer the same ones."""
+    typed = entry_type(typing.get_type_hints(args.RegistrySettings)[setting])
+    assert tuple(typing.get_type_hints(typed)) == field_names(setting), setting

@@ -154,3 +154,66 @@ def test_a_bcrypt_cost_above_13_warns_of_slow_pulls(cost: int, warned: bool) -> 
         if warned
         else []
     )
+
+
+def test_a_kubernetes_object_name_is_at_most_253_characters() -> None:
+    """Mutation: `len(name) <= 254` (the API server refuses such a name when `up` creates it)."""
+    from components.names import dns_subdomain_ok
+
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters
+    assert len(longest) == 253 and dns_subdomain_ok(longest)
+    assert not dns_subdomain_ok(longest + "d")
+
+
+def test_a_no_execute_toleration_is_taken_as_kubernetes_takes_it() -> None:
+    """Mutation: NoExecute dropped from the allowed effects (a node tainted so could not run the registry)."""
+    from components.pods import parse_pods
+
+    found: list[str] = []
+    toleration = {"key": "dedicated", "operator": "Equal", "value": "registry", "effect": "NoExecute"}
+    pods = parse_pods(
+        {"tolerations": [toleration]}, frozenset(), lambda path, _value, allowed: found.append(f"{path}: {allowed}")
+    )
+    assert found == [] and pods.tolerations == (toleration,)
+
+
+def test_a_mirror_restarts_when_its_upstream_ca_changes() -> None:
+    """Mutation: the upstream CA left out of the label's hash (a mirror would keep trusting the old CA:
+    the registry reads it only at start)."""
+    from components.registry import tls_hash
+
+    assert tls_hash("cert", "upstream CA 1") != tls_hash("cert", "upstream CA 2")
+    assert tls_hash("cert", None) != tls_hash("cert", "upstream CA 1")
+    assert tls_hash("cert", None) == tls_hash("cert", None)
+
+
+def test_a_source_registry_password_needs_its_username() -> None:
+    """Mutation: a password without a username accepted (the copy would go anonymous, and fail late)."""
+    from components.images import parse_source_registries
+
+    found: list[tuple[str, str]] = []
+    parse_source_registries({"ghcr.io": {"password": "token"}}, lambda path, _value, allowed: found.append((path, allowed)))
+    assert found == [("sourceRegistries.ghcr.io", "needs both username and password (a config secret), or neither")]
+
+
+def test_an_image_deleted_or_overwritten_in_the_registry_is_copied_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation: `read` keeps the state when the registry holds another digest under the tag (an
+    overwritten tag would never be copied again); a refresh forgets the source so the next `up` copies."""
+    from components import seeded_images
+
+    held: dict[str, str | None] = {"digest": None}
+
+    class Registry:
+        def has_manifest(self, repository: str, tag: str) -> str | None:
+            assert (repository, tag) == ("team/app", "1")
+            return held["digest"]
+
+    monkeypatch.setattr(seeded_images, "destination", lambda _props: Registry())
+    props = {"repository": "team/app", "tag": "1", "digest": "sha256:" + "a" * 64, "sourceDigest": "sha256:" + "a" * 64}
+    provider = seeded_images.SeededImageProvider()
+    held["digest"] = props["digest"]
+    assert provider.read("image-1", props).outs == props
+    held["digest"] = "sha256:" + "b" * 64  # someone pushed another image under the tag
+    assert provider.read("image-1", props).outs == {**props, "digest": held["digest"], "sourceDigest": ""}
+    held["digest"] = None  # deleted
+    assert provider.read("image-1", props).outs == {**props, "digest": "", "sourceDigest": ""}

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.model import KubernetesTarget, SettingsError
-from components.pods import DEFAULT_RESOURCES, PodSettings, qualified_name_ok, quantity
+from components.names import quantity
+from components.pods import DEFAULT_RESOURCES, PodSettings, qualified_name_ok
 from components.settings import load_settings
 
 KUBE: dict[str, Any] = {

@@ -246,3 +246,23 @@ def test_the_guard_gets_the_namespaces_whose_pull_secret_carries_a_push_user() -
     ]:
         (guard,) = [r for r in evaluate({**base, **settings}).registrations if r.name.endswith("-target")]
         assert guard.inputs[PUSH_USER_NAMESPACES] == listed, settings
+
+
+@pytest.mark.parametrize(
+    ("size", "ok"),
+    [("10Gi", True), ("500Mi", True), ("0.5Gi", True), ("1T", True), ("0", False), ("0Gi", False), ("100m", False),
+     ("10GB", False), ("1.Gi", False)],
+)  # fmt: skip
+def test_a_volume_size_is_one_rule_for_the_claim_and_the_mirrors(size: str, ok: bool) -> None:
+    def found(raw: dict[str, Any]) -> list[str]:
+        try:
+            load_settings(raw, "dev")
+        except SettingsError as error:
+            return list(error.problems)
+        return []
+
+    claim = found({**KUBE, "storage": {"driver": "filesystem", "size": size}})
+    mirror = found({**KUBE, "mirrors": {"docker.io": {"port": 30600, "size": size}}})
+    allowed = "must be a Kubernetes quantity of bytes above 0, such as 10Gi or 500Mi"
+    assert claim == ([] if ok else [f"private-registry:storage.size = {size!r}: {allowed}"])
+    assert mirror == ([] if ok else [f"private-registry:mirrors.docker.io.size = {size!r}: {allowed}"])
