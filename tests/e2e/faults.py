@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from tests.e2e.conftest import REGISTRY_HOST, REPO, Stack, free_port, run, throwaway_registry_stack
+from tests.e2e.helpers import REGISTRY_HOST, REPO, Stack, free_port, run, throwaway_registry_stack
 
 SANDBOX = REPO / "sandbox" / "sandbox.sh"
 

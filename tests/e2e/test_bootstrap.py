@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import REGISTRY_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
+from tests.e2e.helpers import REGISTRY_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 from tests.e2e.test_images import on_bridge
 from tests.e2e.test_kube_target import init_kube_stack

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from tests.certs import Issued, issue
-from tests.e2e.conftest import Stack, record
 from tests.e2e.faults import RegistryClient, sandbox, wait_until
+from tests.e2e.helpers import Stack, record
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, PullLoop, init_kube_stack, ready
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     CERTS_D,
     REGISTRY_HOST,
     REGISTRY_IMAGE,

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REGISTRY_IMAGE, REPO, Stack, free_port, record, run
 from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import REGISTRY_IMAGE, REPO, Stack, free_port, record, run
 
 
 def repository_copy(target: Path) -> Path:

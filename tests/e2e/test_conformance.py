@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conformance_report import OTHER, WORKFLOWS, WorkflowResult, parse_junit
-from tests.e2e.conftest import REGISTRY_HOST, REPO, Stack, free_port, record, run, throwaway_registry_stack
+from tests.e2e.helpers import REGISTRY_HOST, REPO, Stack, free_port, record, run, throwaway_registry_stack
 
 USER = "conformance"
 REFERRERS = "Test content discovery endpoints (listing references) "

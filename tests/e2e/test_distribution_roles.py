@@ -22,8 +22,8 @@ import pytest
 
 from components.distribution import AUTH_DIR, CERTS_DIR, PORT, STORAGE_ROOT, Role, instance_variables
 from components.model import StorageSettings
-from tests.e2e.conftest import REGISTRY_IMAGE, free_port, record, run
 from tests.e2e.faults import RegistryClient, wait_until
+from tests.e2e.helpers import REGISTRY_IMAGE, free_port, record, run
 
 USER, PASSWORD = "pusher", os.urandom(12).hex()
 

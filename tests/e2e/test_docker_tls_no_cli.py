@@ -36,7 +36,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.oci import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from tests.certs import issue
-from tests.e2e.conftest import (
+from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import (
     REGISTRY_HOST,
     REGISTRY_IMAGE,
     REPO,
@@ -47,7 +48,6 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import RegistryClient
 
 REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
 

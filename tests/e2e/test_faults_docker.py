@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import TEST_IMAGE, record, run
 from tests.e2e.faults import (
     Deployed,
     OutageProbe,
@@ -24,6 +23,7 @@ from tests.e2e.faults import (
     state_container_id,
     wait_until,
 )
+from tests.e2e.helpers import TEST_IMAGE, record, run
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import record, run
 from tests.e2e.faults import (
     CliRun,
     Deployed,
@@ -34,6 +33,7 @@ from tests.e2e.faults import (
     state_container_id,
     wait_until,
 )
+from tests.e2e.helpers import record, run
 
 
 @pytest.fixture(scope="module")

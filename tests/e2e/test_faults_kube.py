@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SANDBOX_CLUSTER, Stack, copy_project, record, run
 from tests.e2e.faults import (
     Deployed,
     OutageProbe,
@@ -32,6 +31,7 @@ from tests.e2e.faults import (
     sandbox,
     state_container_id,
 )
+from tests.e2e.helpers import SANDBOX_CLUSTER, Stack, copy_project, record, run
 
 NAMESPACE = "default"
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REPO, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import CERTS_D, REGISTRY_HOST, REPO, free_port, record, run, throwaway_registry_stack
 
 LAYER_BYTES = 8 * 1024 * 1024
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"

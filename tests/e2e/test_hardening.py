@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import free_port, record, run, throwaway_registry_stack
 from tests.e2e.test_images import on_bridge
 from tests.e2e.test_upgrade import stack_of_old_program, upgrade
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import TEST_IMAGE, record, throwaway_registry_stack
+from tests.e2e.helpers import TEST_IMAGE, record, throwaway_registry_stack
 
 
 def test_up_fails_when_the_registry_does_not_answer(workdir: Path) -> None:

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from components.oci import OCI_INDEX, OCI_MANIFEST, Registry, RegistrySource, copy_image, parse_reference
-from tests.e2e.conftest import (
+from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import (
     CERTS_D,
     REGISTRY_HOST,
     REGISTRY_IMAGE,
@@ -39,7 +40,6 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import RegistryClient
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 from tests.e2e.test_pull_endpoint import registry_log
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SANDBOX_CLUSTER, Stack, record
 from tests.e2e.faults import RegistryClient, wait_until
+from tests.e2e.helpers import SANDBOX_CLUSTER, Stack, record
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, NODE_REGISTRY_IMAGE
 

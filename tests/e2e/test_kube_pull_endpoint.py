@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CERTS_D, REPO, TEST_IMAGE, Stack, record, run
 from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox
+from tests.e2e.helpers import CERTS_D, REPO, TEST_IMAGE, Stack, record, run
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 from tests.e2e.test_kube_target import NODE_IP, init_kube_stack
 from tests.e2e.test_pull_endpoint import Pulls

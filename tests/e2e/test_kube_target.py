@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, SANDBOX_CLUSTER, TEST_IMAGE, Stack, path_without, record, run
 from tests.e2e.faults import BackgroundLoop, RegistryClient, sandbox, wait_until
+from tests.e2e.helpers import CERTS_D, SANDBOX_CLUSTER, TEST_IMAGE, Stack, path_without, record, run
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
 NODE_IP = os.environ.get("SANDBOX_NODE_IP", "")

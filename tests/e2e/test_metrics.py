@@ -21,8 +21,8 @@ from typing import Any
 
 from components.distribution import METRICS_PORT, PORT
 from components.network_policy import DEFAULT_PEERS, namespace_peer, policy_spec
-from tests.e2e.conftest import TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
+from tests.e2e.helpers import TEST_IMAGE, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_images import on_bridge
 from tests.e2e.test_kube_target import init_kube_stack

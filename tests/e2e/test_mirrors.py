@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from components.mirrors import MIRROR_USER
-from tests.e2e.conftest import (
+from tests.e2e.faults import RegistryClient, sandbox
+from tests.e2e.helpers import (
     REGISTRY_HOST,
     SANDBOX_CLUSTER,
     Stack,
@@ -36,7 +37,6 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import RegistryClient, sandbox
 from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
 from tests.e2e.test_kube_target import NODE_IP, init_kube_stack

@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import run, throwaway_registry_stack
+from tests.e2e.helpers import run, throwaway_registry_stack
 
 
 def cluster_objects() -> list[str]:

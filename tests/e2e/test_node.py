@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     CERTS_D,
     REGISTRY_HOST,
     SANDBOX_CLUSTER,

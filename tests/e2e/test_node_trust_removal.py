@@ -24,14 +24,7 @@ from typing import Any
 import yaml
 
 from components.node_trust import MARKER, containerd_hosts_toml
-from tests.e2e.conftest import (
-    SANDBOX_CLUSTER,
-    free_port,
-    node_image_by_digest,
-    path_without,
-    record,
-    throwaway_registry_stack,
-)
+from tests.e2e.helpers import SANDBOX_CLUSTER, free_port, node_image_by_digest, path_without, record, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import NODE_CERTS_D, Cluster, kubectl
 from tests.e2e.test_images import docker_push, on_bridge
 from tests.e2e.test_pull_endpoint import registry_log

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.certs import issue
-from tests.e2e.conftest import throwaway_registry_stack
 from tests.e2e.faults import RegistryClient
+from tests.e2e.helpers import throwaway_registry_stack
 
 
 def test_a_running_stack_moves_to_its_own_certificate(workdir: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO, SANDBOX_CLUSTER, Stack, TeamBackend, free_port, record, throwaway_registry_stack
+from tests.e2e.helpers import REPO, SANDBOX_CLUSTER, Stack, TeamBackend, free_port, record, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_kube_target import NODE_IP, NODE_REGISTRY_IMAGE
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack, throwaway_registry_stack
+from tests.e2e.helpers import Stack, throwaway_registry_stack
 
 FILE = "registry-users-file"
 CONTAINER = "registry-registry-container"

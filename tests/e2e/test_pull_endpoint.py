@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (
+from tests.e2e.faults import BackgroundLoop, RegistryClient, container_id
+from tests.e2e.helpers import (
     CERTS_D,
     REGISTRY_HOST,
     REPO,
@@ -33,7 +34,6 @@ from tests.e2e.conftest import (
     run,
     throwaway_registry_stack,
 )
-from tests.e2e.faults import BackgroundLoop, RegistryClient, container_id
 from tests.e2e.test_cluster_pull import Cluster, kubectl
 
 USERS = [{"name": "ci"}, {"name": "puller", "access": "pull"}]

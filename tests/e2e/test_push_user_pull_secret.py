@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.conftest import Stack, throwaway_registry_stack
+from tests.e2e.helpers import Stack, throwaway_registry_stack
 from tests.e2e.test_upgrade import stack_of_old_program, upgrade
 
 # The program before the rule (its target guard records no pull secret namespaces).

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, SANDBOX_CLUSTER, TEST_IMAGE, Stack, free_port, record, run
 from tests.e2e.faults import OutageProbe, RegistryClient, container_id
+from tests.e2e.helpers import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, SANDBOX_CLUSTER, TEST_IMAGE, Stack, free_port, record, run
 
 NAMESPACES = ["default", "e2e-apps"]
 

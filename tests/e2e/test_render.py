@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.conftest import Stack, throwaway_registry_stack
+from tests.e2e.helpers import Stack, throwaway_registry_stack
 
 
 def test_render_mode_writes_owner_only_manifests(workdir: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, Stack, copy_project, record
+from tests.e2e.helpers import REPO, Stack, copy_project, record
 
 PROJECT = Path(__file__).resolve().parent / "renewal_project"
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REGISTRY_HOST, REGISTRY_IMAGE, TEST_IMAGE, free_port, run
+from tests.e2e.helpers import REGISTRY_HOST, REGISTRY_IMAGE, TEST_IMAGE, free_port, run
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX = ["bash", str(REPO / "sandbox" / "sandbox.sh")]

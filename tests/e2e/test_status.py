@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import REPO, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.faults import RegistryClient, sandbox
+from tests.e2e.helpers import REPO, Stack, free_port, record, run, throwaway_registry_stack
 from tests.e2e.test_cluster_pull import kubectl
 from tests.e2e.test_images import on_bridge, push_index
 from tests.e2e.test_kube_target import init_kube_stack

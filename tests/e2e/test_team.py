@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, SANDBOX_CLUSTER, TEST_IMAGE, free_port, record, run
+from tests.e2e.helpers import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, SANDBOX_CLUSTER, TEST_IMAGE, free_port, record, run
 from tests.e2e.test_cluster_pull import NODE_CERTS_D
 from tests.e2e.test_sandbox_services import bucket_keys
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, TeamBackend, aws, free_port, record, run
+from tests.e2e.helpers import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, REPO, TEST_IMAGE, TeamBackend, aws, free_port, record, run
 from tests.e2e.test_team import Checkout, write_config
 from tests.test_fresh_clone import machine_bound
 

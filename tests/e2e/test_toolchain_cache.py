@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, record, run
+from tests.e2e.helpers import REPO, record, run
 
 PARTS = ("cli", "langhost", "kubernetes", "tls", "docker")
 

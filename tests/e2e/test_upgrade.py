@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import PROJECT_FILES, REGISTRY_IMAGE, REPO, Stack, copy_project, free_port, run
+from tests.e2e.helpers import PROJECT_FILES, REGISTRY_IMAGE, REPO, Stack, copy_project, free_port, run
 
 BEFORE_THE_MOVE = "7c059acfa8d86bc9136071ccb1bab05c185fbe4a"  # the last commit with the HTTP secret as a child of PrivateRegistry
 
