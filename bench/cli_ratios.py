@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from common import REPO, Ratio, alternate, print_times, ratio, samples_from_env, save
 
-from tests.e2e.conftest import Stack, copy_project, free_port, run, throwaway_registry_stack
+from tests.e2e.helpers import Stack, copy_project, free_port, run, throwaway_registry_stack
 
 MINIMAL = REPO / "bench" / "minimal"
 # Keys throwaway_registry_stack sets itself (its own container, volume, port, a local image).

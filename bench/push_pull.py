@@ -44,7 +44,7 @@ from typing import Any
 
 from common import Ratio, print_times, ratio, samples_from_env, save
 
-from tests.e2e.conftest import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, Stack, free_port, run, throwaway_registry_stack
+from tests.e2e.helpers import CERTS_D, REGISTRY_HOST, REGISTRY_IMAGE, Stack, free_port, run, throwaway_registry_stack
 
 TARGET = 1.15
 IMAGE_MB = int(os.environ.get("BENCH_IMAGE_MB", "100"))
