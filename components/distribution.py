@@ -113,19 +113,13 @@ def mirror_variables(mirror: Mirror) -> dict[str, str]:
     return variables
 
 
-def instance_variables(
-    role: Role,
-    realm: str,
-    delete_enabled: bool,
-    storage: StorageSettings,
-    http_secret: str | None = None,
-    mirror: Mirror | None = None,
-    metrics: bool = False,
-) -> dict[str, str]:
+def instance_variables(instance: Instance, storage: StorageSettings, http_secret: str | None = None) -> dict[str, str]:
     """The `REGISTRY_*` variables of one instance: TLS, htpasswd auth, its storage, draining, the
     debug listener for the health check, deletes as asked (never on a read-only instance) and the
     role's maintenance. `http_secret` None: the target delivers it another way (`secret_variables`).
+    Only the instance's plain settings are read (not its TLS and htpasswd material).
     """
+    role, realm, mirror = instance.role, instance.realm, instance.mirror
     variables = {
         "REGISTRY_HTTP_ADDR": f"0.0.0.0:{PORT}",
         "REGISTRY_HTTP_TLS_CERTIFICATE": CERT_PATH,
@@ -144,7 +138,7 @@ def instance_variables(
             "REGISTRY_HTTP_DEBUG_ADDR": DEBUG_ADDR,
             "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
             # Always explicit: the official image's own config.yml turns deletes on.
-            "REGISTRY_STORAGE_DELETE_ENABLED": "true" if delete_enabled and role == "read-write" else "false",
+            "REGISTRY_STORAGE_DELETE_ENABLED": "true" if instance.delete_enabled and role == "read-write" else "false",
         }
     )
     if role == "read-only":
@@ -157,7 +151,7 @@ def instance_variables(
     if role == "mirror":
         assert mirror is not None, "a mirror instance needs its upstream"
         variables |= mirror_variables(mirror)
-    if metrics:
+    if instance.metrics:
         variables |= {
             "REGISTRY_HTTP_DEBUG_ADDR": f"0.0.0.0:{METRICS_PORT}",
             "REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED": "true",
@@ -186,7 +180,7 @@ class Instance:
 
     def variables(self, storage: StorageSettings, http_secret: str | None = None) -> dict[str, str]:
         """This instance's `REGISTRY_*` variables on `storage` (`instance_variables`)."""
-        return instance_variables(self.role, self.realm, self.delete_enabled, storage, http_secret, self.mirror, self.metrics)
+        return instance_variables(self, storage, http_secret)
 
 
 def managed_variables() -> frozenset[str]:
@@ -200,11 +194,20 @@ def managed_variables() -> frozenset[str]:
     names: set[str] = {"REGISTRY_HTTP_SECRET", "OTEL_TRACES_EXPORTER"}
     every = Mirror("u.example.com", 1, "https://u.example.com", username="u", password="p", ca="-----BEGIN CERTIFICATE-----")
     for role in ROLES:
+        instance = plain_instance(role, "r", delete_enabled=True, mirror=every, metrics=True)
         for storage in (StorageSettings(driver="filesystem"), s3):
-            names |= set(instance_variables(role, "r", True, storage, mirror=every, metrics=True)) | set(
-                secret_variables(storage)
-            )
+            names |= set(instance_variables(instance, storage)) | set(secret_variables(storage))
     return frozenset(names)
+
+
+def plain_instance(
+    role: Role, realm: str, delete_enabled: bool = False, mirror: Mirror | None = None, metrics: bool = False
+) -> Instance:
+    """An instance of only the settings its variables read (no image, TLS or htpasswd material)."""
+    return Instance(
+        image="", pull_image=False, realm=realm, delete_enabled=delete_enabled, health_timeout_seconds=0,
+        cert_pem="", key_pem="", htpasswd="", role=role, mirror=mirror, metrics=metrics,
+    )  # fmt: skip
 
 
 def health_check_command() -> list[str]:

@@ -12,6 +12,7 @@ from components.distribution import (
     STORAGE_ROOT,
     health_check_command,
     instance_variables,
+    plain_instance,
     secret_variables,
     storage_variables,
 )
@@ -23,7 +24,7 @@ S3 = StorageSettings(driver="s3", bucket="images", endpoint="http://s3.local:900
 
 
 def test_a_read_write_instance_on_a_volume() -> None:
-    assert instance_variables("read-write", "private-registry dev", False, FILESYSTEM, "hs") == {
+    assert instance_variables(plain_instance("read-write", "private-registry dev"), FILESYSTEM, "hs") == {
         "REGISTRY_HTTP_ADDR": "0.0.0.0:5000",
         "REGISTRY_HTTP_TLS_CERTIFICATE": "/etc/distribution/certs/tls.crt",
         "REGISTRY_HTTP_TLS_KEY": "/etc/distribution/certs/tls.key",
@@ -40,7 +41,7 @@ def test_a_read_write_instance_on_a_volume() -> None:
 
 
 def test_a_read_only_instance_never_deletes_nor_purges_and_sets_maintenance_as_one_map() -> None:
-    variables = instance_variables("read-only", "r", True, S3)
+    variables = instance_variables(plain_instance("read-only", "r", delete_enabled=True), S3)
     assert variables["REGISTRY_STORAGE_DELETE_ENABLED"] == "false"
     assert json.loads(variables["REGISTRY_STORAGE_MAINTENANCE"]) == {
         "uploadpurging": {"enabled": False},
@@ -50,13 +51,13 @@ def test_a_read_only_instance_never_deletes_nor_purges_and_sets_maintenance_as_o
     assert not [k for k in variables if k.startswith("REGISTRY_STORAGE_MAINTENANCE_")]
     assert "REGISTRY_HTTP_SECRET" not in variables  # delivered apart (secret_variables)
     assert variables["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == ""  # nothing to go stale after a collection
-    assert "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR" not in instance_variables("read-write", "r", True, S3)
+    assert "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR" not in instance_variables(plain_instance("read-write", "r", True), S3)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_shares_storage_tls_auth_and_the_health_listener(role: str) -> None:
     mirror = Mirror("quay.io", 5002, "https://quay.io") if role == "mirror" else None
-    variables = instance_variables(role, "r", False, S3, mirror=mirror)  # type: ignore[arg-type]
+    variables = instance_variables(plain_instance(role, "r", mirror=mirror), S3)  # type: ignore[arg-type]
     assert {k: v for k, v in variables.items() if k.startswith("REGISTRY_STORAGE_S3")} == {
         k: v for k, v in storage_variables(S3).items() if k.startswith("REGISTRY_STORAGE_S3")
     }

@@ -9,7 +9,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from components.distribution import instance_variables
+from components.distribution import instance_variables, plain_instance
 from components.mirrors import MIRROR_USER, Mirror, parse_mirrors
 from components.model import KubernetesTarget, SettingsError, StorageSettings
 from components.node_trust import containerd_hosts_toml
@@ -67,15 +67,16 @@ def test_bad_mirrors_are_named_by_their_path() -> None:
 
 def test_a_mirror_runs_in_proxy_mode_with_the_upstreams_credentials_and_ca() -> None:
     mirror = Mirror("harbor.corp", 5002, "https://harbor.corp", "24h", "reader", "s3cret", "-----BEGIN CERTIFICATE-----\n")
-    variables = instance_variables("mirror", "realm", True, StorageSettings(driver="filesystem"), "secret", mirror)
+    variables = instance_variables(
+        plain_instance("mirror", "realm", True, mirror), StorageSettings(driver="filesystem"), "secret"
+    )
     assert variables["REGISTRY_PROXY_REMOTEURL"] == "https://harbor.corp"
     assert (variables["REGISTRY_PROXY_USERNAME"], variables["REGISTRY_PROXY_PASSWORD"]) == ("reader", "s3cret")
     assert variables["REGISTRY_PROXY_TTL"] == "24h"
     assert variables["SSL_CERT_DIR"] == "/etc/ssl/certs:/etc/distribution/upstream"
     assert variables["REGISTRY_STORAGE_DELETE_ENABLED"] == "false" and variables["REGISTRY_AUTH"] == "htpasswd"
-    plain = instance_variables(
-        "mirror", "realm", False, StorageSettings(driver="filesystem"), None, Mirror("q.io", 1, "https://q.io")
-    )
+    anonymous = plain_instance("mirror", "realm", False, Mirror("q.io", 1, "https://q.io"))
+    plain = instance_variables(anonymous, StorageSettings(driver="filesystem"))
     assert not {"REGISTRY_PROXY_USERNAME", "SSL_CERT_DIR"} & set(plain)
 
 

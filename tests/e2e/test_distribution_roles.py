@@ -20,7 +20,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from components.distribution import AUTH_DIR, CERTS_DIR, PORT, STORAGE_ROOT, Role, instance_variables
+from components.distribution import AUTH_DIR, CERTS_DIR, PORT, STORAGE_ROOT, Role, instance_variables, plain_instance
 from components.model import StorageSettings
 from tests.e2e.faults import RegistryClient, wait_until
 from tests.e2e.helpers import REGISTRY_IMAGE, free_port, record, run
@@ -52,7 +52,9 @@ def tls_and_auth(directory: Path) -> tuple[Path, Path, str]:
 
 
 def start(name: str, role: Role, volume: str, certs: Path, auth: Path, port: int) -> None:
-    variables = instance_variables(role, "roles", True, StorageSettings(driver="filesystem"), os.urandom(16).hex())
+    variables = instance_variables(
+        plain_instance(role, "roles", True), StorageSettings(driver="filesystem"), os.urandom(16).hex()
+    )
     mode = ":ro" if role == "read-only" else ""
     command = ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{PORT}", "-v", f"{volume}:{STORAGE_ROOT}{mode}",
                "-v", f"{certs}:{CERTS_DIR}:ro", "-v", f"{auth}:{AUTH_DIR}:ro"]  # fmt: skip
