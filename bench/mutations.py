@@ -285,6 +285,7 @@ HELD_OUT: tuple[Mutation, ...] = (
     ),
 )
 SAMPLE = GUARDED + HELD_OUT
+TARGET_SHARE = 85  # percent of the sample caught (issue 24); printed as PASS or MISS, never a failure
 
 
 def tracked_files() -> list[str]:
@@ -435,7 +436,8 @@ def main() -> None:
     share = 100 * len(caught) / len(outcomes) if outcomes else 0.0
     figure = (
         f"mutation sample (bench/mutations.py): {len(caught)} of {len(outcomes)} one-line mutations of components/ "
-        f"caught by the unit and program tests ({share:.0f}%)"
+        f"caught by the unit and program tests ({share:.0f}%, target >= {TARGET_SHARE}%: "
+        f"{'PASS' if share >= TARGET_SHARE else 'MISS'})"
     )
     held_out = [(m, o) for m, o in outcomes if m in HELD_OUT]
     if held_out:
