@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.helpers import PROJECT_FILES, REGISTRY_IMAGE, REPO, Stack, copy_project, free_port, run
+from components.names import registry_slug
+from tests.e2e.helpers import PROJECT_FILES, REGISTRY_HOST, REGISTRY_IMAGE, REPO, Stack, copy_project, free_port, run
 
 BEFORE_THE_MOVE = "7c059acfa8d86bc9136071ccb1bab05c185fbe4a"  # the last commit with the HTTP secret as a child of PrivateRegistry
 
@@ -106,6 +107,7 @@ def test_upgrade_from_the_previous_layout_changes_nothing(workdir: Path) -> None
         # once for the hardening of 2026-12 (non-root, read-only root, no capabilities, its files in a
         # config volume written by a one-shot step, memory and log limits).
         expected = {
+            ("create", "private-registry:index:RegistryHost"),  # target docker's component (2026-12-07)
             ("create", "private-registry:index:NodeTrust"),
             ("create", "pulumi-python:dynamic:Resource"),
             ("replace", "docker:index/container:Container"),
@@ -151,6 +153,7 @@ def test_a_stack_from_before_named_clusters_is_stopped_until_it_names_one_and_th
             # volume, and the pull credential of rotations is recorded)
             assert ("update", "registry-target") in planned, json.dumps(steps, indent=1)[:3000]
             allowed = {
+                ("create", "registry"),  # RegistryHost, target docker's component (2026-12-07): its containers move in
                 ("update", "registry-target"),
                 ("update", "registry-k8s"),
                 ("replace", "registry-registry-container"),
@@ -177,49 +180,45 @@ def container_ids(*names: str) -> list[str]:
 def test_a_read_only_instance_and_a_mirror_move_under_the_docker_component_in_place(workdir: Path) -> None:
     """Target docker's containers became children of `RegistryHost` (2026-12-07). A stack with a
     read-only instance and a mirror, deployed before, plans only that component: no replace, no
-    delete, every container and the HTTP secret kept.
+    delete, every container and the HTTP secret kept. The mirror's upstream is a plain registry
+    container on the sandbox bridge (a mirror checks its upstream when it starts).
     """
+    upstream, upstream_port = f"upstream-{os.urandom(3).hex()}", free_port()
+    run(["docker", "run", "-d", "--name", upstream, "-p", f"{REGISTRY_HOST}:{upstream_port}:5000", REGISTRY_IMAGE])
+    address = f"{REGISTRY_HOST}:{upstream_port}"
     settings = {
         "users": [{"name": "admin"}, {"name": "puller", "access": "pull"}],
         "pullPort": free_port(),
-        "mirrors": {"docker.io": {"port": free_port()}},
+        "mirrors": {address: {"port": free_port(), "remoteUrl": f"http://{address}", "insecure": True}},
         "localRegistryHosting": False,
     }
-    with stack_of_old_program(workdir, "hostmove", BEFORE_THE_DOCKER_COMPONENT, settings) as (stack, container):
-        mirror = f"{container}-mirror-docker-io"
-        try:
-            stack.up()
-            names = (container, f"{container}-pull", mirror)
-            before, secret = container_ids(*names), http_secret(container)
-            upgrade(stack)
-            steps = stack.preview_steps()
-            planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
-            assert planned == {("create", "private-registry:index:RegistryHost")}, json.dumps(steps, indent=1)[:3000]
-            stack.up()
-            stack.pulumi("preview", "--expect-no-changes")
-            assert container_ids(*names) == before and http_secret(container) == secret
-            state = json.loads(stack.pulumi("stack", "export").stdout)
-            urns = [r["urn"] for r in state["deployment"]["resources"]]
-            moved = [u for u in urns if "RegistryHost$private-registry:index:RegistryContainer::" in u]
-            assert sorted(u.rsplit("::", 1)[1] for u in moved) == [
-                "registry-mirror-docker-io",
-                "registry-pull",
-                "registry-registry",
-            ], urns
-            assert not any(u.endswith("PrivateRegistry$private-registry:index:RegistryContainer::registry-pull") for u in urns)
-        finally:
-            run(["docker", "rm", "-f", f"{container}-pull", mirror], check=False)
-            run(
-                [
-                    "docker",
-                    "volume",
-                    "rm",
-                    f"{container}-pull-config",
-                    f"{mirror}-config",
-                    f"{stack_volume(container)}-mirror-docker-io",
-                ],
-                check=False,
-            )
+    slug = registry_slug(address)
+    try:
+        with stack_of_old_program(workdir, "hostmove", BEFORE_THE_DOCKER_COMPONENT, settings) as (stack, container):
+            names = (container, f"{container}-pull", f"{container}-mirror-{slug}")
+            try:
+                stack.up()
+                before, secret = container_ids(*names), http_secret(container)
+                upgrade(stack)
+                steps = stack.preview_steps()
+                planned = {(step["op"], step["urn"].rsplit("::", 2)[-2].rsplit("$", 1)[-1]) for step in steps}
+                assert planned == {("create", "private-registry:index:RegistryHost")}, json.dumps(steps, indent=1)[:3000]
+                stack.up()
+                stack.pulumi("preview", "--expect-no-changes")
+                assert container_ids(*names) == before and http_secret(container) == secret
+                state = json.loads(stack.pulumi("stack", "export").stdout)
+                urns = [r["urn"] for r in state["deployment"]["resources"]]
+                moved = sorted(
+                    u.rsplit("::", 1)[1] for u in urns if "RegistryHost$private-registry:index:RegistryContainer::" in u
+                )
+                assert moved == [f"registry-mirror-{slug}", "registry-pull", "registry-registry"], urns
+                assert not any("PrivateRegistry$private-registry:index:RegistryContainer::" in u for u in urns), urns
+            finally:
+                run(["docker", "rm", "-f", *names[1:]], check=False)
+                volumes = [f"{names[1]}-config", f"{names[2]}-config", f"{stack_volume(container)}-mirror-{slug}"]
+                run(["docker", "volume", "rm", *volumes], check=False)
+    finally:
+        run(["docker", "rm", "-f", upstream], check=False)
 
 
 def stack_volume(container: str) -> str:
