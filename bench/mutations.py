@@ -142,8 +142,8 @@ GUARDED: tuple[Mutation, ...] = (
     # The registry's configuration.
     Mutation(
         "distribution.py",
-        '"true" if delete_enabled and role == "read-write" else "false"',
-        '"true" if delete_enabled else "false"',
+        '"true" if instance.delete_enabled and role == "read-write" else "false"',
+        '"true" if instance.delete_enabled else "false"',
         "the read-only instance accepts deletes",
     ),
     Mutation(

@@ -217,3 +217,22 @@ def test_an_image_deleted_or_overwritten_in_the_registry_is_copied_again(monkeyp
     assert provider.read("image-1", props).outs == {**props, "digest": held["digest"], "sourceDigest": ""}
     held["digest"] = None  # deleted
     assert provider.read("image-1", props).outs == {**props, "digest": "", "sourceDigest": ""}
+
+
+def test_every_mutation_of_the_sample_still_finds_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/mutations.py refuses to judge a mutation whose old text is not in its module exactly once
+    (CI's benchmark step then fails): the sample must follow the code it mutates."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "mutations.py"
+    monkeypatch.syspath_prepend(str(bench.parent))  # its own helpers (bench/common.py)
+    spec = importlib.util.spec_from_file_location("bench_mutations", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_mutations", module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    components = bench.parent.parent / "components"
+    lost = [f"{m.file}: {m.old!r}" for m in module.SAMPLE if (components / m.file).read_text().count(m.old) != 1]
+    assert not lost, lost
