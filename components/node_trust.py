@@ -257,11 +257,6 @@ def trust_hash(hosts_toml: str, ca_pem: str) -> str:
     return hashlib.sha256((hosts_toml + "\0" + ca_pem).encode()).hexdigest()
 
 
-def labels_of(name: str) -> dict[str, str]:
-    """The labels of a DaemonSet's pods (selector and template)."""
-    return app_labels(name)
-
-
 def node_script_container(image: str, env: Mapping[str, str], mounts: list[dict[str, object]]) -> dict[str, object]:
     """The container that runs INSTALL_SCRIPT: locked down to what writing in `certsDir` needs."""
     return {
@@ -312,7 +307,7 @@ def daemonset_spec(
         {"name": f"trust-{i}", "mountPath": f"{TRUST_MOUNT}/{i}", "readOnly": True} for i in range(len(folders))
     ]
     env = {"MODE": "install", "OWNER": owner, "FOLDERS": " ".join(folder for folder, _ in folders)}
-    labels = labels_of(name)
+    labels = app_labels(name)  # the pods' selector and template
     return {
         "selector": {"matchLabels": labels},
         # One node at a time, the old pod gone before the new one starts: never two configs on a node.
@@ -331,7 +326,7 @@ def cleanup_daemonset(name: str, namespace: str, image: str, certs_dir: str, own
                                       [{"name": "status", "mountPath": STATUS_MOUNT}])  # fmt: skip
     container["readinessProbe"] = {"exec": {"command": ["sh", "-c", f"test -f {STATUS_MOUNT}/done"]}, "periodSeconds": 1}
     volumes: list[dict[str, object]] = [{"name": "status", "emptyDir": {"sizeLimit": "1Mi"}}]
-    labels = labels_of(name)
+    labels = app_labels(name)  # the pods' selector and template
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

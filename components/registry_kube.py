@@ -92,12 +92,7 @@ def selector(name: str) -> str:
     return f"app.kubernetes.io/name={name}"
 
 
-def labels(name: str) -> dict[str, str]:
-    """The Pod labels (and selector) of one Deployment: its own name, so Services never mix them."""
-    return app_labels(name)
-
-
-LABELS = labels(NAME)
+LABELS = app_labels(NAME)
 # The Service keeps sending new connections to a terminating Pod until kube-proxy has seen its
 # endpoint go; the Pod goes on serving that long before the registry starts draining.
 PRESTOP_SECONDS = 5
@@ -122,7 +117,8 @@ class Workload:
 
     @property
     def labels(self) -> dict[str, str]:
-        return labels(self.name)
+        """The Pod labels (and selector): the Deployment's own name, so Services never mix them."""
+        return app_labels(self.name)
 
     @property
     def upstream_secret(self) -> str:
@@ -445,7 +441,7 @@ class RegistryDeployment(pulumi.ComponentResource):
         """
         metrics = f"{NAME}-metrics"
         selected = dict(PART_OF)  # every Deployment's Pods in this namespace
-        meta: dict[str, object] = {"namespace": args.namespace, "labels": labels(metrics)}
+        meta: dict[str, object] = {"namespace": args.namespace, "labels": app_labels(metrics)}
         port = {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}
         service = Service(
             f"{name}-metrics", {**meta, "name": metrics}, {"type": "ClusterIP", "selector": selected, "ports": [port]}, inside
@@ -454,7 +450,7 @@ class RegistryDeployment(pulumi.ComponentResource):
             f"{name}-service-monitor",
             {**meta, "name": metrics},
             {
-                "selector": {"matchLabels": labels(metrics)},
+                "selector": {"matchLabels": app_labels(metrics)},
                 "endpoints": [{"port": "metrics", "path": METRICS_PATH, "interval": "30s"}],
             },
             pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=[service])),
