@@ -33,6 +33,8 @@ from pathlib import Path
 
 from common import REPO, save
 
+from tests.test_fresh_clone import committed_stack_files  # each tracked Pulumi.<stack>.yaml as the index holds it
+
 # The tests run in the copy with the project's own interpreter; bytecode is never written, so a
 # mutation of the same length within the same second cannot be hidden by a stale .pyc. No
 # tracebacks (`--tb=no`): only the failing test's name is shown, and on Python 3.11.7 pytest's
@@ -303,16 +305,6 @@ def tracked_files() -> list[str]:
     return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 
-def indexed_stack_files() -> dict[str, str]:
-    """Each tracked Pulumi.<stack>.yaml as the index holds it."""
-    git = ["git", "-C", str(REPO)]
-    names = subprocess.run([*git, "ls-files", "Pulumi.*.yaml"], capture_output=True, text=True, check=True)
-    return {
-        name: subprocess.run([*git, "show", f":{name}"], capture_output=True, text=True, check=True).stdout
-        for name in names.stdout.split()
-    }
-
-
 def copy_repository(into: Path) -> None:
     """A copy of the working tree's files, as a git repository whose index holds them all (tests read
     the index, e.g. tests/test_fresh_clone.py); the project's venv is used from where it is.
@@ -323,7 +315,7 @@ def copy_repository(into: Path) -> None:
         shutil.copy2(REPO / name, target)
     # A stack file is written by `pulumi up` itself (the dev stack's encryption salt, in CI's clone
     # after scripts/up.sh): the copy takes it as the index holds it, which is what the tests check.
-    for name, text in indexed_stack_files().items():
+    for name, text in committed_stack_files().items():
         (into / name).write_text(text)
     subprocess.run(["git", "init", "-q", str(into)], check=True)
     subprocess.run(["git", "-C", str(into), "add", "-A"], check=True)

@@ -13,12 +13,8 @@ PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
 def pins(lines: list[str]) -> dict[str, str]:
-    found = {}
-    for line in lines:
-        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)==([^\s#;]+)\s*(#.*)?", line)
-        if match:
-            found[match.group(1).lower().replace("_", "-")] = match.group(2)
-    return found
+    """name -> version of each `name==version` line (one with extras is not taken as a plain pin)."""
+    return {name: version for name, (version, extras) in requirement_lines(lines).items() if not extras}
 
 
 def test_one_version_in_pyproject_package_and_changelog() -> None:
@@ -65,8 +61,12 @@ def test_the_package_ships_its_type_marker() -> None:
 
 def requirement_pins(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     """name -> (version, extras) of each `name[extras]==version` line of a requirements file."""
+    return requirement_lines(path.read_text().splitlines())
+
+
+def requirement_lines(lines: list[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
     found = {}
-    for line in path.read_text().splitlines():
+    for line in lines:
         match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)(?:\[([\w,]+)\])?==([^\s#;]+)\s*(#.*)?", line)
         if match:
             extras = tuple(match.group(2).split(",")) if match.group(2) else ()
